@@ -1,0 +1,15 @@
+"""rankreward: distribution-ranked rewards and vectorised perception metrics for GRPO training.
+
+Importing the package is light: numpy and the normaliser front end only. Numba kernels compile
+on first use; torch, pycocotools, shapely and trainers load only when the code that needs them
+runs.
+
+>>> from rankreward import RankNormalizer
+>>> RankNormalizer.paper().rank([[0.0, 0.0, 0.0]]).tolist()
+[[1.0, 1.0, 1.0]]
+"""
+
+from ._version import __version__
+from .normalize import RankNormalizer
+
+__all__ = ["RankNormalizer", "__version__"]

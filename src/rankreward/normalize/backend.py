@@ -1,0 +1,52 @@
+"""The interface every window backend implements.
+
+A backend stores ``num_metrics`` FIFO windows that always hold the same number of values (every
+row the front class appends carries one value per metric), answers rank-count queries against
+them, and appends batches. It does no validation, no locking and no rounding: `RankNormalizer`
+does those once for every backend.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+__all__ = ["WindowBackend"]
+
+
+class WindowBackend(Protocol):
+    """Storage and search for ``num_metrics`` rolling windows of capacity ``capacity``."""
+
+    name: str
+    num_metrics: int
+    capacity: int
+    dtype: np.dtype
+
+    def __len__(self) -> int:
+        """Number of values currently held per metric."""
+        ...
+
+    def counts(self, queries: Any, side: str) -> Any:
+        """Per query and metric, the number of window values ``< q`` (``side='left'``),
+        ``<= q`` (``'right'``) or the sum of both (``'both'``, for mid ranks).
+
+        ``queries`` is a native (B, K) array of the backend's dtype; returns int64 (B, K).
+        """
+        ...
+
+    def append(self, values: Any) -> None:
+        """Append the (B, K) rows in order, evicting the oldest values beyond ``capacity``."""
+        ...
+
+    def values(self) -> np.ndarray:
+        """The windows as a host (n, K) array, oldest first."""
+        ...
+
+    def native(self, values: np.ndarray | Any) -> Any:
+        """Convert a validated (B, K) array to this backend's native array type and dtype."""
+        ...
+
+    def _check(self) -> None:
+        """Assert the internal invariants (sorted views agree with the FIFO order)."""
+        ...
