@@ -27,6 +27,15 @@ class WindowBackend(Protocol):
         """Number of values currently held per metric."""
         ...
 
+    def step(self, values: Any, side: str | None, denom: int, append: bool) -> tuple[bool, Any]:
+        """The one call the front class makes per operation.
+
+        Checks that every value is finite (if not, returns ``(False, None)`` and changes
+        nothing); then, if ``side`` is given, computes ``counts(values, side) / denom`` as
+        float64; then, if ``append``, appends the rows. Returns ``(True, fractions or None)``.
+        """
+        ...
+
     def counts(self, queries: Any, side: str) -> Any:
         """Per query and metric, the number of window values ``< q`` (``side='left'``),
         ``<= q`` (``'right'``) or the sum of both (``'both'``, for mid ranks).
@@ -50,3 +59,16 @@ class WindowBackend(Protocol):
     def _check(self) -> None:
         """Assert the internal invariants (sorted views agree with the FIFO order)."""
         ...
+
+
+class CountThenAppend:
+    """`WindowBackend.step` built from ``counts`` and ``append`` (for backends without a fused
+    kernel). Subclasses provide ``_all_finite`` and ``_fractions``."""
+
+    def step(self, values: Any, side: str | None, denom: int, append: bool) -> tuple[bool, Any]:
+        if not self._all_finite(values):
+            return False, None
+        frac = None if side is None else self._fractions(self.counts(values, side), denom)
+        if append:
+            self.append(values)
+        return True, frac

@@ -16,6 +16,7 @@ import contextlib
 import os
 import tempfile
 import threading
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .._arrays import format_index, is_torch, is_torch_cuda, result_dtype_name, to_numpy
-from .rounding import round_fractions
+from .rounding import python_round, round_fractions
 from .sorted_backend import SortedBackend
 
 __all__ = ["STATE_VERSION", "RankNormalizer"]
@@ -190,23 +191,22 @@ class RankNormalizer:
 
     # ------------------------------------------------------------------ validation
     def _prepare(self, values: Any) -> tuple[Any, dict[str, Any]]:
-        """Validate ``values`` and convert them to the backend's (B, K) native array.
+        """Check the shape of ``values`` and cast them to the backend's (B, K) native array.
 
         Returns the native array and what is needed to give results back in the caller's form.
+        Finiteness is checked by the backend's fused step (one pass, no extra numpy call).
         """
         torch_in = is_torch(values)
-        if not torch_in:
+        if not torch_in and type(values) is not np.ndarray:
             values = np.asarray(values)
-            if values.dtype.kind not in "biuf":
-                raise TypeError(
-                    f"values must be real numbers, got an array of dtype {values.dtype}"
-                )
+        if not torch_in and values.dtype.kind not in "biuf":
+            raise TypeError(f"values must be real numbers, got an array of dtype {values.dtype}")
         shape = tuple(values.shape)
         k = self.num_metrics
-        if k == 1 and len(shape) == 1:
-            rows = values.reshape(-1, 1)
-        elif len(shape) == 2 and shape[1] == k:
+        if len(shape) == 2 and shape[1] == k:
             rows = values
+        elif k == 1 and len(shape) == 1:
+            rows = values.reshape(-1, 1)
         else:
             expected = "(B,) or (B, 1)" if k == 1 else f"(B, {k})"
             raise ValueError(
@@ -218,26 +218,15 @@ class RankNormalizer:
             "device": values.device if torch_in else None,
             "out_dtype": result_dtype_name(values),
         }
-        self._resolve(values)
-        native = self._backend.native(rows if torch_in else rows)
-        self._check_finite(native)
+        if not self._resolved:
+            self._resolve(values)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported as non-finite
+            native = self._backend.native(rows)
         return native, meta
 
-    def _check_finite(self, native: Any) -> None:
-        if is_torch(native):
-            import torch
-
-            ok = bool(torch.isfinite(native).all())  # one host sync per call, not per value
-            if ok:
-                return
-            bad = to_numpy(~torch.isfinite(native))
-            vals = to_numpy(native)
-        else:
-            if np.isfinite(native).all():
-                return
-            bad = ~np.isfinite(native)
-            vals = native
-        row, col = np.argwhere(bad)[0]
+    def _raise_non_finite(self, native: Any) -> None:
+        vals = to_numpy(native)
+        row, col = np.argwhere(~np.isfinite(vals))[0]
         raise ValueError(
             f"values{format_index((row, col))} (row {row}, metric {col}) is {vals[row, col]} "
             f"after casting to {self.dtype}; ranks need finite values "
@@ -261,24 +250,43 @@ class RankNormalizer:
         self._round_tables.clear()
 
     # ------------------------------------------------------------------ ranking
-    def _ranks(self, native: Any) -> Any:
-        n = len(self._backend)
-        b = native.shape[0]
-        if n == 0:
-            if is_torch(native):
-                import torch
+    def _run(self, values: Any, *, rank: bool, append: bool, stage: bool = False) -> Any:
+        """Validate, then rank against the current windows and/or append, in one backend call.
 
-                return torch.full(native.shape, self.empty_rank, dtype=torch.float64,
-                                  device=native.device)  # fmt: skip
-            return np.full((b, self.num_metrics), self.empty_rank)
-        side = "both" if self.ties == "mid" else self.ties
-        counts = self._backend.counts(native, side)
-        denom = 2 * n if self.ties == "mid" else n
-        if is_torch(counts):
-            if self.decimals is None:
-                return counts.to(dtype=__import__("torch").float64) / denom
-            return self._round_table(denom, counts.device)[counts]
-        return round_fractions(counts, denom, self.decimals)
+        Nothing changes unless every value is finite.
+        """
+        native, meta = self._prepare(values)
+        n = len(self._backend)
+        side, denom = None, 1
+        if rank and n:
+            side = "both" if self.ties == "mid" else self.ties
+            denom = 2 * n if self.ties == "mid" else n
+        ok, frac = self._backend.step(native, side, denom, append)
+        if not ok:
+            self._raise_non_finite(native)
+        if stage:
+            # Copy: the caller may reuse its buffer before the step ends.
+            self._staged.append(native.clone() if is_torch(native) else native.copy())
+        if not rank:
+            return None
+        if not n:
+            ranks = self._empty_ranks(native)
+        elif self.decimals is None:
+            ranks = frac
+        elif is_torch(frac):
+            counts = (frac * denom).round().long()
+            ranks = self._round_table(denom, frac.device)[counts]
+        else:
+            ranks = python_round(frac, self.decimals)
+        return self._finish(ranks, meta)
+
+    def _empty_ranks(self, native: Any) -> Any:
+        if is_torch(native):
+            import torch
+
+            return torch.full(tuple(native.shape), self.empty_rank, dtype=torch.float64,
+                              device=native.device)  # fmt: skip
+        return np.full(native.shape, self.empty_rank)
 
     def _round_table(self, denom: int, device: Any) -> Any:
         # On a device we look ranks up in a table of every possible fraction c / denom (built
@@ -320,8 +328,7 @@ class RankNormalizer:
         [[1.0, 0.0], [1.0, 1.0]]
         """
         with self._lock:
-            native, meta = self._prepare(values)
-            return self._finish(self._ranks(native), meta)
+            return self._run(values, rank=True, append=False)
 
     def update(self, values: Any) -> None:
         """Append rows to the windows in order (oldest values beyond ``window`` are evicted).
@@ -334,8 +341,7 @@ class RankNormalizer:
         [2.0, 3.0]
         """
         with self._lock:
-            native, _ = self._prepare(values)
-            self._backend.append(native)
+            self._run(values, rank=False, append=True)
 
     def update_and_rank(self, values: Any) -> Any:
         """Rank the batch against the windows as they were before the call, then append it.
@@ -349,10 +355,7 @@ class RankNormalizer:
         [0.75]
         """
         with self._lock:
-            native, meta = self._prepare(values)
-            ranks = self._ranks(native)
-            self._backend.append(native)
-            return self._finish(ranks, meta)
+            return self._run(values, rank=True, append=True)
 
     def stage(self, values: Any) -> None:
         """Buffer rows to be appended at the next `commit` (the paper's per-step flush).
@@ -369,9 +372,7 @@ class RankNormalizer:
         [1.0, 2.0]
         """
         with self._lock:
-            native, _ = self._prepare(values)
-            # Copy: the caller may reuse its buffer before the step ends.
-            self._staged.append(native.clone() if is_torch(native) else native.copy())
+            self._run(values, rank=False, append=False, stage=True)
 
     def rank_and_stage(self, values: Any) -> Any:
         """`rank` against the current snapshot and `stage` the values, atomically.
@@ -386,10 +387,7 @@ class RankNormalizer:
         (2, 3)
         """
         with self._lock:
-            native, meta = self._prepare(values)
-            ranks = self._ranks(native)
-            self._staged.append(native.clone() if is_torch(native) else native.copy())
-            return self._finish(ranks, meta)
+            return self._run(values, rank=True, append=False, stage=True)
 
     def commit(self) -> int:
         """Append everything staged since the last commit, in staging order.
@@ -567,7 +565,7 @@ class RankNormalizer:
         try:
             with np.load(path, allow_pickle=False) as data:
                 state = {k: data[k] for k in data.files}
-        except (OSError, ValueError, EOFError) as exc:
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
             raise ValueError(f"cannot read normalizer state from {path}: {exc}") from exc
         for key in ("ties", "dtype"):
             if key in state:

@@ -11,10 +11,12 @@ from collections import deque
 import numpy as np
 from sortedcontainers import SortedList
 
+from .backend import CountThenAppend
+
 __all__ = ["SortedBackend"]
 
 
-class SortedBackend:
+class SortedBackend(CountThenAppend):
     """Windows kept as ``SortedList`` (for search) and ``deque`` (for FIFO eviction).
 
     >>> b = SortedBackend(num_metrics=1, capacity=3, dtype=np.float64)
@@ -39,6 +41,14 @@ class SortedBackend:
 
     def native(self, values: np.ndarray) -> np.ndarray:
         return np.asarray(values, dtype=self.dtype)
+
+    @staticmethod
+    def _all_finite(values: np.ndarray) -> bool:
+        return bool(np.isfinite(values).all())
+
+    @staticmethod
+    def _fractions(counts: np.ndarray, denom: int) -> np.ndarray:
+        return counts / float(denom)
 
     def counts(self, queries: np.ndarray, side: str) -> np.ndarray:
         """O(B K log n)."""

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from .backend import CountThenAppend
+
 __all__ = ["TorchBackend"]
 
 
@@ -25,7 +27,7 @@ def _torch() -> Any:
 _TORCH_DTYPES = {"float32": "float32", "float64": "float64"}
 
 
-class TorchBackend:
+class TorchBackend(CountThenAppend):
     """Sorted (K, n) tensor plus a (K, capacity) ring buffer on ``device``.
 
     >>> import torch
@@ -61,6 +63,14 @@ class TorchBackend:
         if isinstance(values, torch.Tensor):
             return values.to(device=self.device, dtype=self._tdtype)
         return torch.as_tensor(np.asarray(values, dtype=self.dtype), device=self.device)
+
+    @staticmethod
+    def _all_finite(values: Any) -> bool:
+        return bool(_torch().isfinite(values).all())  # one host sync per call, not per value
+
+    @staticmethod
+    def _fractions(counts: Any, denom: int) -> Any:
+        return counts.to(_torch().float64) / denom
 
     def counts(self, queries: Any, side: str) -> Any:
         """O(B K log n), one batched ``searchsorted``."""
