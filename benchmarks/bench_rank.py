@@ -24,9 +24,9 @@ from pathlib import Path
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from rankreward import RankNormalizer  # noqa: E402
+from rankreward import RankNormalizer
 
 K = 3
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,13 +174,13 @@ def plot(results, grid, method_names, out_png: Path) -> None:
     windows = sorted({w for w, _ in grid})
     fig, axes = plt.subplots(1, len(windows), figsize=(4.2 * len(windows), 3.6), sharey=True)
     axes = np.atleast_1d(axes)
-    for ax, w in zip(axes, windows):
+    for ax, w in zip(axes, windows, strict=True):
         batches = sorted(b for ww, b in grid if ww == w)
         for name in method_names:
             pts = [(b, b * K / results[(name, w, b)] / 1e6) for b in batches
                    if (name, w, b) in results]  # fmt: skip
             if pts:
-                xs, ys = zip(*pts)
+                xs, ys = zip(*pts, strict=True)
                 style = "--" if name.startswith("(") else "-"
                 ax.plot(xs, ys, style, marker="o", label=name)
         ax.set_xscale("log", base=2)

@@ -118,7 +118,7 @@ def test_large_window_many_steps(backend):
     config = dict(num_metrics=2, window=5000, decimals=1, prefill=128, dtype="float32")
     norm = RankNormalizer(backend=backend, **config)
     ref = RankNormalizer(backend="sorted", **config)
-    for step in range(25):
+    for _step in range(25):
         b = int(rng.integers(1, 1500))
         v = np.round(rng.random((b, 2)), 2)  # many ties
         np.testing.assert_array_equal(norm.update_and_rank(v), ref.update_and_rank(v))

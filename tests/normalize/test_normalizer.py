@@ -93,7 +93,7 @@ def test_staged_semantics_match_paper_step(backend):
     for _ in range(5):
         step = [rng.random((8, 3)) for _ in range(4)]
         snapshot_ranks = [ref.rank(mb) for mb in step]
-        for mb, want in zip(step, snapshot_ranks):
+        for mb, want in zip(step, snapshot_ranks, strict=True):
             np.testing.assert_array_equal(staged.rank_and_stage(mb), want)
         assert staged.num_staged == 32 and len(staged) == len(ref)
         assert staged.commit() == 32
@@ -198,7 +198,7 @@ def test_resume_gives_identical_ranks(backend, tmp_path):
     assert resumed.num_staged == 1
     resumed.discard_staged()
     got += [resumed.update_and_rank(b) for b in batches[6:]]
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         np.testing.assert_array_equal(g, w)
     np.testing.assert_array_equal(resumed.window, straight.window)
 

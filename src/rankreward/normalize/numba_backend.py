@@ -29,7 +29,7 @@ import numpy as np
 __all__ = ["NumbaBackend", "reference_merge"]
 
 #: Windows up to this capacity compact on every step (no insert/delete buffers).
-SMALL_WINDOW = 1 << 16
+SMALL_WINDOW = 1 << 13
 #: Above this many window values (all metrics together) the metrics run in parallel threads.
 PARALLEL_THRESHOLD = 1 << 18
 
@@ -286,7 +286,7 @@ def _merge_out(src, m, dels, ins, dst):
     return w
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def _step_one(k, ring, main, spare, ins, dels, m, ni, nd, head, cap, values, compact, inc_s,
               ev_s):  # fmt: skip
     """Append values[:, k] to metric k (evicting the oldest beyond cap).
@@ -328,7 +328,7 @@ def _step_one(k, ring, main, spare, ins, dels, m, ni, nd, head, cap, values, com
         ring[k, pos - cap if pos >= cap else pos] = values[j, k]
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def _rank_one(k, main, ins, dels, m, ni, nd, values, side, denom, out):
     acc = np.zeros(values.shape[0], dtype=np.int64)
     for arr, size, sign in ((main[k], m, 1), (ins[k], ni, 1), (dels[k], nd, -1)):

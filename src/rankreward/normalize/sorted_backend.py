@@ -79,13 +79,15 @@ class SortedBackend(CountThenAppend):
         """O(n K)."""
         if self.num_metrics == 0:
             return np.empty((0, 0), dtype=self.dtype)
-        return np.array([list(f) for f in self._fifo], dtype=self.dtype).reshape(
-            self.num_metrics, -1
-        ).T.copy()
+        return (
+            np.array([list(f) for f in self._fifo], dtype=self.dtype)
+            .reshape(self.num_metrics, -1)
+            .T.copy()
+        )
 
     def _check(self) -> None:
         n = len(self)
-        for sl, fifo in zip(self._sorted, self._fifo):
+        for sl, fifo in zip(self._sorted, self._fifo, strict=True):
             sl._check()
             assert len(fifo) == n == len(sl) <= self.capacity
             assert list(sl) == sorted(fifo)
