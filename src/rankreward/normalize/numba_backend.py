@@ -15,8 +15,7 @@ every step: a pass over a few thousand floats is cheaper than three searches per
 
 A rank query counts ``c = bound(main) + bound(ins) - bound(dels)``: O(log n) per value.
 Memory: ``ring`` and ``main`` (``capacity`` each, allocated as the window fills) plus buffers of
-O(T + b): about twice the raw data. `reference_merge` is the plain-numpy oracle for one
-compaction, used by the tests.
+O(T + b): about twice the raw data. The tests hold every path to the `SortedBackend` reference.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ import math
 import numba as nb
 import numpy as np
 
-__all__ = ["NumbaBackend", "reference_merge"]
+__all__ = ["NumbaBackend"]
 
 #: Windows up to this capacity compact on every step (no insert/delete buffers).
 SMALL_WINDOW = 1 << 13
@@ -161,19 +160,27 @@ SPARSE = 16
 
 
 @nb.njit(cache=True)
+def _deletion_positions(src, m, dels):
+    """Index in sorted src[:m] of each value of the sorted sub-multiset ``dels``: the j-th of a
+    run of equal deletions removes the j-th element of src's matching run."""
+    nd = dels.shape[0]
+    pos = np.empty(nd, dtype=np.int64)
+    for j in range(nd):
+        if j > 0 and dels[j] == dels[j - 1]:
+            pos[j] = pos[j - 1] + 1
+        else:
+            pos[j] = _lower_bound(src, m, dels[j])
+    return pos
+
+
+@nb.njit(cache=True)
 def _delete_sorted(main, m, dels):
     """In place: remove the sorted multiset ``dels`` (a sub-multiset of main[:m]); returns size."""
     nd = dels.shape[0]
     if nd == 0:
         return m
     if nd * SPARSE < m:
-        # The j-th of a run of equal deletions removes the j-th element of main's matching run.
-        pos = np.empty(nd, dtype=np.int64)
-        for j in range(nd):
-            if j > 0 and dels[j] == dels[j - 1]:
-                pos[j] = pos[j - 1] + 1
-            else:
-                pos[j] = _lower_bound(main, m, dels[j])
+        pos = _deletion_positions(main, m, dels)
         w = pos[0]
         for j in range(nd):
             stop = pos[j + 1] if j + 1 < nd else m
@@ -233,12 +240,7 @@ def _merge_out(src, m, dels, ins, dst):
     ni = ins.shape[0]
     if (nd + ni) * SPARSE < m:
         # Sparse: copy the untouched segments between changes in tight loops.
-        del_pos = np.empty(nd, dtype=np.int64)
-        for j in range(nd):
-            if j > 0 and dels[j] == dels[j - 1]:
-                del_pos[j] = del_pos[j - 1] + 1
-            else:
-                del_pos[j] = _lower_bound(src, m, dels[j])
+        del_pos = _deletion_positions(src, m, dels)
         w = 0
         old = 0
         d = 0
@@ -367,19 +369,6 @@ def _step_parallel(ring, main, spare, ins, dels, values, out, st, denom, inc_s, 
             _step_one(k, ring, main, spare, ins, dels, m, ni, nd, head, cap, values, compact, inc_s,
                           ev_s)  # fmt: skip
     return True
-
-
-def reference_merge(window_sorted: np.ndarray, evicted: np.ndarray, new: np.ndarray) -> np.ndarray:
-    """Plain-numpy oracle for one metric's update: remove ``evicted`` (a multiset) from the
-    sorted window and insert ``new``, by full re-sort. O(n log n); used by the tests only.
-
-    >>> reference_merge(np.array([1.0, 2.0, 2.0, 3.0]), np.array([2.0]), np.array([0.5])).tolist()
-    [0.5, 1.0, 2.0, 3.0]
-    """
-    rest = list(np.sort(window_sorted))
-    for v in evicted.tolist():
-        rest.remove(v)
-    return np.sort(np.concatenate([np.asarray(rest, dtype=window_sorted.dtype), new]))
 
 
 class NumbaBackend:
@@ -532,7 +521,7 @@ class NumbaBackend:
         """The sorted windows as a new (K, n) array (materialises main + ins - dels)."""
         out = np.empty((self.num_metrics, len(self)), dtype=self.dtype)
         for k in range(self.num_metrics):
-            dels, ins = _cancel_common(self._dels[k, : self._nd].copy(), self._ins[k, : self._ni])
+            dels, ins = _cancel_common(self._dels[k, : self._nd], self._ins[k, : self._ni])
             buf = np.concatenate([self._main[k, : self._m], np.empty(len(ins), self.dtype)])
             size = _compact(buf, self._m, dels, ins)
             out[k] = buf[:size]

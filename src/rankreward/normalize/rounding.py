@@ -40,16 +40,9 @@ def python_round(values: np.ndarray, decimals: int) -> np.ndarray:
         src = values.reshape(-1)
         for i in suspicious:
             flat[i] = round(float(src[i]), decimals)
-    # Python's round() is also exact on the non-suspicious values, but np.round(x*s)/s can differ
-    # from it by one ulp in the last place; snap to the correctly rounded decimal.
-    return _snap(out, decimals)
-
-
-def _snap(out: np.ndarray, decimals: int) -> np.ndarray:
-    # round(x, d) returns the double nearest to the decimal k / 10**d; k / 10**d computed as a
-    # single correctly rounded division gives exactly that double.
-    k = np.round(out * 10.0**decimals)
-    return k / 10.0**decimals
+    # round(x, d) returns the double nearest to k / 10**d, and np.round(scaled) / scale is that
+    # same correctly rounded division, so the non-suspicious values already match bit for bit.
+    return out
 
 
 def round_fractions(numerators: np.ndarray, denominator: int, decimals: int | None) -> np.ndarray:

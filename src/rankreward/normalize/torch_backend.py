@@ -24,9 +24,6 @@ def _torch() -> Any:
     return torch
 
 
-_TORCH_DTYPES = {"float32": "float32", "float64": "float64"}
-
-
 class TorchBackend(CountThenAppend):
     """Sorted (K, n) tensor plus a (K, capacity) ring buffer on ``device``.
 
@@ -49,7 +46,7 @@ class TorchBackend(CountThenAppend):
         self.capacity = capacity
         self.dtype = np.dtype(dtype)
         self.device = torch.device(device)
-        self._tdtype = getattr(torch, _TORCH_DTYPES[self.dtype.name])
+        self._tdtype = getattr(torch, self.dtype.name)  # float32 or float64
         self._ring = torch.empty((num_metrics, 0), dtype=self._tdtype, device=self.device)
         self._sorted = torch.empty((num_metrics, 0), dtype=self._tdtype, device=self.device)
         self._alloc = 0
