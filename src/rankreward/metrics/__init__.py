@@ -1,0 +1,54 @@
+"""Vectorized perception metrics: boxes, points, counts, matching, masks, polygons, accumulators.
+
+numpy in gives numpy out; torch in (CPU or CUDA) gives torch out on the same device. Pairwise
+functions broadcast leading dimensions: ``(..., M, 4)`` with ``(..., N, 4)`` gives ``(..., M, N)``.
+"""
+
+from .accumulators import CountAccuracy, ReasonSegIoU
+from .boxes import (
+    box_area,
+    box_convert,
+    box_iou,
+    box_l1,
+    complete_box_iou,
+    distance_box_iou,
+    generalized_box_iou,
+)
+from .masks import (
+    mask_intersection_union,
+    mask_iou,
+    mask_to_rle,
+    polygon_iou,
+    polygon_to_mask,
+    polygon_to_rle,
+    rle_area,
+    rle_to_mask,
+)
+from .matching import hungarian_match, hungarian_match_padded
+from .points import count_score, point_distance, point_score, points_in_boxes
+
+__all__ = [
+    "CountAccuracy",
+    "ReasonSegIoU",
+    "box_area",
+    "box_convert",
+    "box_iou",
+    "box_l1",
+    "complete_box_iou",
+    "count_score",
+    "distance_box_iou",
+    "generalized_box_iou",
+    "hungarian_match",
+    "hungarian_match_padded",
+    "mask_intersection_union",
+    "mask_iou",
+    "mask_to_rle",
+    "point_distance",
+    "point_score",
+    "points_in_boxes",
+    "polygon_iou",
+    "polygon_to_mask",
+    "polygon_to_rle",
+    "rle_area",
+    "rle_to_mask",
+]

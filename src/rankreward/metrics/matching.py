@@ -1,0 +1,212 @@
+"""Minimum-cost assignment (the Hungarian problem) for one matrix or many small ones at once.
+
+A GRPO step produces thousands of small matching problems (each rollout's predictions against
+its ground truths). `scipy.optimize.linear_sum_assignment` solves one per Python call; here a
+Numba kernel solves a whole padded batch in one call, in parallel threads for large batches.
+
+The solver is the shortest-augmenting-path algorithm with dual potentials (Jonker-Volgenant
+style, as in scipy): O(r^2 c) for an r x c problem with r <= c (the transpose is solved when
+r > c). The total cost equals scipy's on every problem; when several assignments are optimal the
+pairs chosen may differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numba as nb
+import numpy as np
+
+from .._arrays import format_index, is_torch, namespace, to_numpy
+
+__all__ = ["hungarian_match", "hungarian_match_padded"]
+
+#: Batches with at least this many problems use parallel threads.
+PARALLEL_BATCH = 256
+
+
+@nb.njit(cache=True, inline="always")
+def _cost(c, i, j, transposed):
+    return c[j, i] if transposed else c[i, j]
+
+
+@nb.njit(cache=True)
+def _solve_one(c, nrows, ncols, out_col):
+    """Solve ``c[:nrows, :ncols]``; ``out_col[i]`` gets row i's column (or -1)."""
+    for i in range(nrows):
+        out_col[i] = -1
+    if nrows == 0 or ncols == 0:
+        return
+    transposed = nrows > ncols
+    n = ncols if transposed else nrows  # rows of the (possibly transposed) problem, n <= m
+    m = nrows if transposed else ncols
+    u = np.zeros(n + 1)
+    v = np.zeros(m + 1)
+    p = np.zeros(m + 1, np.int64)  # p[j]: 1-based row assigned to column j (0 = none)
+    way = np.zeros(m + 1, np.int64)
+    minv = np.empty(m + 1)
+    used = np.empty(m + 1, np.bool_)
+    for i in range(1, n + 1):
+        p[0] = i
+        j0 = 0
+        minv[:] = np.inf
+        used[:] = False
+        while True:
+            used[j0] = True
+            i0 = p[j0]
+            delta = np.inf
+            j1 = 0
+            for j in range(1, m + 1):
+                if not used[j]:
+                    cur = _cost(c, i0 - 1, j - 1, transposed) - u[i0] - v[j]
+                    if cur < minv[j]:
+                        minv[j] = cur
+                        way[j] = j0
+                    if minv[j] < delta:
+                        delta = minv[j]
+                        j1 = j
+            for j in range(m + 1):
+                if used[j]:
+                    u[p[j]] += delta
+                    v[j] -= delta
+                else:
+                    minv[j] -= delta
+            j0 = j1
+            if p[j0] == 0:
+                break
+        while j0 != 0:
+            j1 = way[j0]
+            p[j0] = p[j1]
+            j0 = j1
+    for j in range(1, m + 1):
+        if p[j] != 0:
+            if transposed:
+                out_col[j - 1] = p[j] - 1
+            else:
+                out_col[p[j] - 1] = j - 1
+
+
+@nb.njit(cache=True)
+def _solve_batch_serial(costs, nrows, ncols, out_col):
+    for b in range(costs.shape[0]):
+        _solve_one(costs[b], nrows[b], ncols[b], out_col[b])
+
+
+@nb.njit(cache=True, parallel=True)
+def _solve_batch_parallel(costs, nrows, ncols, out_col):
+    for b in nb.prange(costs.shape[0]):
+        _solve_one(costs[b], nrows[b], ncols[b], out_col[b])
+
+
+def _check_costs(costs: np.ndarray, nrows: np.ndarray, ncols: np.ndarray) -> None:
+    finite = np.isfinite(costs)
+    if finite.all():
+        return
+    # Only the region inside each problem's size matters; padding may hold anything.
+    m = np.arange(costs.shape[1])[None, :, None] < nrows[:, None, None]
+    n = np.arange(costs.shape[2])[None, None, :] < ncols[:, None, None]
+    bad = ~finite & m & n
+    if bad.any():
+        idx = np.unravel_index(int(np.argmax(bad)), bad.shape)
+        raise ValueError(
+            f"cost{format_index(idx)} is {costs[idx]}; costs must be finite "
+            "(use a large finite cost for forbidden pairs)"
+        )
+
+
+def hungarian_match_padded(costs: Any, nrows: Any = None, ncols: Any = None) -> np.ndarray:
+    """Solve a padded batch ``(B, M, N)``; returns ``(B, M)`` int64 column per row, -1 if none.
+
+    ``nrows[b]`` / ``ncols[b]`` give problem b's size (default: the full M / N); entries outside
+    it are ignored. O(sum r^2 c) in one compiled call, parallel over problems for large batches.
+
+    >>> cols = hungarian_match_padded(np.array([[[4.0, 1.0], [2.0, 0.0]]]))
+    >>> cols.tolist()
+    [[1, 0]]
+    """
+    costs = np.ascontiguousarray(to_numpy(costs), dtype=np.float64)
+    if costs.ndim != 3:
+        raise ValueError(f"costs must have shape (B, M, N), got {costs.shape}")
+    b, m, n = costs.shape
+    nrows = np.full(b, m, np.int64) if nrows is None else np.asarray(to_numpy(nrows), np.int64)
+    ncols = np.full(b, n, np.int64) if ncols is None else np.asarray(to_numpy(ncols), np.int64)
+    for name, sizes, limit in (("nrows", nrows, m), ("ncols", ncols, n)):
+        if sizes.shape != (b,):
+            raise ValueError(f"{name} must have shape ({b},), got {sizes.shape}")
+        if sizes.size and (sizes.min() < 0 or sizes.max() > limit):
+            raise ValueError(f"{name} must lie in 0..{limit}, got {sizes.min()}..{sizes.max()}")
+    _check_costs(costs, nrows, ncols)
+    out = np.empty((b, m), np.int64)
+    if b >= PARALLEL_BATCH:
+        _solve_batch_parallel(costs, nrows, ncols, out)
+    else:
+        _solve_batch_serial(costs, nrows, ncols, out)
+    return out
+
+
+def _pairs(cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    rows = np.flatnonzero(cols >= 0)
+    return rows, cols[rows]
+
+
+def _like(x: np.ndarray, ref: Any) -> Any:
+    if is_torch(ref):
+        torch = namespace(ref)
+        return torch.from_numpy(x).to(ref.device)
+    return x
+
+
+def hungarian_match(cost: Any, sizes: Any = None) -> tuple[Any, Any] | list[tuple[Any, Any]]:
+    """Minimum-total-cost assignment of rows to columns, like `linear_sum_assignment`.
+
+    * one ``(M, N)`` matrix: returns ``(row_ind, col_ind)``, rows ascending, ``min(M, N)`` pairs;
+    * a list of matrices of different sizes: returns a list of such pairs;
+    * a padded ``(B, M, N)`` array with ``sizes`` of shape ``(B, 2)`` (rows, cols per problem;
+      default the full size): returns a list of pairs.
+
+    torch tensors are solved on the host (there is no GPU kernel: the problems are tiny) and the
+    indices come back as int64 tensors on the input's device. Costs must be finite.
+    O(r^2 c) per problem with r = min(M, N), c = max(M, N).
+
+    >>> rows, cols = hungarian_match(np.array([[4.0, 1.0, 3.0], [2.0, 0.0, 5.0], [3.0, 2.0, 2.0]]))
+    >>> rows.tolist(), cols.tolist()
+    ([0, 1, 2], [1, 0, 2])
+    >>> [c.tolist() for _, c in hungarian_match([np.eye(2), np.ones((1, 3))])]
+    [[1, 0], [0]]
+    """
+    if isinstance(cost, Sequence) and not isinstance(cost, (str, bytes)):
+        mats = [to_numpy(c) for c in cost]
+        for k, c in enumerate(mats):
+            if c.ndim != 2:
+                raise ValueError(f"cost[{k}] must have shape (M, N), got {c.shape}")
+        if not mats:
+            return []
+        m = max(c.shape[0] for c in mats)
+        n = max(c.shape[1] for c in mats)
+        padded = np.zeros((len(mats), m, n))
+        for k, c in enumerate(mats):
+            padded[k, : c.shape[0], : c.shape[1]] = c
+        nr = np.array([c.shape[0] for c in mats], np.int64)
+        nc = np.array([c.shape[1] for c in mats], np.int64)
+        cols = hungarian_match_padded(padded, nr, nc)
+        refs = list(cost)
+        return [
+            tuple(_like(x, refs[k]) for x in _pairs(cols[k, : nr[k]])) for k in range(len(mats))
+        ]
+    shape = tuple(cost.shape) if hasattr(cost, "shape") else np.shape(cost)
+    if len(shape) == 2:
+        cols = hungarian_match_padded(to_numpy(cost)[None])[0]
+        return tuple(_like(x, cost) for x in _pairs(cols))
+    if len(shape) == 3:
+        if sizes is None:
+            nr = nc = None
+        else:
+            s = np.asarray(to_numpy(sizes), np.int64)
+            if s.shape != (shape[0], 2):
+                raise ValueError(f"sizes must have shape ({shape[0]}, 2), got {s.shape}")
+            nr, nc = s[:, 0], s[:, 1]
+        cols = hungarian_match_padded(cost, nr, nc)
+        limit = np.full(shape[0], shape[1]) if nr is None else nr
+        return [tuple(_like(x, cost) for x in _pairs(cols[k, : limit[k]])) for k in range(shape[0])]
+    raise ValueError(f"cost must have shape (M, N) or (B, M, N), or be a list; got {shape}")
