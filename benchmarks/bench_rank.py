@@ -25,7 +25,12 @@ from pathlib import Path
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
+import sys
+
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import replace_section
 
 from rankreward import RankNormalizer
 
@@ -167,20 +172,6 @@ def write_report(results, grid, method_names, out_md: Path, out_png: Path | None
     if out_png is not None:
         plot(results, grid, method_names, out_png)
     return table
-
-
-def replace_section(path: Path, name: str, body: str) -> None:
-    """Replace the text between ``<!-- name:start -->`` and ``<!-- name:end -->`` in ``path``
-    (appending the section if absent), so each benchmark owns one part of a shared page."""
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    text = path.read_text() if path.exists() else ""
-    block = f"{start}\n{body}{end}"
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        text = head + block + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + block + "\n"
-    path.write_text(text)
 
 
 def plot(results, grid, method_names, out_png: Path) -> None:

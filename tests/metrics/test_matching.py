@@ -25,6 +25,8 @@ def _check(c, rows, cols):
     assert (np.diff(rows) > 0).all()
     r, k = linear_sum_assignment(c)
     assert _total(c, rows, cols) == pytest.approx(_total(c, r, k), rel=1e-12, abs=1e-9)
+    # a port of scipy's solver: same tie-breaking, so the very same pairs
+    assert rows.tolist() == r.tolist() and cols.tolist() == k.tolist()
 
 
 matrices = hnp.arrays(
@@ -90,3 +92,11 @@ def test_bad_input():
     with pytest.raises(ValueError, match=r"nrows must lie in 0..3"):
         hungarian_match_padded(np.zeros((1, 3, 3)), [4], [3])
     assert hungarian_match([]) == []
+
+
+def test_tie_heavy_integer_costs_pick_scipys_pairs():
+    rng = np.random.default_rng(7)
+    for _ in range(3000):
+        m, n = rng.integers(1, 10, 2)
+        c = rng.integers(0, 4, (m, n)).astype(float)  # the reward's cost matrix: values 0..3
+        _check(c, *hungarian_match(c))

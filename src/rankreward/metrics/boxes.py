@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
+import numba as nb
 import numpy as np
 
 from .._arrays import (
@@ -120,8 +121,8 @@ def _as_xyxy(boxes: Any, name: str, fmt: str, validate: bool, xp: Any, like: Any
     return box_convert(b, fmt, "xyxy") if fmt != "xyxy" else b
 
 
-def _pair(a: Any, b: Any, fmt: str, validate: bool) -> tuple[Any, tuple, tuple]:
-    """Float xyxy views ``a[..., :, None, k]`` and ``b[..., None, :, k]`` for k = 0..3."""
+def _prepare(a: Any, b: Any, fmt: str, validate: bool) -> tuple[Any, Any, Any]:
+    """Namespace and float xyxy boxes of one dtype for a pairwise metric."""
     if not hasattr(a, "shape"):
         a = np.asarray(a)
     if not hasattr(b, "shape"):
@@ -131,8 +132,81 @@ def _pair(a: Any, b: Any, fmt: str, validate: bool) -> tuple[Any, tuple, tuple]:
     fb = _as_xyxy(b, "b", fmt, validate, xp, a)
     if fa.dtype != fb.dtype:
         fa, fb = common_float(fa, fb, xp)
+    return xp, fa, fb
+
+
+def _split(fa: Any, fb: Any) -> tuple[tuple, tuple]:
+    """Views ``a[..., :, None, k]`` and ``b[..., None, :, k]`` for k = 0..3 (array-API path)."""
     fa, fb = fa[..., :, None, :], fb[..., None, :, :]
-    return xp, tuple(fa[..., k] for k in range(4)), tuple(fb[..., k] for k in range(4))
+    return tuple(fa[..., k] for k in range(4)), tuple(fb[..., k] for k in range(4))
+
+
+# Metric codes of the fused Numba kernel.
+_IOU, _GIOU, _DIOU, _CIOU, _L1 = 0, 1, 2, 3, 4
+#: Pairs per call above which the kernel runs rows in parallel threads.
+PARALLEL_PAIRS = 1 << 16
+
+
+@nb.njit(cache=True, inline="always")
+def _pair_value(a, b, kind, extra):
+    if kind == _L1:
+        return (abs(a[0] - b[0]) + abs(a[1] - b[1]) + abs(a[2] - b[2]) + abs(a[3] - b[3])) / 4
+    iw = max(min(a[2], b[2]) - max(a[0], b[0]) + extra, 0.0)
+    ih = max(min(a[3], b[3]) - max(a[1], b[1]) + extra, 0.0)
+    inter = iw * ih
+    union = (a[2] - a[0] + extra) * (a[3] - a[1] + extra)
+    union += (b[2] - b[0] + extra) * (b[3] - b[1] + extra) - inter
+    iou = inter / union if union > 0 else 0.0
+    if kind == _IOU:
+        return iou
+    cw = max(a[2], b[2]) - min(a[0], b[0])
+    ch = max(a[3], b[3]) - min(a[1], b[1])
+    if kind == _GIOU:
+        area_c = cw * ch
+        return iou - (area_c - union) / area_c if area_c > 0 else iou
+    diag2 = cw * cw + ch * ch
+    dx = (a[0] + a[2] - b[0] - b[2]) / 2
+    dy = (a[1] + a[3] - b[1] - b[3]) / 2
+    out = iou - ((dx * dx + dy * dy) / diag2 if diag2 > 0 else 0.0)
+    if kind == _DIOU:
+        return out
+    d = math.atan2(b[2] - b[0], b[3] - b[1]) - math.atan2(a[2] - a[0], a[3] - a[1])
+    v = (4 / math.pi**2) * d * d
+    den = 1 - iou + v
+    return out - (v / den if den > 0 else 0.0) * v
+
+
+@nb.njit(cache=True)
+def _pairwise_serial(a, b, kind, extra, out):
+    for r in range(a.shape[0] * a.shape[1]):
+        g = r // a.shape[1]
+        i = r - g * a.shape[1]
+        for j in range(b.shape[1]):
+            out[g, i, j] = _pair_value(a[g, i], b[g, j], kind, extra)
+
+
+@nb.njit(cache=True, parallel=True)
+def _pairwise_parallel(a, b, kind, extra, out):
+    for r in nb.prange(a.shape[0] * a.shape[1]):
+        g = r // a.shape[1]
+        i = r - g * a.shape[1]
+        for j in range(b.shape[1]):
+            out[g, i, j] = _pair_value(a[g, i], b[g, j], kind, extra)
+
+
+def _pairwise_numpy(fa: np.ndarray, fb: np.ndarray, kind: int, extra: float) -> np.ndarray:
+    """Fused kernel for numpy: one pass, no (M, N) temporaries. Leading dims broadcast."""
+    lead = np.broadcast_shapes(fa.shape[:-2], fb.shape[:-2])
+    m, n = fa.shape[-2], fb.shape[-2]
+    size = math.prod(lead)
+    # writeable contiguous copies only when needed (one compiled signature, no readonly variant)
+    a = np.require(np.broadcast_to(fa, (*lead, m, 4)), requirements=["C", "W"]).reshape(size, m, 4)
+    b = np.require(np.broadcast_to(fb, (*lead, n, 4)), requirements=["C", "W"]).reshape(size, n, 4)
+    out = np.empty((a.shape[0], m, n), fa.dtype)
+    if out.size:
+        kernel = _pairwise_parallel if out.size >= PARALLEL_PAIRS else _pairwise_serial
+        kernel(a, b, kind, extra, out)
+    return out.reshape(*lead, m, n)
 
 
 def _safe_div(num: Any, den: Any, xp: Any) -> Any:
@@ -183,8 +257,12 @@ def box_iou(
     >>> box_iou(np.zeros((0, 4)), b).shape
     (0, 3)
     """
-    xp, pa, pb = _pair(a, b, fmt, validate)
-    inter, union = _iou_parts(xp, pa, pb, 1.0 if pixel_inclusive else 0.0)
+    extra = 1.0 if pixel_inclusive else 0.0
+    xp, fa, fb = _prepare(a, b, fmt, validate)
+    if xp is np:
+        return _pairwise_numpy(fa, fb, _IOU, extra)
+    pa, pb = _split(fa, fb)
+    inter, union = _iou_parts(xp, pa, pb, extra)
     return _safe_div(inter, union, xp)
 
 
@@ -203,7 +281,10 @@ def generalized_box_iou(a: Any, b: Any, *, fmt: BoxFormat = "xyxy", validate: bo
     >>> generalized_box_iou(a, np.array([[2.0, 0.0, 3.0, 1.0]])).tolist()
     [[-0.3333333333333333]]
     """
-    xp, pa, pb = _pair(a, b, fmt, validate)
+    xp, fa, fb = _prepare(a, b, fmt, validate)
+    if xp is np:
+        return _pairwise_numpy(fa, fb, _GIOU, 0.0)
+    pa, pb = _split(fa, fb)
     inter, union = _iou_parts(xp, pa, pb, 0.0)
     iou = _safe_div(inter, union, xp)
     cw, ch = _enclosing(xp, pa, pb)
@@ -230,8 +311,10 @@ def distance_box_iou(a: Any, b: Any, *, fmt: BoxFormat = "xyxy", validate: bool 
     >>> distance_box_iou(a, np.array([[2.0, 0.0, 4.0, 2.0]])).round(4).tolist()
     [[-0.2]]
     """
-    xp, pa, pb = _pair(a, b, fmt, validate)
-    iou, penalty = _diou_parts(xp, pa, pb)
+    xp, fa, fb = _prepare(a, b, fmt, validate)
+    if xp is np:
+        return _pairwise_numpy(fa, fb, _DIOU, 0.0)
+    iou, penalty = _diou_parts(xp, *_split(fa, fb))
     return iou - penalty
 
 
@@ -245,7 +328,10 @@ def complete_box_iou(a: Any, b: Any, *, fmt: BoxFormat = "xyxy", validate: bool 
     >>> complete_box_iou(a, a).tolist()
     [[1.0]]
     """
-    xp, pa, pb = _pair(a, b, fmt, validate)
+    xp, fa, fb = _prepare(a, b, fmt, validate)
+    if xp is np:
+        return _pairwise_numpy(fa, fb, _CIOU, 0.0)
+    pa, pb = _split(fa, fb)
     iou, penalty = _diou_parts(xp, pa, pb)
     atan2 = np.arctan2 if xp is np else xp.atan2
     ang_a = atan2(pa[2] - pa[0], pa[3] - pa[1])
@@ -271,4 +357,10 @@ def box_l1(a: Any, b: Any, *, validate: bool = True) -> Any:
     if validate:
         check_finite(fa, "a")
         check_finite(fb, "b")
+    if xp is np:
+        if fa.ndim < 2 or fb.ndim < 2:
+            raise ValueError(
+                f"box_l1 needs (..., M, 4) and (..., N, 4), got {fa.shape}, {fb.shape}"
+            )
+        return _pairwise_numpy(fa, fb, _L1, 0.0)
     return abs(fa[..., :, None, :] - fb[..., None, :, :]).mean(-1)

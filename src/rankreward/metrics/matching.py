@@ -4,10 +4,10 @@ A GRPO step produces thousands of small matching problems (each rollout's predic
 its ground truths). `scipy.optimize.linear_sum_assignment` solves one per Python call; here a
 Numba kernel solves a whole padded batch in one call, in parallel threads for large batches.
 
-The solver is the shortest-augmenting-path algorithm with dual potentials (Jonker-Volgenant
-style, as in scipy): O(r^2 c) for an r x c problem with r <= c (the transpose is solved when
-r > c). The total cost equals scipy's on every problem; when several assignments are optimal the
-pairs chosen may differ.
+The solver is a port of scipy's own (Crouse's shortest augmenting path with dual potentials,
+``rectangular_lsap.cpp``): O(r^2 c) for an r x c problem with r <= c (the transpose is solved
+when r > c). It reproduces scipy's tie-breaking, so it returns the same pairs as
+`scipy.optimize.linear_sum_assignment`, not only the same total cost; the tests check both.
 """
 
 from __future__ import annotations
@@ -33,58 +33,83 @@ def _cost(c, i, j, transposed):
 
 @nb.njit(cache=True)
 def _solve_one(c, nrows, ncols, out_col):
-    """Solve ``c[:nrows, :ncols]``; ``out_col[i]`` gets row i's column (or -1)."""
+    """Solve ``c[:nrows, :ncols]``; ``out_col[i]`` gets row i's column (or -1).
+
+    A line-by-line port of scipy's ``rectangular_lsap.cpp`` (Crouse's shortest augmenting path),
+    including its tie-breaking: the column scan order, the preference for a free column among
+    equal path costs, and the solution of constant matrices. So the pairs, not only the total,
+    equal scipy's; the Dr. Seg reward's mean matched IoU depends on which optimal pairs are taken.
+    """
     for i in range(nrows):
         out_col[i] = -1
     if nrows == 0 or ncols == 0:
         return
-    transposed = nrows > ncols
-    n = ncols if transposed else nrows  # rows of the (possibly transposed) problem, n <= m
-    m = nrows if transposed else ncols
-    u = np.zeros(n + 1)
-    v = np.zeros(m + 1)
-    p = np.zeros(m + 1, np.int64)  # p[j]: 1-based row assigned to column j (0 = none)
-    way = np.zeros(m + 1, np.int64)
-    minv = np.empty(m + 1)
-    used = np.empty(m + 1, np.bool_)
-    for i in range(1, n + 1):
-        p[0] = i
-        j0 = 0
-        minv[:] = np.inf
-        used[:] = False
-        while True:
-            used[j0] = True
-            i0 = p[j0]
-            delta = np.inf
-            j1 = 0
-            for j in range(1, m + 1):
-                if not used[j]:
-                    cur = _cost(c, i0 - 1, j - 1, transposed) - u[i0] - v[j]
-                    if cur < minv[j]:
-                        minv[j] = cur
-                        way[j] = j0
-                    if minv[j] < delta:
-                        delta = minv[j]
-                        j1 = j
-            for j in range(m + 1):
-                if used[j]:
-                    u[p[j]] += delta
-                    v[j] -= delta
-                else:
-                    minv[j] -= delta
-            j0 = j1
-            if p[j0] == 0:
-                break
-        while j0 != 0:
-            j1 = way[j0]
-            p[j0] = p[j1]
-            j0 = j1
-    for j in range(1, m + 1):
-        if p[j] != 0:
-            if transposed:
-                out_col[j - 1] = p[j] - 1
+    transposed = ncols < nrows
+    nr = ncols if transposed else nrows
+    nc = nrows if transposed else ncols
+    u = np.zeros(nr)
+    v = np.zeros(nc)
+    spc = np.empty(nc)  # shortest path costs
+    path = np.full(nc, -1, np.int64)
+    col4row = np.full(nr, -1, np.int64)
+    row4col = np.full(nc, -1, np.int64)
+    sr = np.zeros(nr, np.bool_)
+    sc = np.zeros(nc, np.bool_)
+    remaining = np.empty(nc, np.int64)
+    for cur_row in range(nr):
+        # augmenting_path()
+        min_val = 0.0
+        num_remaining = nc
+        for it in range(nc):
+            remaining[it] = nc - it - 1
+        sr[:] = False
+        sc[:] = False
+        spc[:] = np.inf
+        i = cur_row
+        sink = -1
+        while sink == -1:
+            index = -1
+            lowest = np.inf
+            sr[i] = True
+            for it in range(num_remaining):
+                j = remaining[it]
+                r = min_val + _cost(c, i, j, transposed) - u[i] - v[j]
+                if r < spc[j]:
+                    path[j] = i
+                    spc[j] = r
+                if spc[j] < lowest or (spc[j] == lowest and row4col[j] == -1):
+                    lowest = spc[j]
+                    index = it
+            min_val = lowest
+            j = remaining[index]
+            if row4col[j] == -1:
+                sink = j
             else:
-                out_col[p[j] - 1] = j - 1
+                i = row4col[j]
+            sc[j] = True
+            num_remaining -= 1
+            remaining[index] = remaining[num_remaining]
+        # update dual variables
+        u[cur_row] += min_val
+        for i in range(nr):
+            if sr[i] and i != cur_row:
+                u[i] += min_val - spc[col4row[i]]
+        for j in range(nc):
+            if sc[j]:
+                v[j] -= min_val - spc[j]
+        # augment the previous solution
+        j = sink
+        while True:
+            i = path[j]
+            row4col[j] = i
+            j, col4row[i] = col4row[i], j
+            if i == cur_row:
+                break
+    for i in range(nr):
+        if transposed:
+            out_col[col4row[i]] = i
+        else:
+            out_col[i] = col4row[i]
 
 
 @nb.njit(cache=True)
