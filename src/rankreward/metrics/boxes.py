@@ -154,8 +154,9 @@ def _pair_value(a, b, kind, extra):
     iw = max(min(a[2], b[2]) - max(a[0], b[0]) + extra, 0.0)
     ih = max(min(a[3], b[3]) - max(a[1], b[1]) + extra, 0.0)
     inter = iw * ih
-    union = (a[2] - a[0] + extra) * (a[3] - a[1] + extra)
-    union += (b[2] - b[0] + extra) * (b[3] - b[1] + extra) - inter
+    area_a = (a[2] - a[0] + extra) * (a[3] - a[1] + extra)
+    area_b = (b[2] - b[0] + extra) * (b[3] - b[1] + extra)
+    union = area_a + area_b - inter  # (A + B) - I, the order of the reference numpy code
     iou = inter / union if union > 0 else 0.0
     if kind == _IOU:
         return iou

@@ -1,0 +1,392 @@
+"""Parse a Look-to-Confirm completion: think, look blocks, answer, objects, and what went wrong.
+
+Every scan here is linear in the text: tags are found with ``str.find`` and one alternation
+regex without nested quantifiers, so 1 MB of unclosed tags parses in milliseconds. Texts longer
+than ``max_chars`` are not parsed at all (a ``too_long`` problem, every score 0).
+
+The scores follow ``drseg-reference.md`` exactly (the paper-compatible rules):
+
+* structure: the whole text matches ``<think>.*?</think>\\s*<answer>.*?</answer>`` (DOTALL);
+* answer items: ``json.loads`` of the first ``<answer>...</answer>``; per item +1 for a
+  4-list ``bbox_2d`` and +1 for a 2-list ``point_2d``, divided by the item count; the paper's
+  item loop runs inside one ``try``, so an item that raises keeps the items before it;
+* look: a ``<look>`` block with non-whitespace content inside the think or the answer section.
+
+``strict=True`` (the paper) reads objects with a plain ``json.loads`` of the answer and needs a
+list of ``{"bbox_2d": [4 numbers], "point_2d": [2 numbers]}``; any malformed item makes the
+answer unusable for accuracy. ``strict=False`` also accepts a fenced ```json block, a single
+object instead of a list, and numeric strings, and lists what it tolerated.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "DEFAULT_MAX_CHARS",
+    "MAX_COORDINATE",
+    "LookBlock",
+    "ParsedCompletion",
+    "Problem",
+    "answer_items_score",
+    "extract_answer",
+    "parse_completion",
+    "parse_objects",
+    "structure_ok",
+]
+
+#: Completions longer than this are rejected unparsed (generation limits are far below it).
+DEFAULT_MAX_CHARS = 200_000
+#: Coordinates beyond this magnitude are rejected: no image is that large, and squaring them
+#: would overflow the IoU arithmetic to inf/NaN (the paper's code then produces a NaN reward).
+MAX_COORDINATE = 1e9
+
+_TAG = re.compile(r"</?(?:think|answer|look)>")
+_THINK_TO_ANSWER = re.compile(r"</think>\s*<answer>")
+_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a completion: a stable ``code`` to count and a human ``detail``."""
+
+    code: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class LookBlock:
+    """A ``<look>`` block: its content and the character span of the content in the text."""
+
+    text: str
+    span: tuple[int, int]
+    section: str  # "think", "answer" or "outside"
+
+
+@dataclass
+class ParsedCompletion:
+    """Everything the reward needs from one completion, plus the problems found.
+
+    ``boxes`` is ``(M, 4)`` and ``points`` ``(M, 2)`` float64 (M = 0 when the answer is
+    unusable); ``objects_ok`` says whether the answer gave a usable object list (an empty list is
+    usable). ``problems`` lists every issue; ``tolerated`` what lenient mode accepted.
+    """
+
+    text: str
+    think: str | None = None
+    think_span: tuple[int, int] | None = None
+    answer: str | None = None
+    answer_span: tuple[int, int] | None = None
+    looks: list[LookBlock] = field(default_factory=list)
+    boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    points: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    objects_ok: bool = False
+    structure: float = 0.0
+    answer_items: float = 0.0
+    look: float = 0.0
+    problems: list[Problem] = field(default_factory=list)
+    tolerated: list[str] = field(default_factory=list)
+
+    @property
+    def format_score(self) -> float:
+        """structure + answer items + look, 0..4."""
+        return self.structure + self.answer_items + self.look
+
+    @property
+    def num_objects(self) -> int:
+        return int(self.boxes.shape[0])
+
+    def problem_codes(self) -> list[str]:
+        return [p.code for p in self.problems]
+
+
+def structure_ok(text: str) -> bool:
+    """Whether ``text`` fully matches ``<think>.*?</think>\\s*<answer>.*?</answer>`` (DOTALL).
+
+    Linear time: a full match exists iff the text starts with ``<think>``, ends with
+    ``</answer>`` and the earliest ``</think>\\s*<answer>`` after the opening tag ends before
+    the closing one.
+
+    >>> structure_ok("<think>a</think>\\n<answer>[]</answer>")
+    True
+    >>> structure_ok("<think>a</think><answer>[]</answer> trailing")
+    False
+    """
+    if not (text.startswith("<think>") and text.endswith("</answer>")):
+        return False
+    m = _THINK_TO_ANSWER.search(text, len("<think>"))
+    return m is not None and m.end() <= len(text) - len("</answer>")
+
+
+def extract_answer(text: str) -> tuple[str, tuple[int, int]] | None:
+    """Content of the first ``<answer>...</answer>`` with surrounding whitespace stripped, as the
+    paper's ``re.search(r'<answer>\\s*(.*?)\\s*</answer>', text, re.DOTALL)`` returns it.
+
+    >>> extract_answer("x <answer> [1] </answer> <answer>2</answer>")
+    ('[1]', (11, 14))
+    """
+    start = text.find("<answer>")
+    if start < 0:
+        return None
+    begin = start + len("<answer>")
+    end = text.find("</answer>", begin)
+    if end < 0:
+        return None
+    raw = text[begin:end]
+    lstripped = raw.lstrip()
+    content = lstripped.rstrip()
+    s = begin + (len(raw) - len(lstripped))
+    return content, (s, s + len(content))
+
+
+def answer_items_score(data: Any) -> float:
+    """The paper's answer-items part (0..2) for already-decoded JSON ``data``.
+
+    Ported statement by statement, including its quirks: ``in`` on a string item is a substring
+    test, and an item that raises ends the loop but keeps the items summed before it.
+
+    >>> answer_items_score([{"bbox_2d": [1, 2, 3, 4], "point_2d": [1, 2]}, {"bbox_2d": [1]}])
+    1.0
+    """
+    total = 0.0
+    try:
+        count = len(data)
+        for item in data:
+            cur = 0.0
+            if "bbox_2d" in item:
+                bbox = item["bbox_2d"]
+                if isinstance(bbox, list) and len(bbox) == 4:
+                    cur += 1.0
+            if "point_2d" in item:
+                point = item["point_2d"]
+                if isinstance(point, list) and len(point) == 2:
+                    cur += 1.0
+            total += cur / count
+    except Exception:
+        pass
+    return total
+
+
+def _number(v: Any, strict: bool, where: str, problems: list[Problem], tolerated: list[str]):
+    if isinstance(v, (int, float)):  # bool is an int, as numpy (the paper) treats it
+        x = float(v) if not isinstance(v, int) or abs(v) < 2**1023 else math.inf
+    elif isinstance(v, str) and not strict:
+        try:
+            x = float(v.strip())
+        except ValueError:
+            problems.append(Problem("non_numeric", f"{where} is {v!r}"))
+            return None
+        tolerated.append(f"numeric string at {where}")
+    else:
+        problems.append(Problem("non_numeric", f"{where} is {type(v).__name__} {str(v)[:40]!r}"))
+        return None
+    if not math.isfinite(x):
+        problems.append(Problem("non_finite", f"{where} is {v!r}"))
+        return None
+    if abs(x) > MAX_COORDINATE:
+        problems.append(Problem("out_of_range", f"{where} is {x:g}, beyond {MAX_COORDINATE:g}"))
+        return None
+    return x
+
+
+def parse_objects(
+    data: Any, *, strict: bool = True, max_objects: int | None = None
+) -> tuple[np.ndarray | None, np.ndarray | None, list[Problem], list[str]]:
+    """Decoded answer JSON -> ``(boxes (M, 4), points (M, 2), problems, tolerated)``.
+
+    Boxes and points are ``None`` when the answer is unusable (not a list of well-formed
+    objects). ``max_objects`` keeps the first that many (the paper's cap is 120).
+    O(number of items).
+
+    >>> b, p, probs, _ = parse_objects([{"bbox_2d": [0, 0, 4, 4], "point_2d": [2, 2]}])
+    >>> b.tolist(), p.tolist(), probs
+    ([[0.0, 0.0, 4.0, 4.0]], [[2.0, 2.0]], [])
+    """
+    problems: list[Problem] = []
+    tolerated: list[str] = []
+    if isinstance(data, dict) and not strict:
+        data = [data]
+        tolerated.append("a single object instead of a list")
+    if not isinstance(data, list):
+        problems.append(Problem("not_a_list", f"the answer is a {type(data).__name__}"))
+        return None, None, problems, tolerated
+    if max_objects is not None and len(data) > max_objects:
+        # The paper reads both keys of every item before it truncates: keep that check.
+        for k, item in enumerate(data[max_objects:], start=max_objects):
+            if not isinstance(item, dict) or "bbox_2d" not in item or "point_2d" not in item:
+                problems.append(
+                    Problem("missing_key", f"item {k} is not a bbox_2d/point_2d object")
+                )
+                return None, None, problems, tolerated
+        data = data[:max_objects]
+    boxes = np.empty((len(data), 4))
+    points = np.empty((len(data), 2))
+    for k, item in enumerate(data):
+        if not isinstance(item, dict):
+            problems.append(Problem("item_not_object", f"item {k} is a {type(item).__name__}"))
+            continue
+        for key, size, out in (("bbox_2d", 4, boxes), ("point_2d", 2, points)):
+            if key not in item:
+                problems.append(Problem("missing_key", f"item {k} has no {key!r}"))
+                continue
+            value = item[key]
+            if not isinstance(value, list) or len(value) != size:
+                n = len(value) if isinstance(value, list) else type(value).__name__
+                problems.append(Problem("wrong_length", f"item {k} {key} is {n}, needs {size}"))
+                continue
+            for c, v in enumerate(value):
+                x = _number(v, strict, f"item {k} {key}[{c}]", problems, tolerated)
+                if x is not None:
+                    out[k, c] = x
+    if problems:
+        return None, None, problems, tolerated
+    return boxes, points, problems, tolerated
+
+
+def _sections(text: str, problems: list[Problem]) -> None:
+    """Report unclosed, nested and stray tags with one linear pass over the tag occurrences."""
+    stack: list[tuple[str, int]] = []
+    for m in _TAG.finditer(text):
+        tag = m.group()
+        name = tag.strip("</>")
+        if not tag.startswith("</"):
+            if any(open_name == name for open_name, _ in stack):
+                problems.append(Problem("nested_tag", f"<{name}> at {m.start()} inside <{name}>"))
+            elif name != "look" and stack:
+                problems.append(
+                    Problem("nested_tag", f"<{name}> at {m.start()} inside <{stack[-1][0]}>")
+                )
+            stack.append((name, m.start()))
+        elif stack and stack[-1][0] == name:
+            stack.pop()
+        else:
+            problems.append(Problem("stray_close", f"</{name}> at {m.start()} closes nothing"))
+            if any(open_name == name for open_name, _ in stack):
+                while stack and stack.pop()[0] != name:
+                    pass
+    for name, pos in stack:
+        problems.append(Problem("unclosed_tag", f"<{name}> at {pos} is never closed"))
+
+
+def _looks(text: str, lo: int, hi: int, section: str) -> list[LookBlock]:
+    out = []
+    pos = lo
+    while True:
+        s = text.find("<look>", pos, hi)
+        if s < 0:
+            return out
+        e = text.find("</look>", s + 6, hi)
+        if e < 0:
+            return out
+        out.append(LookBlock(text[s + 6 : e], (s + 6, e), section))
+        pos = e + 7
+
+
+def _section(text: str, name: str) -> tuple[int, int] | None:
+    start = text.find(f"<{name}>")
+    if start < 0:
+        return None
+    end = text.find(f"</{name}>", start + len(name) + 2)
+    return None if end < 0 else (start + len(name) + 2, end)
+
+
+def parse_completion(
+    text: str,
+    *,
+    strict: bool = True,
+    max_objects: int | None = 120,
+    max_chars: int = DEFAULT_MAX_CHARS,
+) -> ParsedCompletion:
+    """Parse one completion into sections, look blocks, objects, format parts and problems.
+
+    Never raises on any string. O(len(text)) plus ``json.loads`` of the answer.
+
+    >>> p = parse_completion('<think>hm <look>red cup</look></think>'
+    ...                      '<answer>[{"bbox_2d": [1, 2, 30, 40], "point_2d": [9, 9]}]</answer>')
+    >>> p.format_score, p.num_objects, p.looks[0].text, p.problems
+    (4.0, 1, 'red cup', [])
+    >>> parse_completion("no tags at all").problem_codes()
+    ['no_think', 'no_answer', 'structure', 'no_look']
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"a completion must be a str, got {type(text).__name__}")
+    out = ParsedCompletion(text=text)
+    problems = out.problems
+    if len(text) > max_chars:
+        problems.append(Problem("too_long", f"{len(text)} characters, over the cap of {max_chars}"))
+        return out
+
+    think = _section(text, "think")
+    if think is not None:
+        out.think, out.think_span = text[think[0] : think[1]], think
+    elif "<think>" in text:
+        pass  # reported as unclosed below
+    else:
+        problems.append(Problem("no_think", "no <think> section"))
+    answer_region = _section(text, "answer")
+    found = extract_answer(text)
+    if found is not None:
+        out.answer, out.answer_span = found
+    elif "<answer>" not in text:
+        problems.append(Problem("no_answer", "no <answer> section"))
+    _sections(text, problems)
+
+    out.structure = 1.0 if structure_ok(text) else 0.0
+    if not out.structure:
+        problems.append(Problem("structure", "not <think>...</think> then <answer>...</answer>"))
+        if think is not None and answer_region is not None:
+            before = text[: think[0] - len("<think>")]
+            after = text[answer_region[1] + len("</answer>") :]
+            if before.strip() or after.strip():
+                problems.append(
+                    Problem("text_outside_tags", "text before <think> or after </answer>")
+                )
+
+    # Looks: everything found, then the ones that count (inside think or answer).
+    for sec_name, span in (("think", think), ("answer", answer_region)):
+        if span is not None:
+            out.looks.extend(_looks(text, span[0], span[1], sec_name))
+    out.look = 1.0 if any(b.text.strip() for b in out.looks) else 0.0
+    if not out.look:
+        problems.append(Problem("no_look", "no non-empty <look> block inside think or answer"))
+
+    if out.answer is not None:
+        _read_answer(out, strict, max_objects)
+    return out
+
+
+def _read_answer(out: ParsedCompletion, strict: bool, max_objects: int | None) -> None:
+    content = out.answer
+    try:
+        data = json.loads(content)
+        parsed = True
+    except (ValueError, RecursionError) as e:
+        data, parsed = None, False
+        error = str(e)[:80]
+    if parsed:
+        out.answer_items = answer_items_score(data)
+    if not parsed and not strict:
+        fenced = _FENCE.match(content)
+        if fenced:
+            try:
+                data, parsed = json.loads(fenced.group(1)), True
+                out.tolerated.append("a ```json fenced answer")
+            except (ValueError, RecursionError):
+                pass
+    if not parsed:
+        out.problems.append(Problem("invalid_json", f"the answer is not JSON ({error})"))
+        return
+    boxes, points, problems, tolerated = parse_objects(data, strict=strict, max_objects=max_objects)
+    out.problems.extend(problems)
+    out.tolerated.extend(tolerated)
+    if boxes is not None:
+        out.boxes, out.points, out.objects_ok = boxes, points, True

@@ -1,0 +1,178 @@
+"""A reference-style Dr. Seg reward: one completion at a time, written the way the paper's code
+is (regexes, ``json.loads``, numpy broadcasting, ``scipy.optimize.linear_sum_assignment``, one
+rank query per completion against a plain sorted list).
+
+It is the oracle of the reward tests and the baseline of ``benchmarks/bench_reward.py``; it shares
+no code with `rankreward.drseg`. Deliberate differences from the released code are the ones
+``drseg-reference.md`` asks for: a malformed or non-finite answer scores (0, 0, 0) accuracy
+instead of propagating NaN, and errors in the ground truth raise.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+__all__ = ["ReferenceDrSeg"]
+
+_STRUCTURE = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>", re.DOTALL)
+_ANSWER = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.DOTALL)
+_THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
+_ANSWER_SECTION = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+_LOOK = re.compile(r"<look>(.*?)</look>", re.DOTALL)
+_PLACEHOLDERS = [
+    re.compile(r"your[\W_]*reasoning[\W_]*text", re.IGNORECASE),
+    re.compile(r"your[\W_]*visual[\W_]*focus", re.IGNORECASE),
+    re.compile(r"more[\W_]*reasoning[\W_]*text", re.IGNORECASE),
+]
+_SPLIT = re.compile(r"[.!?。！？…]+")
+_EDGE = "\"'`“”‘’„«»()[]{}<>（）【】「」『』《》〈〉,，、"
+
+
+def format_reward(text: str) -> float:
+    structure = 1.0 if _STRUCTURE.fullmatch(text) else 0.0
+    items = 0.0
+    m = _ANSWER.search(text)
+    if m:
+        try:
+            data = json.loads(m.group(1))
+            count = len(data)
+            for item in data:
+                cur = 0.0
+                if "bbox_2d" in item:
+                    if isinstance(item["bbox_2d"], list) and len(item["bbox_2d"]) == 4:
+                        cur += 1.0
+                if "point_2d" in item:
+                    if isinstance(item["point_2d"], list) and len(item["point_2d"]) == 2:
+                        cur += 1.0
+                items += cur / count
+        except Exception:
+            pass
+    look = 0.0
+    for section in (_THINK.search(text), _ANSWER_SECTION.search(text)):
+        if section and any(b.strip() for b in _LOOK.findall(section.group(1))):
+            look = 1.0
+    return structure, items, look
+
+
+def non_repeat_reward(text: str) -> float:
+    if any(p.search(text) for p in _PLACEHOLDERS):
+        return 0.0
+    seen, repeats = set(), 0
+    for raw in _SPLIT.split(text):
+        s = " ".join(raw.strip().strip(_EDGE).strip().split()).lower()
+        if not s:
+            continue
+        if s in seen:
+            repeats += 1
+        seen.add(s)
+    return 0.0 if repeats >= 2 else 1.0
+
+
+def _objects(data, cap):
+    boxes = [item["bbox_2d"] for item in data]
+    points = [item["point_2d"] for item in data]
+    boxes, points = boxes[:cap], points[:cap]
+    ok = all(
+        isinstance(v, list) and len(v) == n and all(isinstance(c, (int, float)) for c in v)
+        for vs, n in ((boxes, 4), (points, 2))
+        for v in vs
+    )
+    if not ok:
+        raise ValueError("malformed objects")
+    b = np.array(boxes, dtype=np.float64).reshape(-1, 4)
+    p = np.array(points, dtype=np.float64).reshape(-1, 2)
+    if (
+        not (np.isfinite(b).all() and np.isfinite(p).all())
+        or (np.abs(b).max(initial=0) > 1e9)
+        or (np.abs(p).max(initial=0) > 1e9)
+    ):
+        raise ValueError("non-finite objects")
+    return b, p
+
+
+def accuracy(text: str, ground_truth: str, cap: int = 120) -> tuple[float, float, float]:
+    gt_boxes, gt_points = _objects(json.loads(ground_truth), cap)  # errors here are the data's
+    try:
+        m = _ANSWER.search(text)
+        if not m:
+            return 0.0, 0.0, 0.0
+        boxes, points = _objects(json.loads(m.group(1)), cap)
+    except Exception:
+        return 0.0, 0.0, 0.0
+    mm, nn = len(boxes), len(gt_boxes)
+    x2 = 1.0 if mm == nn == 0 else min(mm, nn) / max(mm, nn)
+    if mm == 0 or nn == 0:
+        return 0.0, x2, 0.0
+    x11, y11, x12, y12 = np.split(boxes, 4, axis=1)
+    x21, y21, x22, y22 = np.split(gt_boxes, 4, axis=1)
+    xa, ya = np.maximum(x11, x21.T), np.maximum(y11, y21.T)
+    xb, yb = np.minimum(x12, x22.T), np.minimum(y12, y22.T)
+    inter = np.maximum(xb - xa + 1, 0) * np.maximum(yb - ya + 1, 0)
+    area1 = (x12 - x11 + 1) * (y12 - y11 + 1)
+    area2 = (x22 - x21 + 1) * (y22 - y21 + 1)
+    union = area1 + area2.T - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = np.where(union > 0, inter / union, 0.0)
+    l1 = np.abs(boxes[:, None, :] - gt_boxes[None, :, :]).mean(axis=2)
+    dist = np.sqrt(np.sum((points[:, None, :] - gt_points[None, :, :]) ** 2, axis=2))
+    inside = (
+        (points[:, 0] >= boxes[:, 0])
+        & (points[:, 0] <= boxes[:, 2])
+        & (points[:, 1] >= boxes[:, 1])
+        & (points[:, 1] <= boxes[:, 3])
+    )
+    cost = (
+        3
+        - (iou > 0.5).astype(int)
+        - (l1 < 10).astype(int)
+        - ((dist < 30) & inside[:, None]).astype(int)
+    )
+    rows, cols = linear_sum_assignment(cost)
+    d = dist[rows, cols]
+    score = np.where(d <= 30, 1.0, np.where(d < 200, (200 - d) / 170, 0.0))
+    return float(iou[rows, cols].mean()), x2, float(score.mean())
+
+
+class ReferenceDrSeg:
+    """The paper's per-step loop: rank each completion against the window before the step (one
+    query per completion and metric), buffer, append at `commit`."""
+
+    def __init__(self, window: int = 2048, prefill: int = 128) -> None:
+        self.window = window
+        self.values: list[list[float]] = [[0.0] * prefill for _ in range(3)]
+        self.buffer: list[tuple[float, float, float]] = []
+        self._snapshot: list[list[float]] | None = None
+
+    def _rank(self, k: int, x: float) -> float:
+        if self._snapshot is None:  # the window as it stood before the step, sorted once
+            self._snapshot = [sorted(v) for v in self.values]
+        ordered = self._snapshot[k]
+        n = len(ordered)
+        c = bisect.bisect_right(ordered, float(np.float32(x)))
+        return round(min(max(c / n, 0.0), 1.0), 1)
+
+    def __call__(self, completions, ground_truth) -> list[float]:
+        out = []
+        for text, gt in zip(completions, ground_truth, strict=True):
+            structure, items, look = format_reward(text)
+            xs = accuracy(text, gt)
+            ranks = [self._rank(k, x) for k, x in enumerate(xs)]
+            self.buffer.append(xs)
+            out.append(
+                structure + items + look + ranks[0] + ranks[1] + ranks[2] + non_repeat_reward(text)
+            )
+        return out
+
+    def commit(self) -> None:
+        for xs in self.buffer:
+            for k in range(3):
+                self.values[k].append(float(np.float32(xs[k])))
+                if len(self.values[k]) > self.window:
+                    self.values[k].pop(0)
+        self.buffer.clear()
+        self._snapshot = None
