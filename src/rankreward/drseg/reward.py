@@ -9,6 +9,7 @@ it stood before the step; the step's values join the window at `commit`).
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import warnings
@@ -88,6 +89,15 @@ def completion_text(completion: Any) -> str:
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def _parse_ground_truth_str(text: str | bytes, max_objects: int) -> tuple[np.ndarray, np.ndarray]:
+    # A GRPO batch repeats each ground truth once per rollout: parse each string once.
+    boxes, points = _parse_ground_truth(text, max_objects)
+    boxes.flags.writeable = False
+    points.flags.writeable = False
+    return boxes, points
+
+
 def parse_ground_truth(ground_truth: Any, max_objects: int = 120) -> tuple[np.ndarray, np.ndarray]:
     """Ground-truth objects (a JSON string as datasets store it, or a list of ``{"bbox_2d",
     "point_2d"}`` dicts) -> ``(boxes (N, 4), points (N, 2))``. Ground truth is data, not model
@@ -97,6 +107,12 @@ def parse_ground_truth(ground_truth: Any, max_objects: int = 120) -> tuple[np.nd
     >>> b.shape, p.shape
     ((1, 4), (1, 2))
     """
+    if isinstance(ground_truth, (str, bytes)):
+        return _parse_ground_truth_str(ground_truth, max_objects)
+    return _parse_ground_truth(ground_truth, max_objects)
+
+
+def _parse_ground_truth(ground_truth: Any, max_objects: int) -> tuple[np.ndarray, np.ndarray]:
     data = ground_truth
     if isinstance(ground_truth, (str, bytes)):
         try:

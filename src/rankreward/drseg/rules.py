@@ -10,15 +10,14 @@ from .prompt import PLACEHOLDER_PHRASES
 
 __all__ = ["format_reward", "look_reward", "non_repeat_problems", "non_repeat_reward"]
 
-# "your reasoning text" with any punctuation, spaces or underscores (or none) between the words.
-_PLACEHOLDER = re.compile(
-    "|".join(r"[\W_]*".join(map(re.escape, p.split())) for p in PLACEHOLDER_PHRASES),
-    re.IGNORECASE,
-)
+# "your reasoning text" with any punctuation, spaces or underscores (or none) between the words,
+# matched on the lower-cased text ("case-insensitive" is str.lower()). One pattern per phrase:
+# a pattern that starts with a literal is searched with sre's fast literal scan (an alternation
+# or re.IGNORECASE would make it try every position, about 5x slower).
+_PLACEHOLDERS = [re.compile(r"[\W_]*".join(map(re.escape, p.split()))) for p in PLACEHOLDER_PHRASES]
 # Sentence ends: . ! ? and their CJK (full-width) forms, and the ellipsis character.
 _SENTENCE_END = re.compile(r"[.!?\u3002\uff01\uff1f\u2026]+")
 _EDGE = "\"'`“”‘’„«»()[]{}<>（）【】「」『』《》〈〉,，、"
-_SPACES = re.compile(r"\s+")
 
 
 def format_reward(text: str, *, max_chars: int = DEFAULT_MAX_CHARS) -> float:
@@ -41,7 +40,7 @@ def look_reward(text: str, *, max_chars: int = DEFAULT_MAX_CHARS) -> float:
 
 
 def _normalise(sentence: str) -> str:
-    return _SPACES.sub(" ", sentence.strip().strip(_EDGE).strip()).lower()
+    return " ".join(sentence.strip().strip(_EDGE).split()).lower()
 
 
 def non_repeat_problems(text: str) -> list[Problem]:
@@ -50,9 +49,11 @@ def non_repeat_problems(text: str) -> list[Problem]:
     >>> [p.code for p in non_repeat_problems("A. B. A. B.")]
     ['repeated_sentences']
     """
-    m = _PLACEHOLDER.search(text)
-    if m:
-        return [Problem("placeholder_text", f"copies the prompt's placeholder {m.group()!r}")]
+    lowered = text.lower()
+    for pattern in _PLACEHOLDERS:
+        m = pattern.search(lowered)
+        if m:
+            return [Problem("placeholder_text", f"copies the prompt's placeholder {m.group()!r}")]
     seen: set[str] = set()
     repeats = 0
     for raw in _SENTENCE_END.split(text):

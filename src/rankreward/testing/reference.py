@@ -24,10 +24,10 @@ _ANSWER = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.DOTALL)
 _THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 _ANSWER_SECTION = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 _LOOK = re.compile(r"<look>(.*?)</look>", re.DOTALL)
-_PLACEHOLDERS = [
-    re.compile(r"your[\W_]*reasoning[\W_]*text", re.IGNORECASE),
-    re.compile(r"your[\W_]*visual[\W_]*focus", re.IGNORECASE),
-    re.compile(r"more[\W_]*reasoning[\W_]*text", re.IGNORECASE),
+_PLACEHOLDERS = [  # applied to text.lower()
+    re.compile(r"your[\W_]*reasoning[\W_]*text"),
+    re.compile(r"your[\W_]*visual[\W_]*focus"),
+    re.compile(r"more[\W_]*reasoning[\W_]*text"),
 ]
 _SPLIT = re.compile(r"[.!?。！？…]+")
 _EDGE = "\"'`“”‘’„«»()[]{}<>（）【】「」『』《》〈〉,，、"
@@ -60,7 +60,7 @@ def format_reward(text: str) -> float:
 
 
 def non_repeat_reward(text: str) -> float:
-    if any(p.search(text) for p in _PLACEHOLDERS):
+    if any(p.search(text.lower()) for p in _PLACEHOLDERS):
         return 0.0
     seen, repeats = set(), 0
     for raw in _SPLIT.split(text):

@@ -1,0 +1,69 @@
+"""Benchmark `DrSegReward` against the reference-style per-completion loop, ratio in one run.
+
+4096 completions with 1-20 objects each (valid, malformed and adversarial mixed, from
+`rankreward.testing.synthetic`) are scored by `DrSegReward` and by `ReferenceDrSeg` (regexes,
+``json.loads``, numpy broadcasting, ``linear_sum_assignment`` and one rank query per completion,
+per completion). The rewards must be identical. Writes the `bench_reward` section of
+docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import ROOT, fmt_time, replace_section, time_interleaved
+
+from rankreward.drseg import DrSegReward
+from rankreward.testing.reference import ReferenceDrSeg
+from rankreward.testing.synthetic import synthetic_batch
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=4096, help="completions per step")
+    parser.add_argument("--quick", action="store_true", help="256 completions, short budget")
+    parser.add_argument("--budget", type=float, default=None, help="seconds of timing")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "performance.md")
+    args = parser.parse_args(argv)
+    n = 256 if args.quick else args.n
+    budget = args.budget or (0.5 if args.quick else 20.0)
+    rng = np.random.default_rng(0)
+    completions, gts = synthetic_batch(n, rng)
+    ours, ref = DrSegReward(), ReferenceDrSeg()
+    # Same window contents for both: one committed warm-up step.
+    warm_c, warm_g = synthetic_batch(512, rng)
+    ours(warm_c, warm_g), ref(warm_c, warm_g)
+    ours.commit(), ref.commit()
+    a, b = ours(completions, gts), ref(completions, gts)
+    if a != b:
+        bad = next(k for k in range(n) if a[k] != b[k])
+        raise AssertionError(f"rewards differ at {bad}: {a[bad]} vs {b[bad]}")
+
+    def run_ours():
+        ours(completions, gts)
+        ours.normalizer.discard_staged()
+
+    def run_ref():
+        ref(completions, gts)
+        ref.buffer.clear()
+
+    t = time_interleaved({"ours": run_ours, "ref": run_ref}, budget)
+    chars = sum(map(len, completions)) / n
+    table = (
+        "| completions | mean length | DrSegReward | reference loop | speed-up | identical |\n"
+        "|---:|---:|---:|---:|---:|:---:|\n"
+        f"| {n} | {chars:.0f} chars | {fmt_time(t['ours'])} | {fmt_time(t['ref'])} | "
+        f"{t['ref'] / t['ours']:.1f}x | yes |\n"
+    )
+    replace_section(args.out, "bench_reward", table)
+    print(table)
+    return table
+
+
+if __name__ == "__main__":
+    main()
