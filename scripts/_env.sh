@@ -8,7 +8,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PYTHON="${PYTHON:-python3}"
 VENV="$ROOT/.venv"
-EXTRAS="${RANKREWARD_EXTRAS:-test,torch,coco,geometry}"
+EXTRAS="${RANKREWARD_EXTRAS:-test,torch,coco,geometry,trl}"
 
 if [ ! -x "$VENV/bin/python" ]; then
     echo "[setup] creating $VENV"

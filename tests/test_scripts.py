@@ -44,3 +44,31 @@ def test_cli_version():
     from rankreward import __version__
 
     assert out.stdout.strip() == f"rankreward {__version__}"
+
+
+def test_cli_score(tmp_path):
+    import json
+
+    import numpy as np
+
+    from rankreward.testing.synthetic import synthetic_batch
+
+    completions, gts = synthetic_batch(40, np.random.default_rng(0))
+    (tmp_path / "c.jsonl").write_text(
+        "".join(json.dumps({"completion": c}) + "\n" for c in completions)
+    )
+    (tmp_path / "g.jsonl").write_text("".join(json.dumps({"solution": g}) + "\n" for g in gts))
+    out = subprocess.run(
+        [sys.executable, "-m", "rankreward.cli", "score", "--completions", str(tmp_path / "c.jsonl"),
+         "--ground-truth", str(tmp_path / "g.jsonl"), "--out", str(tmp_path / "s.jsonl"), "--step-size", "16"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "40 completions, means:" in out.stdout and "reward" in out.stdout
+    rows = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
+    assert len(rows) == 40 and all(0 <= r["reward"] <= 8 for r in rows)
+    assert all(r["problems"] for r in rows if r["format"] == 0)
+    bad = subprocess.run(
+        [sys.executable, "-m", "rankreward.cli", "score", "--completions", str(tmp_path / "c.jsonl"),
+         "--ground-truth", str(tmp_path / "c.jsonl")], capture_output=True, text=True,
+    )  # fmt: skip
+    assert bad.returncode != 0 and "solution" in bad.stderr

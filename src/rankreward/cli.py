@@ -1,10 +1,89 @@
-"""Command line entry point: ``rankreward --version`` (subcommands arrive with the reward)."""
+"""Command line entry point: ``rankreward --version`` and ``rankreward score``."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 from ._version import __version__
+
+_COMPLETION_KEYS = ("completion", "response", "text", "output")
+_GT_KEYS = ("ground_truth", "solution", "label", "answer")
+
+
+def _read_jsonl(path: Path, keys: tuple[str, ...], what: str) -> Iterator[Any]:
+    """Each line is a JSON string, list, or an object holding one of ``keys``."""
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except ValueError as e:
+                raise SystemExit(f"{path}:{lineno}: not JSON ({e})") from None
+            if isinstance(item, dict):
+                key = next((k for k in keys if k in item), None)
+                if key is None:
+                    raise SystemExit(f"{path}:{lineno}: {what} object needs one of the keys {keys}")
+                item = item[key]
+            yield item
+
+
+def _score(args: argparse.Namespace) -> int:
+    from .drseg import DrSegReward
+    from .normalize import RankNormalizer
+
+    completions = list(_read_jsonl(args.completions, _COMPLETION_KEYS, "completion"))
+    gts = list(_read_jsonl(args.ground_truth, _GT_KEYS, "ground-truth"))
+    if len(completions) != len(gts):
+        raise SystemExit(f"{len(completions)} completions but {len(gts)} ground truths")
+    normalizer = RankNormalizer.paper()
+    if args.state:
+        normalizer.load(args.state)
+    reward = DrSegReward(normalizer=normalizer, strict=not args.lenient)
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover
+        tqdm = None
+    bar = (
+        tqdm(total=len(completions), desc="scoring", unit="completion", file=sys.stderr)
+        if tqdm
+        else None
+    )
+    sums: dict[str, float] = {}
+    out = args.out.open("w", encoding="utf-8") if args.out else None
+    try:
+        for start in range(0, len(completions), args.step_size):
+            stop = start + args.step_size
+            try:
+                b = reward.score(completions[start:stop], gts[start:stop])
+            except ValueError as e:
+                raise SystemExit(f"lines {start + 1}..{min(stop, len(gts))}: {e}") from None
+            reward.commit()  # each chunk is one "step", as in training
+            for name, values in b.items():
+                sums[name] = sums.get(name, 0.0) + float(values.sum())
+            if out:
+                for k in range(len(b["reward"])):
+                    row = {name: b[name][k].item() for name in b}
+                    row["problems"] = reward.last_problems[k]
+                    out.write(json.dumps({"index": start + k, **row}) + "\n")
+            if bar:
+                bar.update(len(b["reward"]))
+    finally:
+        if bar:
+            bar.close()
+        if out:
+            out.close()
+    n = max(len(completions), 1)
+    width = max(map(len, sums), default=0)
+    print(f"{len(completions)} completions, means:")
+    for name, total in sums.items():
+        print(f"  {name:<{width}}  {total / n:.4f}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -13,9 +92,29 @@ def main(argv: list[str] | None = None) -> int:
     >>> main(["--version"])  # doctest: +SKIP
     rankreward 0.1.0
     """
-    parser = argparse.ArgumentParser(prog="rankreward", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="rankreward", description="rankreward tools")
     parser.add_argument("--version", action="version", version=f"rankreward {__version__}")
-    parser.parse_args(argv)
+    sub = parser.add_subparsers(dest="command")
+    score = sub.add_parser(
+        "score",
+        help="score a JSONL file of completions with the Dr. Seg reward",
+        description="Score completions with the Dr. Seg reward (paper settings). Each line of "
+        "the completions file is a JSON string or an object with a 'completion' key; each line "
+        "of the ground-truth file a JSON list/string of bbox_2d/point_2d objects or an object "
+        "with a 'solution' or 'ground_truth' key. Chunks of --step-size lines are one training "
+        "step each (ranked against the window before the chunk, then appended).",
+    )
+    score.add_argument("--completions", type=Path, required=True, help="JSONL of completions")
+    score.add_argument("--ground-truth", type=Path, required=True, help="JSONL of ground truths")
+    score.add_argument("--out", type=Path, help="write one JSON line of components per completion")
+    score.add_argument("--step-size", type=int, default=256, help="completions per step (256)")
+    score.add_argument("--state", type=Path, help="start from a saved normalizer state (.npz)")
+    score.add_argument("--lenient", action="store_true", help="lenient answer parsing")
+    args = parser.parse_args(argv)
+    if args.command == "score":
+        if args.step_size < 1:
+            parser.error("--step-size must be >= 1")
+        return _score(args)
     parser.print_help()
     return 0
 

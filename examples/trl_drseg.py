@@ -1,0 +1,258 @@
+"""Dr. Seg GRPO training with TRL: the Look-to-Confirm prompt and the distribution-ranked reward.
+
+Real use (the paper's defaults: 8 generations per prompt, lr 1e-6, KL beta 1e-2)::
+
+    python examples/trl_drseg.py --model Qwen/Qwen2.5-VL-7B-Instruct \\
+        --dataset /data/multiobject_7k.parquet --output-dir runs/drseg
+
+Offline smoke run on CPU (a tiny random Qwen2.5-VL and synthetic shapes; what
+``bash scripts/demo.sh`` runs)::
+
+    python examples/trl_drseg.py --tiny
+
+The dataset is VisionReasoner MultiObject style: an ``image`` (path or image), a ``question``
+(``problem`` and ``text`` are accepted too) and a ``solution``: the JSON list of ground-truth
+``{"bbox_2d": [x1, y1, x2, y2], "point_2d": [x, y]}`` objects in the image's pixel coordinates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+QUESTION_KEYS = ("question", "problem", "text")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument("--model", default="Qwen/Qwen2.5-VL-7B-Instruct",
+                   help="local path or hub id of a Qwen2.5-VL checkpoint")  # fmt: skip
+    p.add_argument(
+        "--dataset", help="parquet/JSONL file or `datasets` directory (image, question, solution)"
+    )
+    p.add_argument(
+        "--output-dir", default="runs/trl_drseg", help="checkpoints, logs and normalizer state"
+    )
+    p.add_argument("--resume", nargs="?", const="latest", default=None,
+                   help="resume from a checkpoint directory (or the latest in --output-dir)")  # fmt: skip
+    p.add_argument(
+        "--tiny",
+        action="store_true",
+        help="offline CPU smoke run: tiny random model, synthetic data",
+    )
+    p.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        help="optimizer steps (default: 3 with --tiny, else 600)",
+    )
+    p.add_argument(
+        "--num-generations", type=int, default=None, help="rollouts per prompt (paper: 8)"
+    )
+    p.add_argument(
+        "--per-device-batch", type=int, default=None, help="completions per device per micro-step"
+    )
+    p.add_argument(
+        "--gradient-accumulation", type=int, default=1, help="micro-steps per optimizer step"
+    )
+    p.add_argument("--learning-rate", type=float, default=1e-6, help="paper: 1e-6")
+    p.add_argument("--beta", type=float, default=1e-2, help="KL coefficient (paper: 1e-2)")
+    p.add_argument(
+        "--max-completion-length",
+        type=int,
+        default=None,
+        help="tokens (default 1024; 24 with --tiny)",
+    )
+    p.add_argument("--save-steps", type=int, default=None, help="checkpoint every N steps")
+    p.add_argument("--seed", type=int, default=0)
+    return p.parse_args(argv)
+
+
+def synthetic_dataset(n: int, size: int, seed: int) -> list[dict[str, Any]]:
+    """Coloured rectangles and ellipses on small images, with their boxes and centre points."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    colours = {
+        "red": (220, 30, 30),
+        "green": (30, 180, 60),
+        "blue": (40, 60, 220),
+        "yellow": (230, 210, 40),
+    }
+    rows = []
+    for _ in range(n):
+        img = Image.new("RGB", (size, size), (245, 245, 245))
+        draw = ImageDraw.Draw(img)
+        colour = str(rng.choice(list(colours)))
+        shape = str(rng.choice(["square", "circle"]))
+        objects = []
+        for _ in range(int(rng.integers(1, 3))):
+            w, h = (int(v) for v in rng.integers(size // 6, size // 3, 2))
+            x, y = int(rng.integers(0, size - w)), int(rng.integers(0, size - h))
+            box = [x, y, x + w - 1, y + h - 1]
+            (draw.rectangle if shape == "square" else draw.ellipse)(box, fill=colours[colour])
+            objects.append({"bbox_2d": box, "point_2d": [x + w // 2, y + h // 2]})
+        rows.append(
+            {"image": img, "question": f"the {colour} {shape}", "solution": json.dumps(objects)}
+        )
+    return rows
+
+
+def load_rows(path: str) -> Any:
+    """A `datasets.Dataset` from a parquet/JSONL file or a saved dataset directory."""
+    import datasets
+
+    p = Path(path)
+    if p.is_dir():
+        return datasets.load_from_disk(str(p))
+    kind = {".parquet": "parquet", ".jsonl": "json", ".json": "json"}.get(p.suffix)
+    if kind is None:
+        raise SystemExit(
+            f"--dataset {path}: expected .parquet, .jsonl/.json or a datasets directory"
+        )
+    return datasets.load_dataset(kind, data_files=str(p), split="train")
+
+
+def to_prompts(ds: Any) -> Any:
+    """Add the Look-to-Confirm conversational prompt; keep image and solution columns."""
+    from rankreward.drseg import build_messages
+
+    columns = ds.column_names
+    key = next((k for k in QUESTION_KEYS if k in columns), None)
+    if key is None or "solution" not in columns or "image" not in columns:
+        raise SystemExit(
+            f"the dataset needs image, question and solution columns; it has {columns}"
+        )
+    keep = {"image", "solution"}
+    return ds.map(lambda row: {"prompt": build_messages(row[key])},
+                  remove_columns=[c for c in columns if c not in keep])  # fmt: skip
+
+
+def latest_checkpoint(output_dir: Path) -> Path | None:
+    cks = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    return cks[-1] if cks else None
+
+
+def summarise(log_history: list[dict[str, Any]]) -> list[str]:
+    """One line per logged step: mean reward and each component's mean."""
+    lines = []
+    for entry in log_history:
+        if "reward" not in entry:
+            continue
+        parts = {k.split("/")[-2] if k.endswith("/mean") else k: v for k, v in entry.items()}
+        comps = " ".join(
+            f"{name}={parts[key]:.3f}"
+            for name, key in (
+                ("format", "drseg_format"),
+                ("look", "drseg_look"),
+                ("accuracy", "drseg_accuracy"),
+                ("non_repeat", "drseg_non_repeat"),
+                ("x1", "drseg/x1"),
+                ("x2", "drseg/x2"),
+                ("x3", "drseg/x3"),
+            )  # fmt: skip
+            if key in parts
+        )
+        lines.append(f"step {entry.get('step', '?'):>3}: reward={entry['reward']:.3f} {comps}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import datasets
+    import torch
+    from trl import GRPOConfig, GRPOTrainer
+
+    from rankreward.adapters.trl import STATE_FILE, RankNormalizerCallback, drseg_reward_funcs
+    from rankreward.drseg import DrSegReward
+    from rankreward.testing.tiny_vlm import build_tiny_qwen2_5_vl, load_image_only_processor
+
+    start = time.time()
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(args.seed)
+    if args.tiny:
+        model_path = build_tiny_qwen2_5_vl(out / "tiny-model", seed=args.seed)
+        ds = datasets.Dataset.from_list(synthetic_dataset(16, 56, args.seed))
+        defaults = dict(
+            max_steps=3, num_generations=4, per_device_batch=4, max_completion_length=24
+        )
+        processor = load_image_only_processor(model_path)
+    else:
+        if not args.dataset:
+            raise SystemExit("--dataset is required (or --tiny for the offline smoke run)")
+        model_path = args.model
+        ds = load_rows(args.dataset)
+        defaults = dict(
+            max_steps=600, num_generations=8, per_device_batch=8, max_completion_length=1024
+        )
+        try:
+            from transformers import AutoProcessor
+
+            processor = AutoProcessor.from_pretrained(model_path)
+        except (ImportError, ValueError, OSError):  # no torchvision: image-only processor
+            processor = load_image_only_processor(model_path)
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    ds = to_prompts(ds)
+
+    resume = None
+    if args.resume:
+        resume = latest_checkpoint(out) if args.resume == "latest" else Path(args.resume)
+        if resume is None or not resume.exists():
+            raise SystemExit(f"--resume: no checkpoint found ({args.resume}) in {out}")
+
+    reward = DrSegReward()  # RankNormalizer.paper(): window 2048, 128 zeros, ties right, 1 decimal
+    callback = RankNormalizerCallback(reward, resume_from=resume)
+    config = GRPOConfig(
+        output_dir=str(out),
+        max_steps=args.max_steps,
+        learning_rate=args.learning_rate if not args.tiny else 1e-4,
+        beta=args.beta,
+        num_generations=args.num_generations,
+        per_device_train_batch_size=args.per_device_batch,
+        gradient_accumulation_steps=args.gradient_accumulation,
+        max_completion_length=args.max_completion_length,
+        logging_steps=1,
+        save_steps=args.save_steps or (args.max_steps if args.tiny else 100),
+        report_to="none",
+        bf16=torch.cuda.is_available() and not args.tiny,  # TRL defaults to bf16: not on CPU
+        use_cpu=args.tiny or not torch.cuda.is_available(),
+        seed=args.seed,
+        temperature=1.0,
+        disable_tqdm=False,
+        log_completions=False,
+    )
+    trainer = GRPOTrainer(
+        model=str(model_path),
+        reward_funcs=drseg_reward_funcs(reward),
+        args=config,
+        train_dataset=ds,
+        processing_class=processor,
+        callbacks=[callback],
+    )
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    final = out / STATE_FILE
+    reward.normalizer.save(final)
+    print("\n".join(["", "Dr. Seg training summary", *summarise(trainer.state.log_history)]))
+    print(f"steps: {trainer.state.global_step}, normalizer commits: {callback.commits}, "
+          f"window size: {len(reward.normalizer)}")  # fmt: skip
+    ck = latest_checkpoint(out)
+    print(f"checkpoint: {ck}  (normalizer state: {ck / STATE_FILE if ck else 'none'})")
+    print(f"final normalizer state: {final}")
+    print(f"took {time.time() - start:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

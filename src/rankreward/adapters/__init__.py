@@ -1,0 +1,1 @@
+"""Trainer adapters: TRL (`adapters.trl`); verl and OpenRLHF follow."""

@@ -1,0 +1,159 @@
+"""TRL adapter: Dr. Seg reward functions for ``GRPOTrainer`` and the callback that commits and
+checkpoints the normalizer.
+
+``GRPOTrainer(reward_funcs=drseg_reward_funcs(reward), callbacks=[RankNormalizerCallback(reward)])``
+gives the paper's training. The four reward functions (format, look, accuracy, non_repeat) share
+one `DrSegReward`: the first one TRL calls scores the whole batch once, the others read that
+breakdown, so TRL logs each component while the batch is parsed, matched and ranked only once.
+Their sum is the Dr. Seg reward (0..8 with unit weights).
+
+Per-step semantics: every completion of a generation batch is ranked against the windows as they
+stood before the step; the callback commits the staged raw metrics at ``on_step_end``, after the
+optimizer step (gradient accumulation and ``steps_per_generation`` included: a generation batch
+is staged once, and commits with nothing staged are no-ops). The normalizer state is saved into
+every checkpoint directory and restored from the one training resumes from.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..drseg.reward import DrSegReward, completion_text
+
+__all__ = ["STATE_FILE", "DrSegRewardFunctions", "RankNormalizerCallback", "drseg_reward_funcs"]
+
+#: File name of the normalizer state inside each checkpoint directory.
+STATE_FILE = "rankreward_normalizer.npz"
+
+_PARTS = {
+    "format": ("structure", "answer_items"),
+    "look": ("look",),
+    "accuracy": ("r1", "r2", "r3"),
+    "non_repeat": ("non_repeat",),
+}
+
+
+class DrSegRewardFunctions:
+    """The shared state behind the four TRL reward functions (see `drseg_reward_funcs`)."""
+
+    def __init__(self, reward: DrSegReward | None = None, *, ground_truth_key: str = "solution"):
+        self.reward = reward if reward is not None else DrSegReward()
+        self.ground_truth_key = ground_truth_key
+        self._lock = threading.Lock()
+        self._key: tuple | None = None
+        self._breakdown: dict[str, np.ndarray] | None = None
+
+    def _ground_truth(self, kwargs: dict[str, Any]) -> Sequence[Any]:
+        for key in (self.ground_truth_key, "ground_truth", "solution"):
+            if kwargs.get(key) is not None:
+                return kwargs[key]
+        raise TypeError(
+            f"the dataset needs a {self.ground_truth_key!r} column with the ground-truth objects "
+            "(TRL passes dataset columns to reward functions as keyword arguments)"
+        )
+
+    def breakdown(self, completions: Sequence[Any], **kwargs: Any) -> dict[str, np.ndarray]:
+        """Score the batch once; later calls with the same completions reuse the result."""
+        texts = tuple(completion_text(c) for c in completions)
+        gt = self._ground_truth(kwargs)
+        key = (texts, tuple(map(str, gt)))
+        with self._lock:
+            if self._key == key and self._breakdown is not None:
+                return self._breakdown
+            b = self.reward.score(texts, gt)
+            self._key, self._breakdown = key, b
+        log_metric: Callable[[str, float], None] | None = kwargs.get("log_metric")
+        if log_metric is not None:
+            for name in ("x1", "x2", "x3", "r1", "r2", "r3", "num_pred", "num_problems"):
+                log_metric(f"drseg/{name}", float(np.mean(b[name])) if len(b[name]) else 0.0)
+        log_extra = kwargs.get("log_extra")
+        if log_extra is not None:
+            log_extra("drseg_problems", ["; ".join(p) for p in self.reward.last_problems])
+        return b
+
+    def function(self, part: str) -> Callable[..., list[float]]:
+        """A TRL reward function returning one component (weighted) per completion."""
+        names = _PARTS[part]
+        weights = self.reward.weights
+
+        def reward_func(completions: Sequence[Any], **kwargs: Any) -> list[float]:
+            b = self.breakdown(completions, **kwargs)
+            total = np.zeros(len(completions))
+            for n in names:
+                total = total + weights[n] * b[n]
+            return [float(x) for x in total]
+
+        reward_func.__name__ = f"drseg_{part}"
+        reward_func.__qualname__ = reward_func.__name__
+        return reward_func
+
+    def all(self) -> list[Callable[..., list[float]]]:
+        return [self.function(part) for part in _PARTS]
+
+
+def drseg_reward_funcs(
+    reward: DrSegReward | None = None, *, ground_truth_key: str = "solution"
+) -> list:
+    """The four Dr. Seg reward functions (format, look, accuracy, non_repeat) for
+    ``GRPOTrainer(reward_funcs=...)``, sharing ``reward`` (default: the paper's).
+
+    >>> funcs = drseg_reward_funcs()
+    >>> [f.__name__ for f in funcs]
+    ['drseg_format', 'drseg_look', 'drseg_accuracy', 'drseg_non_repeat']
+    >>> gt = ['[{"bbox_2d": [0, 0, 9, 9], "point_2d": [4, 4]}]']
+    >>> # an empty answer: x = (0, 0, 0) ranks 1.0 each against the 128 prefilled zeros
+    >>> [f(["<think><look>a</look></think><answer>[]</answer>"], solution=gt)[0] for f in funcs]
+    [1.0, 1.0, 3.0, 1.0]
+    """
+    return DrSegRewardFunctions(reward, ground_truth_key=ground_truth_key).all()
+
+
+def _callback_base() -> type:
+    try:
+        from transformers import TrainerCallback
+    except ImportError:  # pragma: no cover - the trl extra brings transformers
+        return object
+    return TrainerCallback
+
+
+class RankNormalizerCallback(_callback_base()):  # type: ignore[misc]
+    """Commits the reward's normalizer once per optimizer step and checkpoints its state.
+
+    Args:
+        reward: the `DrSegReward` (or anything with ``commit``, ``normalizer``) to drive.
+        resume_from: a checkpoint directory to restore the normalizer from at train start;
+            by default the trainer's ``resume_from_checkpoint`` argument is not visible to
+            callbacks, so pass the same path here (``examples/trl_drseg.py`` does).
+    """
+
+    def __init__(self, reward: Any, resume_from: str | Path | None = None) -> None:
+        self.reward = reward
+        self.resume_from = Path(resume_from) if resume_from else None
+        self.commits = 0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if self.resume_from is not None:
+            path = self.resume_from / STATE_FILE
+            if not path.exists():
+                raise FileNotFoundError(
+                    f"{path} is missing: this checkpoint was not written with RankNormalizerCallback"
+                )
+            self.reward.normalizer.load(path)
+        return control
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.reward.commit():
+            self.commits += 1
+        return control
+
+    def on_save(self, args, state, control, **kwargs):
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        folder.mkdir(parents=True, exist_ok=True)
+        if getattr(state, "is_world_process_zero", True):
+            self.reward.normalizer.save(folder / STATE_FILE)
+        return control

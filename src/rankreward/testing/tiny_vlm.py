@@ -1,0 +1,196 @@
+"""A tiny, randomly initialised Qwen2.5-VL and its processor, built offline in code.
+
+Used by ``examples/trl_drseg.py --tiny`` and the tests: nothing is downloaded. The tokenizer is a
+byte-level BPE trained on a few strings, with Qwen's special tokens and a Qwen-style chat
+template. Everything is saved to a directory and loaded back with the ``from_pretrained`` calls a
+real checkpoint goes through.
+
+There is no torchvision here, so the processor uses the PIL image processor and has no video
+processor (`ImageOnlyQwen2_5_VLProcessor`); a real checkpoint on such a machine needs the same.
+Needs the ``trl`` extra (transformers, tokenizers, pillow) and torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "CHAT_TEMPLATE",
+    "SPECIAL_TOKENS",
+    "ImageOnlyQwen2_5_VLProcessor",
+    "build_tiny_qwen2_5_vl",
+    "load_image_only_processor",
+]
+
+SPECIAL_TOKENS = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+]
+
+#: Qwen2-VL's chat template (images as vision_start, image_pad, vision_end).
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n"
+    "{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' or 'image' in content %}"
+    "<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif content['type'] == 'text' %}{{ content['text'] }}{% endif %}"
+    "{% endfor %}<|im_end|>\n{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+_CORPUS = [
+    "<think> The red square is on the left. <look> red square edge </look> It matches. </think>",
+    '<answer>[{"bbox_2d": [10, 20, 30, 40], "point_2d": [20, 30]}]</answer>',
+    "Please find the object with bboxs and points. Compare the difference between objects.",
+    '0123456789 [ ] { } , : " bbox_2d point_2d think answer look circle square triangle',
+    "red green blue yellow left right top bottom small large the a of in is",
+]
+
+
+def _processor_class() -> Any:
+    from transformers import Qwen2_5_VLProcessor
+    from transformers.processing_utils import ProcessorMixin
+
+    class ImageOnlyQwen2_5_VLProcessor(Qwen2_5_VLProcessor):
+        """Qwen2.5-VL's processor without a video processor (which needs torchvision)."""
+
+        def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+            kwargs.pop("video_processor", None)
+            self.image_token = "<|image_pad|>"
+            self.video_token = "<|video_pad|>"
+            self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)
+            self.video_token_id = tokenizer.convert_tokens_to_ids(self.video_token)
+            ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
+
+    return ImageOnlyQwen2_5_VLProcessor
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ImageOnlyQwen2_5_VLProcessor":
+        return _registered()
+    raise AttributeError(name)
+
+
+_CLASS: Any = None
+
+
+def _registered() -> Any:
+    """The processor class, registered with AutoProcessor once (needs transformers)."""
+    global _CLASS
+    if _CLASS is None:
+        from transformers import AutoProcessor, Qwen2_5_VLConfig
+
+        _CLASS = _processor_class()
+        try:
+            AutoProcessor.register(Qwen2_5_VLConfig, _CLASS, exist_ok=True)
+        except TypeError:  # older transformers without exist_ok
+            AutoProcessor.register(Qwen2_5_VLConfig, _CLASS)
+    return _CLASS
+
+
+def _tokenizer(vocab_size: int) -> Any:
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator(_CORPUS, trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=SPECIAL_TOKENS[1:],
+    )
+    fast.chat_template = CHAT_TEMPLATE
+    return fast
+
+
+def build_tiny_qwen2_5_vl(out_dir: str | Path, *, seed: int = 0, image_size: int = 56) -> Path:
+    """Build, save and return the directory of a tiny random Qwen2.5-VL with its processor.
+
+    About 0.3M parameters: 2 text layers of hidden size 64, a 1-block vision tower. Images are
+    resized to at most ``image_size`` pixels a side (a few dozen patches).
+    """
+    import torch
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = _tokenizer(vocab_size=400)
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
+    hidden, heads = 64, 4
+    config = Qwen2_5_VLConfig(
+        text_config={
+            "vocab_size": len(tokenizer),
+            "hidden_size": hidden,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": heads,
+            "num_key_value_heads": 2,
+            "max_position_embeddings": 2048,
+            # mrope sections must sum to half the head dimension (64 / 4 / 2 = 8)
+            "rope_parameters": {
+                "rope_type": "default",
+                "mrope_section": [2, 3, 3],
+                "rope_theta": 10000.0,
+            },
+            "tie_word_embeddings": True,
+            "bos_token_id": ids["<|endoftext|>"],
+            "eos_token_id": ids["<|im_end|>"],
+            "pad_token_id": ids["<|endoftext|>"],
+        },
+        vision_config={
+            "depth": 1,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_heads": 2,
+            "out_hidden_size": hidden,  # must equal the text hidden size
+            "patch_size": 14,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "window_size": 56,
+            "fullatt_block_indexes": [0],
+        },
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+    )
+    torch.manual_seed(seed)
+    model = Qwen2_5_VLForConditionalGeneration(config)
+    model.generation_config.eos_token_id = ids["<|im_end|>"]
+    model.generation_config.pad_token_id = ids["<|endoftext|>"]
+    model.save_pretrained(out)
+    image_processor = Qwen2VLImageProcessorPil(
+        min_pixels=28 * 28, max_pixels=image_size * image_size, patch_size=14, merge_size=2
+    )
+    processor = _registered()(
+        image_processor=image_processor, tokenizer=tokenizer, chat_template=CHAT_TEMPLATE
+    )
+    processor.save_pretrained(out)
+    return out
+
+
+def load_image_only_processor(path: str | Path) -> Any:
+    """Load a saved processor through ``AutoProcessor`` with the image-only class registered."""
+    from transformers import AutoProcessor
+
+    _registered()
+    return AutoProcessor.from_pretrained(path)

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from rankreward.adapters.trl import STATE_FILE, DrSegRewardFunctions, RankNormalizerCallback
+from rankreward.drseg import DrSegReward
+from rankreward.testing.synthetic import synthetic_batch
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_reward_functions_share_one_scoring_and_sum_to_the_reward():
+    rng = np.random.default_rng(0)
+    completions, gts = synthetic_batch(16, rng)
+    reward = DrSegReward()
+    shared = DrSegRewardFunctions(reward)
+    logged, extra = {}, {}
+    funcs = shared.all()
+    chat = [[{"role": "assistant", "content": c}] for c in completions]
+    parts = [
+        f(
+            chat,
+            solution=gts,
+            log_metric=logged.__setitem__,
+            log_extra=extra.__setitem__,
+            trainer_state=None,
+        )
+        for f in funcs
+    ]
+    assert reward.normalizer.num_staged == 16, "scored once, not once per function"
+    total = np.sum(parts, axis=0)
+    np.testing.assert_allclose(total, DrSegReward().score(completions, gts)["reward"])
+    assert {"drseg/x1", "drseg/r3", "drseg/num_problems"} <= set(logged)
+    assert len(extra["drseg_problems"]) == 16
+    with pytest.raises(TypeError, match="solution"):
+        funcs[0](completions)
+
+
+def test_callback_commits_saves_and_restores(tmp_path):
+    reward = DrSegReward()
+    cb = RankNormalizerCallback(reward)
+    completions, gts = synthetic_batch(8, np.random.default_rng(1))
+    reward(completions, gts)
+    args = SimpleNamespace(output_dir=str(tmp_path))
+    state = SimpleNamespace(global_step=1, is_world_process_zero=True)
+    cb.on_step_end(args, state, None)
+    cb.on_step_end(args, state, None)  # nothing staged: a no-op
+    assert cb.commits == 1 and len(reward.normalizer) == 136
+    cb.on_save(args, state, None)
+    restored = DrSegReward()
+    RankNormalizerCallback(restored, resume_from=tmp_path / "checkpoint-1").on_train_begin(
+        args, state, None
+    )
+    np.testing.assert_array_equal(restored.normalizer.window, reward.normalizer.window)
+    with pytest.raises(FileNotFoundError, match=STATE_FILE):
+        RankNormalizerCallback(restored, resume_from=tmp_path).on_train_begin(args, state, None)
+
+
+def _example():
+    spec = importlib.util.spec_from_file_location("trl_drseg", ROOT / "examples" / "trl_drseg.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_tiny_training_runs_and_resumes(tmp_path, capsys):
+    pytest.importorskip("trl")
+    example = _example()
+    out = tmp_path / "run"
+    assert (
+        example.main(["--tiny", "--output-dir", str(out), "--max-steps", "2", "--save-steps", "2"])
+        == 0
+    )
+    text = capsys.readouterr().out
+    assert "step   1: reward=" in text and "step   2: reward=" in text and "accuracy=" in text
+    saved = np.load(out / "checkpoint-2" / STATE_FILE)
+    assert (out / "checkpoint-2" / "model.safetensors").exists()
+    assert example.main(["--tiny", "--output-dir", str(out), "--max-steps", "3", "--resume"]) == 0
+    text = capsys.readouterr().out
+    assert "steps: 3" in text
+    from rankreward import RankNormalizer
+
+    final = RankNormalizer.paper()
+    final.load(out / STATE_FILE)
+    assert len(final) == 128 + 3 * 4  # the resumed run continued from the checkpoint's window
+    before = RankNormalizer.paper()
+    before.load_state_dict(
+        {k: saved[k] for k in saved.files}
+        | {"ties": str(saved["ties"]), "dtype": str(saved["dtype"])}
+    )
+    np.testing.assert_array_equal(final.window[: len(before)], before.window)
