@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import ROOT, fmt_time, replace_section, time_interleaved
@@ -34,6 +33,7 @@ from rankreward.metrics import (
     point_distance,
     points_in_boxes,
 )
+from rankreward.testing.reference import match as reference_match
 
 
 def make_rollouts(n: int, m: int, rng: np.random.Generator):
@@ -53,26 +53,7 @@ def reference_step(pred, pred_pts, gt, gt_pts) -> np.ndarray:
     """Per-rollout loop in the style of the paper's reward code; returns mean matched IoU."""
     out = np.empty(len(pred))
     for k in range(len(pred)):
-        b1, b2 = pred[k], gt[k]
-        x11, y11, x12, y12 = np.split(b1, 4, axis=1)
-        x21, y21, x22, y22 = np.split(b2, 4, axis=1)
-        xa, ya = np.maximum(x11, x21.T), np.maximum(y11, y21.T)
-        xb, yb = np.minimum(x12, x22.T), np.minimum(y12, y22.T)
-        inter = np.maximum(xb - xa + 1, 0) * np.maximum(yb - ya + 1, 0)
-        area1 = (x12 - x11 + 1) * (y12 - y11 + 1)
-        area2 = (x22 - x21 + 1) * (y22 - y21 + 1)
-        iou = inter / (area1 + area2.T - inter)
-        l1 = np.abs(b1[:, None, :] - b2[None, :, :]).mean(axis=2)
-        p1, p2 = pred_pts[k], gt_pts[k]
-        dist = np.sqrt(((p1[:, None, :] - p2[None, :, :]) ** 2).sum(axis=2))
-        inside = (
-            (p1[:, 0] >= b1[:, 0])
-            & (p1[:, 0] <= b1[:, 2])
-            & (p1[:, 1] >= b1[:, 1])
-            & (p1[:, 1] <= b1[:, 3])
-        )
-        cost = 3 - (iou > 0.5) - (l1 < 10) - ((dist < 30) & inside[:, None])
-        rows, cols = linear_sum_assignment(cost)
+        iou, _, rows, cols = reference_match(pred[k], pred_pts[k], gt[k], gt_pts[k])
         out[k] = iou[rows, cols].mean()
     return out
 

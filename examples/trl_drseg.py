@@ -158,7 +158,7 @@ def summarise(log_history: list[dict[str, Any]]) -> list[str]:
                 ("x1", "drseg/x1"),
                 ("x2", "drseg/x2"),
                 ("x3", "drseg/x3"),
-            )  # fmt: skip
+            )
             if key in parts
         )
         lines.append(f"step {entry.get('step', '?'):>3}: reward={entry['reward']:.3f} {comps}")

@@ -72,3 +72,13 @@ def test_cli_score(tmp_path):
          "--ground-truth", str(tmp_path / "c.jsonl")], capture_output=True, text=True,
     )  # fmt: skip
     assert bad.returncode != 0 and "solution" in bad.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["bench_metrics", "bench_reward"])
+def test_quick_benchmarks_write_their_section(tmp_path, name):
+    pytest.importorskip("pycocotools")
+    bench = load(ROOT / "benchmarks" / f"{name}.py")
+    table = bench.main(["--quick", "--budget", "0.05", "--out", str(tmp_path / "p.md")])
+    text = (tmp_path / "p.md").read_text()
+    assert f"<!-- {name}:start -->" in text and "speed-up" in table

@@ -17,7 +17,7 @@ import re
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-__all__ = ["ReferenceDrSeg"]
+__all__ = ["ReferenceDrSeg", "accuracy", "format_reward", "match", "non_repeat_reward"]
 
 _STRUCTURE = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>", re.DOTALL)
 _ANSWER = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.DOTALL)
@@ -95,19 +95,9 @@ def _objects(data, cap):
     return b, p
 
 
-def accuracy(text: str, ground_truth: str, cap: int = 120) -> tuple[float, float, float]:
-    gt_boxes, gt_points = _objects(json.loads(ground_truth), cap)  # errors here are the data's
-    try:
-        m = _ANSWER.search(text)
-        if not m:
-            return 0.0, 0.0, 0.0
-        boxes, points = _objects(json.loads(m.group(1)), cap)
-    except Exception:
-        return 0.0, 0.0, 0.0
-    mm, nn = len(boxes), len(gt_boxes)
-    x2 = 1.0 if mm == nn == 0 else min(mm, nn) / max(mm, nn)
-    if mm == 0 or nn == 0:
-        return 0.0, x2, 0.0
+def match(boxes, points, gt_boxes, gt_points):
+    """The paper-style geometry of one rollout: pixel-inclusive IoU, L1, point distances,
+    point-in-own-box, the 0..3 cost and scipy's assignment. Returns (iou, dist, rows, cols)."""
     x11, y11, x12, y12 = np.split(boxes, 4, axis=1)
     x21, y21, x22, y22 = np.split(gt_boxes, 4, axis=1)
     xa, ya = np.maximum(x11, x21.T), np.maximum(y11, y21.T)
@@ -133,6 +123,23 @@ def accuracy(text: str, ground_truth: str, cap: int = 120) -> tuple[float, float
         - ((dist < 30) & inside[:, None]).astype(int)
     )
     rows, cols = linear_sum_assignment(cost)
+    return iou, dist, rows, cols
+
+
+def accuracy(text: str, ground_truth: str, cap: int = 120) -> tuple[float, float, float]:
+    gt_boxes, gt_points = _objects(json.loads(ground_truth), cap)  # errors here are the data's
+    try:
+        m = _ANSWER.search(text)
+        if not m:
+            return 0.0, 0.0, 0.0
+        boxes, points = _objects(json.loads(m.group(1)), cap)
+    except Exception:
+        return 0.0, 0.0, 0.0
+    mm, nn = len(boxes), len(gt_boxes)
+    x2 = 1.0 if mm == nn == 0 else min(mm, nn) / max(mm, nn)
+    if mm == 0 or nn == 0:
+        return 0.0, x2, 0.0
+    iou, dist, rows, cols = match(boxes, points, gt_boxes, gt_points)
     d = dist[rows, cols]
     score = np.where(d <= 30, 1.0, np.where(d < 200, (200 - d) / 170, 0.0))
     return float(iou[rows, cols].mean()), x2, float(score.mean())

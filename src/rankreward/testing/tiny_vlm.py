@@ -6,7 +6,7 @@ template. Everything is saved to a directory and loaded back with the ``from_pre
 real checkpoint goes through.
 
 There is no torchvision here, so the processor uses the PIL image processor and has no video
-processor (`ImageOnlyQwen2_5_VLProcessor`); a real checkpoint on such a machine needs the same.
+processor (``image_only_processor_class()``); a real checkpoint on such a machine needs the same.
 Needs the ``trl`` extra (transformers, tokenizers, pillow) and torch.
 """
 
@@ -18,8 +18,8 @@ from typing import Any
 __all__ = [
     "CHAT_TEMPLATE",
     "SPECIAL_TOKENS",
-    "ImageOnlyQwen2_5_VLProcessor",
     "build_tiny_qwen2_5_vl",
+    "image_only_processor_class",
     "load_image_only_processor",
 ]
 
@@ -75,13 +75,13 @@ def _processor_class() -> Any:
     return ImageOnlyQwen2_5_VLProcessor
 
 
-def __getattr__(name: str) -> Any:
-    if name == "ImageOnlyQwen2_5_VLProcessor":
-        return _registered()
-    raise AttributeError(name)
-
-
 _CLASS: Any = None
+
+
+def image_only_processor_class() -> Any:
+    """Qwen2.5-VL's processor class without a video processor, registered with AutoProcessor for
+    ``Qwen2_5_VLConfig`` (once). Needs transformers."""
+    return _registered()
 
 
 def _registered() -> Any:
