@@ -17,6 +17,7 @@ __all__ = [
     "check_last_dim",
     "common_float",
     "first_true",
+    "float_pair",
     "format_index",
     "is_torch",
     "is_torch_cuda",
@@ -195,3 +196,27 @@ def check_finite(x: Any, name: str) -> None:
     idx = first_true(~xp.isfinite(x))
     if idx is not None:
         raise ValueError(f"{name}{format_index(idx)} is {float(x[idx])}; values must be finite")
+
+
+def float_pair(
+    a: Any, b: Any, names: tuple[str, str], sizes: tuple[int, int], validate: bool
+) -> tuple[Any, Any, Any]:
+    """``(xp, a, b)``: two operands checked for their last dimension, as floats of one dtype,
+    and (if ``validate``) checked to be finite; the shared front of the pairwise metrics.
+
+    >>> xp, fa, fb = float_pair([[0, 1]], [[2.0, 3.0]], ("p", "q"), (2, 2), True)
+    >>> fa.dtype, fb.dtype
+    (dtype('float64'), dtype('float64'))
+    """
+    if not hasattr(a, "shape"):
+        a = np.asarray(a)
+    if not hasattr(b, "shape"):
+        b = np.asarray(b)
+    check_last_dim(a, sizes[0], names[0])
+    check_last_dim(b, sizes[1], names[1])
+    xp = namespace(a, b)
+    fa, fb = common_float(a, b, xp)
+    if validate:
+        check_finite(fa, names[0])
+        check_finite(fb, names[1])
+    return xp, fa, fb

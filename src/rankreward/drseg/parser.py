@@ -384,9 +384,7 @@ def parse_completion(
     think = _section(text, "think")
     if think is not None:
         out.think, out.think_span = text[think[0] : think[1]], think
-    elif "<think>" in text:
-        pass  # reported as unclosed below
-    else:
+    elif "<think>" not in text:  # an unclosed <think> is reported by _sections below
         problems.append(Problem("no_think", "no <think> section"))
     answer_region = _section(text, "answer")
     found = extract_answer(text)

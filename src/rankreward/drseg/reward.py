@@ -20,7 +20,7 @@ from typing import Any
 import numba as nb
 import numpy as np
 
-from ..metrics import box_iou, box_l1, hungarian_match_padded, points_in_boxes
+from ..metrics import box_iou, box_l1, hungarian_match_padded, point_distance, points_in_boxes
 from ..normalize import RankNormalizer
 from .parser import DEFAULT_MAX_CHARS, ParsedCompletion, parse_completion, parse_objects
 from .rules import non_repeat_problems
@@ -175,7 +175,7 @@ def _matched_means(iou, dist, cols, nrows, inner, outer, x1, x3):
 def _geometry_chunk(pb, pp, gb, gp, m, n, cfg: AccuracyConfig, x1, x3) -> None:
     iou = box_iou(pb, gb, pixel_inclusive=cfg.pixel_inclusive, validate=False)
     l1 = box_l1(pb, gb, validate=False)
-    dist = np.sqrt(((pp[:, :, None, :] - gp[:, None, :, :]) ** 2).sum(axis=-1))
+    dist = point_distance(pp, gp, validate=False)
     inside = points_in_boxes(pp, pb, validate=False)
     cost = (
         3.0

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .._arrays import is_torch, to_numpy
+from .._arrays import to_numpy
 from .masks import _is_rle, _mask_utils, _rle_list, mask_intersection_union
 
 __all__ = ["CountAccuracy", "ReasonSegIoU"]
@@ -141,8 +141,7 @@ class CountAccuracy:
 
     @staticmethod
     def _counts(x: Any, name: str) -> np.ndarray:
-        a = to_numpy(x.detach() if is_torch(x) else x)
-        a = np.asarray(a).reshape(-1)
+        a = to_numpy(x).reshape(-1)
         if a.dtype.kind not in "iuf" and a.size:
             raise TypeError(f"{name} must be numeric counts, got dtype {a.dtype}")
         af = a.astype(np.float64)

@@ -36,6 +36,7 @@ from .._arrays import (
     check_last_dim,
     common_float,
     first_true,
+    float_pair,
     format_index,
     is_torch,
     namespace,
@@ -351,13 +352,7 @@ def box_l1(a: Any, b: Any, *, validate: bool = True) -> Any:
     >>> box_l1(np.array([[0, 0, 10, 10]]), np.array([[1, 2, 13, 14]])).tolist()
     [[2.5]]
     """
-    for x, name in ((a, "a"), (b, "b")):
-        check_last_dim(x, 4, name)
-    xp = namespace(a, b)
-    fa, fb = common_float(a, b, xp)
-    if validate:
-        check_finite(fa, "a")
-        check_finite(fb, "b")
+    xp, fa, fb = float_pair(a, b, ("a", "b"), (4, 4), validate)
     if xp is np:
         if fa.ndim < 2 or fb.ndim < 2:
             raise ValueError(

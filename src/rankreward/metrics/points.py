@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .._arrays import as_float, check_finite, check_last_dim, common_float, namespace
+from .._arrays import as_float, check_finite, common_float, float_pair, namespace
 
 __all__ = ["count_score", "point_distance", "point_score", "points_in_boxes"]
 
@@ -21,16 +21,11 @@ def point_distance(p: Any, q: Any, *, validate: bool = True) -> Any:
     >>> point_distance(np.array([[0, 0]]), np.array([[3, 4], [0, 1]])).tolist()
     [[5.0, 1.0]]
     """
-    check_last_dim(p, 2, "p")
-    check_last_dim(q, 2, "q")
-    xp = namespace(p, q)
-    fp, fq = common_float(p, q, xp)
-    if validate:
-        check_finite(fp, "p")
-        check_finite(fq, "q")
+    xp, fp, fq = float_pair(p, q, ("p", "q"), (2, 2), validate)
     dx = fp[..., :, None, 0] - fq[..., None, :, 0]
     dy = fp[..., :, None, 1] - fq[..., None, :, 1]
-    return (dx * dx + dy * dy) ** 0.5
+    # sqrt(dx^2 + dy^2) in this order: the reward code's np.sqrt(np.sum(d ** 2, axis=-1))
+    return xp.sqrt(dx * dx + dy * dy)
 
 
 def points_in_boxes(points: Any, boxes: Any, *, validate: bool = True) -> Any:
@@ -42,13 +37,7 @@ def points_in_boxes(points: Any, boxes: Any, *, validate: bool = True) -> Any:
     >>> points_in_boxes(np.array([[5, 5], [10, 0], [11, 5]]), np.array([[0, 0, 10, 10]] * 3)).tolist()
     [True, True, False]
     """
-    check_last_dim(points, 2, "points")
-    check_last_dim(boxes, 4, "boxes")
-    xp = namespace(points, boxes)
-    fp, fb = common_float(points, boxes, xp)
-    if validate:
-        check_finite(fp, "points")
-        check_finite(fb, "boxes")
+    _, fp, fb = float_pair(points, boxes, ("points", "boxes"), (2, 4), validate)
     x, y = fp[..., 0], fp[..., 1]
     return (x >= fb[..., 0]) & (x <= fb[..., 2]) & (y >= fb[..., 1]) & (y <= fb[..., 3])
 
