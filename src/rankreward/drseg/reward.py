@@ -21,7 +21,7 @@ import numba as nb
 import numpy as np
 
 from ..metrics import box_iou, box_l1, hungarian_match_padded, point_distance, points_in_boxes
-from ..normalize import RankNormalizer
+from ..normalize import NormalizerLike, RankNormalizer
 from .parser import DEFAULT_MAX_CHARS, ParsedCompletion, parse_completion, parse_objects
 from .rules import non_repeat_problems
 
@@ -264,7 +264,9 @@ class DrSegReward:
     x1..x3 in the normalizer's windows.
 
     Args:
-        normalizer: a 3-metric `RankNormalizer`; default `RankNormalizer.paper()`.
+        normalizer: a 3-metric `RankNormalizer` or a wrapper with the same calls
+            (`AutoCommitNormalizer`, `DistributedRankNormalizer`, `RayRankNormalizer`);
+            default `RankNormalizer.paper()`.
         weights: per-component weights, keys from `COMPONENTS` (missing keys weigh 1).
         strict: the paper's answer parsing (``True``) or the lenient one.
         config: thresholds (`AccuracyConfig`); keyword overrides like ``iou_threshold=0.7``
@@ -291,7 +293,7 @@ class DrSegReward:
 
     def __init__(
         self,
-        normalizer: RankNormalizer | None = None,
+        normalizer: NormalizerLike | None = None,
         weights: Mapping[str, float] | None = None,
         *,
         strict: bool = True,
@@ -353,7 +355,9 @@ class DrSegReward:
             )
         with self._lock:
             ranks = self.normalizer.rank_and_stage(raw) if len(texts) else np.zeros((0, 3))
-            staged = self.normalizer.num_staged
+            # Normalizers that commit by count (`AutoCommitNormalizer`, Ray) need no warning.
+            manual = getattr(self.normalizer, "commit_every", None) is None
+            staged = self.normalizer.num_staged if manual else 0
             if staged > self.normalizer.capacity and not self._warned:
                 self._warned = True
                 warnings.warn(

@@ -27,7 +27,7 @@ from .._arrays import format_index, is_torch, is_torch_cuda, result_dtype_name, 
 from .rounding import python_round, round_fractions
 from .sorted_backend import SortedBackend
 
-__all__ = ["STATE_VERSION", "RankNormalizer"]
+__all__ = ["STATE_VERSION", "RankNormalizer", "load_state", "save_state"]
 
 #: Version of the `state_dict` layout; bumped on any incompatible change.
 STATE_VERSION = 1
@@ -546,28 +546,41 @@ class RankNormalizer:
 
         A crash mid-write leaves the previous file intact; no pickle is used.
         """
-        path = Path(path)
-        state = self.state_dict()
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **{k: np.asarray(v) for k, v in state.items()})
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        save_state(self.state_dict(), path)
 
     def load(self, path: str | os.PathLike[str]) -> None:
         """Restore state written by `save` (``allow_pickle=False``); see `load_state_dict`."""
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                state = {k: data[k] for k in data.files}
-        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"cannot read normalizer state from {path}: {exc}") from exc
-        for key in ("ties", "dtype"):
-            if key in state:
-                state[key] = str(state[key])
-        self.load_state_dict(state)
+        self.load_state_dict(load_state(path))
+
+
+def save_state(state: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write a normalizer `state_dict` to ``path`` as an ``.npz``: temp file, fsync, rename.
+
+    Shared by every normalizer front (local, distributed, Ray) so a state file is the same
+    thing wherever it was written. O(window).
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **{k: np.asarray(v) for k, v in state.items()})
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def load_state(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a state file written by `save_state` (no pickle); ``ValueError`` if unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            state = {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"cannot read normalizer state from {path}: {exc}") from exc
+    for key in ("ties", "dtype"):
+        if key in state:
+            state[key] = str(state[key])
+    return state

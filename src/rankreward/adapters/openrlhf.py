@@ -1,0 +1,146 @@
+"""OpenRLHF adapter: the Dr. Seg reward as a local reward-function file.
+
+OpenRLHF (0.11) accepts ``--reward.remote_url path/to/file.py``. Each vLLM engine actor loads
+that file and, after every generation, calls ``reward_func(queries, prompts, labels)`` with one
+sample (``asyncio.to_thread``, so calls from one engine overlap in threads), where ``queries``
+holds the decoded prompt + response *with* special tokens, ``prompts`` the prompt text and
+``labels`` the ``--data.label_key`` column (the solution JSON). It wants a dict of
+``rewards`` (for advantages), ``scores`` (0..1, for dynamic filtering) and ``extra_logs``.
+Exceptions there are logged and swallowed, so this adapter raises only on configuration errors
+and reports unparsable completions as zero format scores with reasons, like everywhere else.
+
+``examples/openrlhf_reward.py`` is the file to pass; it builds an `OpenRLHFReward` configured
+from environment variables (``RANKREWARD_COMMIT_EVERY`` = ``rollout.batch_size x
+rollout.n_samples_per_prompt``, required). Inside OpenRLHF, Ray runs, so every engine shares
+one window through a Ray named actor and commits it every ``commit_every`` samples.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from ._shared import LOGGED, shared_reward
+
+__all__ = ["ASSISTANT_MARKER", "OpenRLHFReward", "reward_func_from_env", "split_response"]
+
+#: Where Qwen-style chat templates start the generated turn.
+ASSISTANT_MARKER = "<|im_start|>assistant\n"
+#: Special tokens that may trail a decoded response.
+_TRAILING = ("<|im_end|>", "<|endoftext|>", "</s>", "<|eot_id|>")
+
+
+def split_response(query: str, prompt: str, marker: str = ASSISTANT_MARKER) -> str:
+    """The response part of an OpenRLHF ``query`` (decoded prompt + response tokens).
+
+    The decoded prompt need not equal ``prompt`` (image placeholders expand to many image
+    tokens), so the prompt's k assistant markers are counted and the response starts after
+    the query's k-th marker. Without markers, an exact ``prompt`` prefix is removed. Trailing
+    end-of-turn tokens are dropped. O(len(query)).
+
+    >>> split_response("<|im_start|>user\\n<|image_pad|><|image_pad|>hi<|im_end|>\\n"
+    ...                "<|im_start|>assistant\\n<think>x</think><|im_end|>",
+    ...                "<|im_start|>user\\n<|image_pad|>hi<|im_end|>\\n<|im_start|>assistant\\n")
+    '<think>x</think>'
+    """
+    k = prompt.count(marker) if marker else 0
+    start = 0
+    if k:
+        for _ in range(k):
+            found = query.find(marker, start)
+            if found < 0:
+                start = -1
+                break
+            start = found + len(marker)
+    if not k or start < 0:
+        start = len(prompt) if query.startswith(prompt) else 0
+    text = query[start:]
+    stripped = True
+    while stripped:
+        stripped = False
+        text = text.rstrip()
+        for tok in _TRAILING:
+            if text.endswith(tok):
+                text, stripped = text[: -len(tok)], True
+    return text
+
+
+class OpenRLHFReward:
+    """``reward_func(queries, prompts, labels)`` for OpenRLHF; thread-safe.
+
+    Args:
+        commit_every: rollouts per step (``rollout.batch_size * rollout.n_samples_per_prompt``).
+        share, actor_name, state_file, resume_from, strict, weights, thresholds: see
+            `rankreward.adapters._shared.shared_reward` (``share="auto"``: a Ray named actor
+            when Ray runs, as it does in OpenRLHF's engines).
+        marker: the assistant-turn marker of the chat template (`split_response`).
+
+    Returns ``{"rewards": tensor(B), "scores": tensor(B), "extra_logs": {name: tensor(B)}}``
+    as OpenRLHF's own example reward function does; ``scores`` is the reward divided by its
+    maximum (the sum of the weights). The reward object is built on first call.
+
+    >>> fn = OpenRLHFReward(commit_every=16, share="local")
+    >>> q = '<|im_start|>assistant\\n<think><look>a</look></think><answer>[]</answer><|im_end|>'
+    >>> out = fn([q], ["<|im_start|>assistant\\n"], ['[{"bbox_2d": [0, 0, 9, 9], "point_2d": [4, 4]}]'])
+    >>> out["rewards"].tolist(), sorted(out["extra_logs"])[:3]
+    ([6.0], ['drseg_format', 'drseg_look', 'drseg_non_repeat'])
+    """
+
+    def __init__(
+        self,
+        commit_every: int | None,
+        *,
+        marker: str = ASSISTANT_MARKER,
+        **options: Any,
+    ) -> None:
+        self.commit_every = commit_every
+        self.marker = marker
+        self.options = options
+        self.__name__ = "reward_func"
+
+    @property
+    def reward(self):
+        """The shared `DrSegReward` (built on first use)."""
+        return shared_reward(commit_every=self.commit_every, **self.options)
+
+    def __call__(
+        self, queries: Sequence[str], prompts: Sequence[str], labels: Sequence[Any]
+    ) -> dict[str, Any]:
+        import torch
+
+        if not (len(queries) == len(prompts) == len(labels)):
+            raise ValueError(
+                f"{len(queries)} queries, {len(prompts)} prompts and {len(labels)} labels"
+            )
+        reward = self.reward
+        texts = [split_response(q, p, self.marker) for q, p in zip(queries, prompts, strict=True)]
+        b = reward.score(texts, list(labels))
+        rewards = torch.as_tensor(b["reward"], dtype=torch.float32)
+        top = sum(reward.weights.values()) or 1.0
+        logs = {f"drseg_{name}": torch.as_tensor(b[name], dtype=torch.float32) for name in LOGGED}
+        return {"rewards": rewards, "scores": rewards / top, "extra_logs": logs}
+
+
+def reward_func_from_env(env: dict[str, str] | None = None) -> OpenRLHFReward:
+    """An `OpenRLHFReward` configured from ``RANKREWARD_*`` environment variables:
+    ``COMMIT_EVERY`` (required), ``SHARE`` (auto|ray|local), ``ACTOR_NAME``, ``STATE_FILE``,
+    ``RESUME_FROM``, ``LENIENT`` (1 for the lenient parser).
+
+    >>> reward_func_from_env({"RANKREWARD_COMMIT_EVERY": "1024"}).commit_every
+    1024
+    """
+    env = dict(os.environ if env is None else env)
+
+    def get(name: str) -> str | None:
+        return env.get(f"RANKREWARD_{name}") or None
+
+    every = get("COMMIT_EVERY")
+    return OpenRLHFReward(
+        int(every) if every else None,
+        share=get("SHARE") or "auto",
+        actor_name=get("ACTOR_NAME"),
+        state_file=get("STATE_FILE"),
+        resume_from=get("RESUME_FROM"),
+        strict=get("LENIENT") not in ("1", "true", "yes"),
+    )

@@ -1,0 +1,80 @@
+"""verl adapter: the Dr. Seg reward as a verl custom reward function.
+
+verl (0.9) loads ``reward.custom_reward_function.path`` / ``.name`` and calls the function once
+per rollout, by keyword, from its reward-loop workers (several Ray actors, each scoring in
+threads)::
+
+    compute_score(data_source=..., solution_str=..., ground_truth=..., extra_info=...,
+                  **reward.custom_reward_function.reward_kwargs)
+
+``ground_truth`` is the sample's ``reward_model.ground_truth`` (the VisionReasoner solution
+JSON). The function returns a dict: ``score`` (the Dr. Seg reward, 0..8) plus every component,
+which verl logs. The batch reward manager's form (lists in, a list of dicts out) is
+`compute_score_batch`.
+
+Configure through ``reward_kwargs`` (see ``examples/verl_drseg.sh``): ``commit_every`` (required:
+``data.train_batch_size * actor_rollout_ref.rollout.n``), ``share`` (``auto``: one window in a
+Ray named actor when Ray runs, which it does in verl), ``actor_name``, ``state_file`` and
+``resume_from`` (see `AutoCommitNormalizer`), ``strict``, ``weights`` and the thresholds of
+`AccuracyConfig`.
+
+verl pads a step's batch to a multiple of ``reward.num_workers`` and scores the padding too, so
+choose batch sizes divisible by the worker count (the usual setting) to keep steps aligned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ._shared import breakdown_row, shared_reward
+
+__all__ = ["compute_score", "compute_score_batch"]
+
+
+def compute_score(
+    data_source: Any,
+    solution_str: str,
+    ground_truth: Any,
+    extra_info: Any = None,
+    **reward_kwargs: Any,
+) -> dict[str, float]:
+    """Score one rollout the way verl's naive reward manager asks; thread-safe.
+
+    Args:
+        data_source: ignored (the reward applies to every source you route here).
+        solution_str: the decoded response (verl strips special tokens).
+        ground_truth: the solution JSON string or a list of ``{"bbox_2d", "point_2d"}``.
+        extra_info: ignored.
+        **reward_kwargs: ``commit_every`` (required) and the options of `shared_reward`.
+
+    Returns ``{"score": reward, "format": ..., "x1": ..., "r1": ..., ...}`` (floats).
+    Complexity: parsing O(len(solution_str)) plus matching O(M N min(M, N)).
+
+    >>> gt = '[{"bbox_2d": [0, 0, 99, 99], "point_2d": [50, 50]}]'
+    >>> text = ('<think><look>cup</look></think><answer>[{"bbox_2d": [0, 0, 99, 99], '
+    ...         '"point_2d": [50, 50]}]</answer>')
+    >>> out = compute_score("refcoco", text, gt, None, commit_every=8, share="local")
+    >>> out["score"], out["x1"], out["r1"]
+    (8.0, 1.0, 1.0)
+    """
+    del data_source, extra_info
+    reward = shared_reward(**reward_kwargs)
+    return breakdown_row(reward.score([solution_str], [ground_truth]), 0)
+
+
+def compute_score_batch(
+    data_sources: Sequence[Any],
+    solution_strs: Sequence[str],
+    ground_truths: Sequence[Any],
+    extra_infos: Sequence[Any] | None = None,
+    **reward_kwargs: Any,
+) -> list[dict[str, float]]:
+    """Score a batch the way verl's batch reward manager asks (one vectorised pass).
+
+    Same options and per-sample dicts as `compute_score`.
+    """
+    del data_sources, extra_infos
+    reward = shared_reward(**reward_kwargs)
+    breakdown = reward.score(list(solution_strs), list(ground_truths))
+    return [breakdown_row(breakdown, i) for i in range(len(solution_strs))]

@@ -1,0 +1,225 @@
+"""`RayRankNormalizer`: one window shared by every process of a Ray job, in a named actor.
+
+verl's reward-loop workers and OpenRLHF's vLLM engines are separate Ray actor processes that
+each score some of a step's rollouts. A Ray *named actor* holds the single `RankNormalizer`
+(optionally wrapped in `AutoCommitNormalizer`); every process gets a handle by name and sends
+only its raw (B, K) float rows. The actor runs one call at a time, so the calls are serialised
+exactly as in one process and the results equal the in-process normalizer's for the same order.
+
+Nothing here starts Ray or opens a port: the caller (the trainer) owns ``ray.init``. Values
+travel as float64 numpy arrays through Ray's own object transport.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .._arrays import is_torch, to_numpy
+from ..normalize.autocommit import AutoCommitNormalizer
+from ..normalize.normalizer import RankNormalizer, load_state, save_state
+
+__all__ = ["DEFAULT_ACTOR_NAME", "RayRankNormalizer"]
+
+#: Name under which the shared normalizer actor is registered when none is given.
+DEFAULT_ACTOR_NAME = "rankreward-normalizer"
+
+
+class _NormalizerHost:
+    """The actor body: builds the normalizer in the actor process and serves calls on it."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = dict(config)
+        kwargs = dict(config["normalizer"])
+        inner = RankNormalizer.paper(**kwargs) if config["paper"] else RankNormalizer(**kwargs)
+        every = config["commit_every"]
+        files = {k: config[k] for k in ("state_file", "resume_from")}
+        self.norm = AutoCommitNormalizer(inner, every, **files) if every else inner
+
+    def get_config(self) -> dict[str, Any]:
+        return self.config
+
+    def call(self, op: str, values: np.ndarray | None) -> tuple[Any, int]:
+        """Run one normalizer call; also return the staged count (saves a round trip)."""
+        fn = getattr(self.norm, op)
+        out = fn(values) if values is not None else fn()
+        return out, self.norm.num_staged
+
+    def info(self) -> dict[str, Any]:
+        commits = getattr(self.norm, "commits", None)
+        return {"len": len(self.norm), "staged": self.norm.num_staged, "commits": commits}
+
+    def window(self) -> np.ndarray:
+        return self.norm.window
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.norm.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.norm.load_state_dict(state)
+
+
+@functools.cache
+def _actor_class() -> Any:
+    import ray
+
+    # One call at a time: the actor serialises every process's calls, as one process would.
+    return ray.remote(num_cpus=0, max_concurrency=1)(_NormalizerHost)
+
+
+class RayRankNormalizer:
+    """A handle on a normalizer living in a Ray named actor; same calls as `RankNormalizer`.
+
+    Args:
+        name: the actor's name; every process using the same name (and namespace) shares it.
+        namespace: Ray namespace (default: the job's).
+        commit_every: wrap the window in `AutoCommitNormalizer` (rows per step); ``None``
+            leaves committing to you.
+        state_file, resume_from: see `AutoCommitNormalizer` (paths as the actor's node sees
+            them; need ``commit_every``).
+        paper: start from `RankNormalizer.paper` (default) or the plain constructor.
+        detached: keep the actor alive after the process that created it exits (then `kill`
+            it yourself); by default it lives as long as its creator.
+        **normalizer_kwargs: passed to that constructor (``window=``, ``decimals=``, ...).
+
+    The first process to ask creates the actor (``get_if_exists``); later ones attach to it.
+    Attaching with a different configuration raises ``ValueError`` instead of silently using
+    the other one. ``ray.init`` must have been called (it is, inside verl and OpenRLHF workers).
+
+    Complexity: one actor round trip per call plus the normalizer's own cost.
+
+    Example (needs a running Ray)::
+
+        ray.init()
+        norm = RayRankNormalizer("drseg", commit_every=1024)
+        ranks = norm.rank_and_stage(np.array([[0.7, 0.5, 0.9]]))
+    """
+
+    def __init__(
+        self,
+        name: str = DEFAULT_ACTOR_NAME,
+        *,
+        namespace: str | None = None,
+        commit_every: int | None = None,
+        state_file: str | None = None,
+        resume_from: str | None = None,
+        paper: bool = True,
+        detached: bool = False,
+        **normalizer_kwargs: Any,
+    ) -> None:
+        import ray
+
+        if not ray.is_initialized():
+            raise RuntimeError("RayRankNormalizer needs a running Ray: call ray.init() first")
+        config = {
+            "paper": bool(paper),
+            "commit_every": commit_every,
+            "state_file": None if state_file is None else str(state_file),
+            "resume_from": None if resume_from is None else str(resume_from),
+            "normalizer": dict(normalizer_kwargs),
+        }
+        if commit_every is None and (state_file or resume_from):
+            raise ValueError("state_file and resume_from need commit_every")
+        # Validate here, in the caller's process, so a bad argument fails with its own error.
+        probe = RankNormalizer.paper(**normalizer_kwargs) if paper else None
+        probe = probe or RankNormalizer(**normalizer_kwargs)
+        if commit_every is not None:
+            AutoCommitNormalizer(probe, commit_every)
+        self.num_metrics = probe.num_metrics
+        self.capacity = probe.capacity
+        self.commit_every = commit_every
+        self.name = name
+        self._actor = (
+            _actor_class()
+            .options(
+                name=name,
+                namespace=namespace,
+                get_if_exists=True,
+                lifetime="detached" if detached else None,
+            )
+            .remote(config)
+        )
+        existing = ray.get(self._actor.get_config.remote())
+        if existing != config:
+            raise ValueError(
+                f"a normalizer actor named {name!r} already exists with configuration "
+                f"{existing}, not {config}; use another name or the same settings"
+            )
+        self._ray = ray
+        self._staged = 0
+
+    def _call(self, op: str, values: Any = None) -> Any:
+        arr = None
+        if values is not None:
+            arr = np.asarray(to_numpy(values), dtype=np.float64)
+        out, self._staged = self._ray.get(self._actor.call.remote(op, arr))
+        if out is None or values is None or not is_torch(values):
+            return out
+        import torch
+
+        dtype = values.dtype if values.is_floating_point() else torch.float64
+        # Ray hands back read-only arrays; copy so the tensor owns writable memory.
+        return torch.from_numpy(np.array(out)).to(device=values.device, dtype=dtype)
+
+    def rank(self, values: Any) -> Any:
+        """`RankNormalizer.rank` in the actor."""
+        return self._call("rank", values)
+
+    def update(self, values: Any) -> None:
+        self._call("update", values)
+
+    def update_and_rank(self, values: Any) -> Any:
+        return self._call("update_and_rank", values)
+
+    def stage(self, values: Any) -> None:
+        self._call("stage", values)
+
+    def rank_and_stage(self, values: Any) -> Any:
+        """Rank against the shared snapshot and stage (auto-committing with ``commit_every``)."""
+        return self._call("rank_and_stage", values)
+
+    def commit(self) -> int:
+        return self._call("commit")
+
+    def discard_staged(self) -> int:
+        return self._call("discard_staged")
+
+    @property
+    def num_staged(self) -> int:
+        """Rows staged in the actor (as of this handle's last call; `info` asks afresh)."""
+        return self._staged
+
+    def info(self) -> dict[str, Any]:
+        """Window length, staged rows and commits, read from the actor now."""
+        return self._ray.get(self._actor.info.remote())
+
+    def __len__(self) -> int:
+        return int(self.info()["len"])
+
+    @property
+    def window(self) -> np.ndarray:
+        return self._ray.get(self._actor.window.remote())
+
+    def state_dict(self) -> dict[str, Any]:
+        return self._ray.get(self._actor.state_dict.remote())
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self._ray.get(self._actor.load_state_dict.remote(dict(state)))
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the actor's state to ``path`` (atomic ``.npz``) from this process."""
+        save_state(self.state_dict(), path)
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        self.load_state_dict(load_state(path))
+
+    def kill(self) -> None:
+        """Remove the actor (it is detached, so it otherwise outlives the job's driver)."""
+        self._ray.kill(self._actor)
+
+    def __repr__(self) -> str:
+        return f"RayRankNormalizer(name={self.name!r}, commit_every={self.commit_every})"

@@ -1,0 +1,143 @@
+"""DistributedRankNormalizer with 2 CPU processes (gloo): both ranks get exactly the ranks one
+process computes over the concatenated batch, the windows stay identical, and a bad input on
+one rank raises on every rank instead of hanging the other."""
+
+from __future__ import annotations
+
+import datetime
+import os
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+import torch.distributed as dist  # noqa: E402
+import torch.multiprocessing as mp  # noqa: E402
+
+from rankreward.distributed import DistributedRankNormalizer  # noqa: E402
+from rankreward.drseg import DrSegReward  # noqa: E402
+from rankreward.normalize import RankNormalizer  # noqa: E402
+from rankreward.testing.synthetic import synthetic_batch  # noqa: E402
+
+WORLD = 2
+STEPS = 4
+
+
+def _batch(step: int, rank: int) -> np.ndarray:
+    """Rank r's raw rows at a step: sizes differ per rank and step; values tie often."""
+    rng = np.random.default_rng(100 * step + rank)
+    n = 3 + rank + step
+    return np.round(rng.random((n, 3)), 1)
+
+
+def _texts(step: int) -> tuple[list[str], list[str]]:
+    return synthetic_batch(10, np.random.default_rng(7 + step), max_objects=6)
+
+
+def _split(step: int, rank: int) -> slice:
+    return slice(0, 6) if rank == 0 else slice(6, 10)  # unequal shares
+
+
+def _small() -> RankNormalizer:
+    return RankNormalizer.paper(window=32, prefill=8)
+
+
+def _worker(rank: int, init_file: str, out_dir: str) -> None:
+    dist.init_process_group(
+        "gloo",
+        init_method=f"file://{init_file}",
+        rank=rank,
+        world_size=WORLD,
+        timeout=datetime.timedelta(seconds=60),
+    )
+    try:
+        norm = DistributedRankNormalizer(_small())
+        results = {}
+        for step in range(STEPS):
+            results[f"staged{step}"] = norm.rank_and_stage(_batch(step, rank))
+            # torch in, torch out (float32 stays float32)
+            t = torch.as_tensor(_batch(step, rank), dtype=torch.float32)
+            out = norm.rank(t)
+            assert isinstance(out, torch.Tensor) and out.dtype == torch.float32
+            results[f"torch{step}"] = out.numpy()
+            norm.commit()
+        results["window"] = norm.window
+        results["update_and_rank"] = norm.update_and_rank(_batch(9, rank))
+        results["empty"] = norm.rank(_batch(5, 0) if rank == 0 else np.zeros((0, 3)))
+
+        reward = DrSegReward(DistributedRankNormalizer(RankNormalizer.paper()))
+        for step in range(2):
+            texts, gts = _texts(step)
+            part = _split(step, rank)
+            results[f"reward{step}"] = np.array(reward(texts[part], ground_truth=gts[part]))
+            reward.commit()
+
+        # one rank sends NaN: both must raise ValueError, neither may hang
+        bad = _batch(0, rank)
+        if rank == 1:
+            bad[0, 1] = np.nan
+        try:
+            norm.rank(bad)
+            results["error"] = np.array("none")
+        except ValueError as e:
+            results["error"] = np.array(str(e))
+        np.savez(os.path.join(out_dir, f"rank{rank}.npz"), **results)
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_two_gloo_ranks_match_one_process(tmp_path):
+    ctx = mp.start_processes(
+        _worker,
+        args=(str(tmp_path / "rendezvous"), str(tmp_path)),
+        nprocs=WORLD,
+        start_method="spawn",
+        join=False,
+    )
+    while not ctx.join(timeout=120):
+        pass
+    got = [dict(np.load(tmp_path / f"rank{r}.npz")) for r in range(WORLD)]
+
+    single = _small()
+    for step in range(STEPS):
+        full = np.concatenate([_batch(step, r) for r in range(WORLD)])
+        want = single.rank_and_stage(full)
+        want_t = single.rank(full.astype(np.float32)).astype(np.float32)
+        start = 0
+        for r in range(WORLD):
+            n = len(_batch(step, r))
+            np.testing.assert_array_equal(got[r][f"staged{step}"], want[start : start + n])
+            np.testing.assert_array_equal(got[r][f"torch{step}"], want_t[start : start + n])
+            start += n
+        single.commit()
+    for r in range(WORLD):
+        np.testing.assert_array_equal(got[r]["window"], single.window)
+    full = np.concatenate([_batch(9, r) for r in range(WORLD)])
+    want = single.update_and_rank(full)
+    np.testing.assert_array_equal(
+        np.concatenate([got[0]["update_and_rank"], got[1]["update_and_rank"]]), want
+    )
+    np.testing.assert_array_equal(got[0]["empty"], single.rank(_batch(5, 0)))
+    assert got[1]["empty"].shape == (0, 3)
+
+    reward = DrSegReward()
+    for step in range(2):
+        texts, gts = _texts(step)
+        want = np.array(reward(texts, ground_truth=gts))
+        reward.commit()
+        np.testing.assert_array_equal(
+            np.concatenate([got[r][f"reward{step}"] for r in range(WORLD)]), want
+        )
+
+    assert "NaN" in str(got[1]["error"])
+    assert "rank(s) [1]" in str(got[0]["error"])
+
+
+def test_without_a_process_group_it_is_the_plain_normalizer():
+    assert not dist.is_initialized()
+    norm = DistributedRankNormalizer(_small())
+    plain = _small()
+    rows = _batch(0, 0)
+    np.testing.assert_array_equal(norm.rank_and_stage(rows), plain.rank_and_stage(rows))
+    assert norm.world_size == 1 and norm.commit() == plain.commit()
