@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 def test_needs_ray_running():
     if ray.is_initialized():
         pytest.skip("a Ray session is up in this process")
-    with pytest.raises(RuntimeError, match="ray.init"):
+    with pytest.raises(RuntimeError, match=r"ray\.init"):
         RayRankNormalizer("none")
 
 
