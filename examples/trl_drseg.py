@@ -173,7 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     from trl import GRPOConfig, GRPOTrainer
 
     from rankreward.adapters.trl import STATE_FILE, RankNormalizerCallback, drseg_reward_funcs
+    from rankreward.distributed import DistributedRankNormalizer
     from rankreward.drseg import DrSegReward
+    from rankreward.normalize import RankNormalizer
     from rankreward.testing.tiny_vlm import build_tiny_qwen2_5_vl, load_image_only_processor
 
     start = time.time()
@@ -212,7 +214,10 @@ def main(argv: list[str] | None = None) -> int:
         if resume is None or not resume.exists():
             raise SystemExit(f"--resume: no checkpoint found ({args.resume}) in {out}")
 
-    reward = DrSegReward()  # RankNormalizer.paper(): window 2048, 128 zeros, ties right, 1 decimal
+    # The paper's normalizer (window 2048, 128 zeros, ties right, 1 decimal). Under `accelerate
+    # launch` every process scores its own completions: the distributed wrapper all-gathers the
+    # raw metrics so all ranks rank against one window (a plain normalizer in one process).
+    reward = DrSegReward(DistributedRankNormalizer(RankNormalizer.paper()))
     callback = RankNormalizerCallback(reward, resume_from=resume)
     config = GRPOConfig(
         output_dir=str(out),

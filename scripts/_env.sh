@@ -8,17 +8,28 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PYTHON="${PYTHON:-python3}"
 VENV="$ROOT/.venv"
-EXTRAS="${RANKREWARD_EXTRAS:-test,torch,coco,geometry,trl}"
+EXTRAS="${RANKREWARD_EXTRAS:-test,torch,coco,geometry,trl,ray}"
+# OpenRLHF pins flash-attn (no CPU build) and its own transformers: its reward path is tested
+# against the real package installed without dependencies, plus the modules that path imports.
+OPENRLHF_NODEPS="${RANKREWARD_OPENRLHF:-openrlhf==0.11.2}"
 
-if [ ! -x "$VENV/bin/python" ]; then
-    echo "[setup] creating $VENV"
-    "$PYTHON" -m venv "$VENV"
-fi
+# make_venv DIR: create a virtual environment at DIR unless it exists.
+make_venv() {
+    if [ ! -x "$1/bin/python" ]; then
+        echo "[setup] creating $1"
+        "$PYTHON" -m venv "$1"
+    fi
+}
+
+# up_to_date DIR KEY: true if DIR was last set up for KEY (then nothing is installed again).
+up_to_date() {
+    [ -f "$1/.rankreward-stamp" ] && [ "$(cat "$1/.rankreward-stamp")" = "$2" ]
+}
+
+make_venv "$VENV"
 PY="$VENV/bin/python"
-
-stamp="$VENV/.rankreward-stamp"
-want="$(cat pyproject.toml scripts/_env.sh | sha256sum | cut -c1-16)-$EXTRAS"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+want="$(cat pyproject.toml scripts/_env.sh | sha256sum | cut -c1-16)-$EXTRAS-$OPENRLHF_NODEPS"
+if ! up_to_date "$VENV" "$want"; then
     echo "[setup] installing rankreward[$EXTRAS] into $VENV"
     "$PY" -m pip install -q --upgrade pip
     # torch first, pinned: on these machines 2.13.0 resolves to a local CPU wheel, and having it
@@ -27,7 +38,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         *,torch,*|*,trl,*|*,all,*) "$PY" -m pip install -q "torch==2.13.0" ;;
     esac
     "$PY" -m pip install -q -e ".[$EXTRAS]"
-    echo "$want" > "$stamp"
+    if [ -n "$OPENRLHF_NODEPS" ]; then
+        "$PY" -m pip install -q --no-deps "$OPENRLHF_NODEPS"
+        "$PY" -m pip install -q pylatexenc aiohttp
+    fi
+    echo "$want" > "$VENV/.rankreward-stamp"
 else
     echo "[setup] $VENV is up to date"
 fi

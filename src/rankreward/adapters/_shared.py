@@ -18,7 +18,7 @@ import numpy as np
 from ..drseg.reward import DrSegReward
 from ..normalize import AutoCommitNormalizer, RankNormalizer
 
-__all__ = ["SHARE_MODES", "breakdown_row", "shared_reward"]
+__all__ = ["SHARE_MODES", "breakdown_row", "reset_shared_rewards", "shared_reward"]
 
 SHARE_MODES = ("auto", "ray", "local")
 
@@ -40,7 +40,7 @@ def _ray_running() -> bool:
 
 def shared_reward(
     *,
-    commit_every: int | None,
+    commit_every: int | None = None,
     share: str = "auto",
     actor_name: str | None = None,
     state_file: str | None = None,
@@ -80,6 +80,13 @@ def shared_reward(
             reward = DrSegReward(normalizer, weights, strict=strict, **thresholds)
             _cache[key] = reward
         return reward
+
+
+def reset_shared_rewards() -> None:
+    """Forget the cached reward objects (a notebook starting a new run, or tests). A Ray
+    actor's window is not touched: `RayRankNormalizer.kill` removes that."""
+    with _cache_lock:
+        _cache.clear()
 
 
 def breakdown_row(breakdown: dict[str, np.ndarray], i: int) -> dict[str, float]:

@@ -78,7 +78,7 @@ class OpenRLHFReward:
 
     Returns ``{"rewards": tensor(B), "scores": tensor(B), "extra_logs": {name: tensor(B)}}``
     as OpenRLHF's own example reward function does; ``scores`` is the reward divided by its
-    maximum (the sum of the weights). The reward object is built on first call.
+    maximum (`DrSegReward.max_reward`, 8 by default). The reward object is built on first call.
 
     >>> fn = OpenRLHFReward(commit_every=16, share="local")
     >>> q = '<|im_start|>assistant\\n<think><look>a</look></think><answer>[]</answer><|im_end|>'
@@ -117,7 +117,7 @@ class OpenRLHFReward:
         texts = [split_response(q, p, self.marker) for q, p in zip(queries, prompts, strict=True)]
         b = reward.score(texts, list(labels))
         rewards = torch.as_tensor(b["reward"], dtype=torch.float32)
-        top = sum(reward.weights.values()) or 1.0
+        top = reward.max_reward or 1.0
         logs = {f"drseg_{name}": torch.as_tensor(b[name], dtype=torch.float32) for name in LOGGED}
         return {"rewards": rewards, "scores": rewards / top, "extra_logs": logs}
 

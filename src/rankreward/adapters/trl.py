@@ -23,7 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from ..distributed import DistributedRankNormalizer
 from ..drseg.reward import DrSegReward, completion_text
+from ..normalize import RankNormalizer
 
 __all__ = ["STATE_FILE", "DrSegRewardFunctions", "RankNormalizerCallback", "drseg_reward_funcs"]
 
@@ -42,7 +44,11 @@ class DrSegRewardFunctions:
     """The shared state behind the four TRL reward functions (see `drseg_reward_funcs`)."""
 
     def __init__(self, reward: DrSegReward | None = None, *, ground_truth_key: str = "solution"):
-        self.reward = reward if reward is not None else DrSegReward()
+        if reward is None:
+            # Under accelerate/torchrun each process scores its own completions; the wrapper
+            # all-gathers raw metrics so every rank ranks against one window.
+            reward = DrSegReward(DistributedRankNormalizer(RankNormalizer.paper()))
+        self.reward = reward
         self.ground_truth_key = ground_truth_key
         self._lock = threading.Lock()
         self._key: tuple | None = None
@@ -100,7 +106,8 @@ def drseg_reward_funcs(
     reward: DrSegReward | None = None, *, ground_truth_key: str = "solution"
 ) -> list:
     """The four Dr. Seg reward functions (format, look, accuracy, non_repeat) for
-    ``GRPOTrainer(reward_funcs=...)``, sharing ``reward`` (default: the paper's).
+    ``GRPOTrainer(reward_funcs=...)``, sharing ``reward`` (default: the paper's, with its window
+    shared across data-parallel processes by `DistributedRankNormalizer`).
 
     >>> funcs = drseg_reward_funcs()
     >>> [f.__name__ for f in funcs]

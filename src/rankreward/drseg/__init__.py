@@ -12,6 +12,7 @@ from .parser import (
 )
 from .prompt import LOOK_TO_CONFIRM, PLACEHOLDER_PHRASES, build_messages, build_prompt
 from .reward import (
+    COMPONENT_MAX,
     COMPONENTS,
     AccuracyConfig,
     DrSegReward,
@@ -24,6 +25,7 @@ from .rules import format_reward, look_reward, non_repeat_problems, non_repeat_r
 
 __all__ = [
     "COMPONENTS",
+    "COMPONENT_MAX",
     "LOOK_TO_CONFIRM",
     "PLACEHOLDER_PHRASES",
     "AccuracyConfig",

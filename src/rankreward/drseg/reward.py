@@ -37,6 +37,8 @@ __all__ = [
 
 #: Names of the per-sample components in `DrSegReward.last_breakdown` and the weights mapping.
 COMPONENTS = ("structure", "answer_items", "look", "r1", "r2", "r3", "non_repeat")
+#: The largest value of each component (answer items score 0..2, the rest 0..1).
+COMPONENT_MAX = {name: 2.0 if name == "answer_items" else 1.0 for name in COMPONENTS}
 
 #: Above this many padded matrix cells a batch's geometry is computed in chunks.
 _CHUNK_CELLS = 1 << 22
@@ -403,6 +405,15 @@ class DrSegReward:
         if ground_truth is None:
             raise TypeError("DrSegReward needs ground_truth=... (or a 'solution' column)")
         return [float(x) for x in self.score(completions, ground_truth)["reward"]]
+
+    @property
+    def max_reward(self) -> float:
+        """The largest reward this configuration can give (8 with unit weights).
+
+        >>> DrSegReward(weights={"look": 0.0}).max_reward
+        7.0
+        """
+        return sum(max(w, 0.0) * COMPONENT_MAX[n] for n, w in self.weights.items())
 
     def commit(self) -> int:
         """Append every staged raw metric to the windows (once per optimizer step). O(window)."""

@@ -98,7 +98,14 @@ def _registered() -> Any:
     return _CLASS
 
 
-def _tokenizer(vocab_size: int) -> Any:
+def build_tiny_tokenizer(vocab_size: int = 400) -> Any:
+    """A byte-level BPE tokenizer with the Qwen special tokens and chat template, trained in
+    code on a few strings (no download). Byte-level, so any text round-trips through it.
+
+    >>> tok = build_tiny_tokenizer()
+    >>> tok.decode(tok("<think>a cup</think>")["input_ids"])
+    '<think>a cup</think>'
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -133,7 +140,7 @@ def build_tiny_qwen2_5_vl(out_dir: str | Path, *, seed: int = 0, image_size: int
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tokenizer = _tokenizer(vocab_size=400)
+    tokenizer = build_tiny_tokenizer(vocab_size=400)
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     hidden, heads = 64, 4
     config = Qwen2_5_VLConfig(
