@@ -85,3 +85,16 @@ def test_quick_benchmarks_write_their_section(tmp_path, name):
     )  # fmt: skip
     text = (tmp_path / "p.md").read_text()
     assert f"<!-- {name}:start -->" in text and "speed-up" in run.stdout
+
+
+@pytest.mark.slow
+def test_bench_coco_quick_checks_identical_stats():
+    pytest.importorskip("pycocotools")
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_coco.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "| rankreward |" in out.stdout and "| pycocotools |" in out.stdout
+    assert "max |diff| 0e+00" in out.stdout

@@ -14,6 +14,7 @@ from .boxes import (
     distance_box_iou,
     generalized_box_iou,
 )
+from .coco import COCOResult, DetectionAP, coco_evaluate
 from .masks import (
     mask_intersection_union,
     mask_iou,
@@ -28,12 +29,15 @@ from .matching import hungarian_match, hungarian_match_padded
 from .points import count_score, point_distance, point_score, points_in_boxes
 
 __all__ = [
+    "COCOResult",
     "CountAccuracy",
+    "DetectionAP",
     "ReasonSegIoU",
     "box_area",
     "box_convert",
     "box_iou",
     "box_l1",
+    "coco_evaluate",
     "complete_box_iou",
     "count_score",
     "distance_box_iou",

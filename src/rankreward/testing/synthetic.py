@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 
-__all__ = ["synthetic_batch"]
+__all__ = ["synthetic_batch", "synthetic_coco"]
 
 
 def _objects(rng: np.random.Generator, n: int, size: int = 840) -> list[dict]:
@@ -81,3 +81,65 @@ def synthetic_batch(
             text = f"<think>{think}. {think}. {think}.</think><answer>```json\n{json.dumps(pred)}\n```</answer>"
         completions.append(text)
     return completions, gts
+
+
+def synthetic_coco(
+    n_images: int,
+    n_categories: int,
+    rng: np.random.Generator,
+    *,
+    max_gt: int = 15,
+    dets_per_image: int = 100,
+    crowd_rate: float = 0.05,
+    empty_rate: float = 0.05,
+    tie_decimals: int | None = 2,
+    image_size: int = 640,
+) -> tuple[dict, list[dict]]:
+    """A COCO ground-truth dict and bbox results with the hard cases of COCO evaluation.
+
+    Ground truths: 1..max_gt per image (``empty_rate`` of images have none), sizes spanning
+    the small/medium/large area ranges, ``crowd_rate`` of them crowd regions, ``area`` equal to
+    the box area. Detections: ``dets_per_image`` per image (more than 100 is allowed), about a
+    third jittered copies of ground truths and the rest random, scores rounded to
+    ``tie_decimals`` so ties are common, some on categories without ground truth.
+    """
+    images = [{"id": int(i), "height": image_size, "width": image_size}
+              for i in rng.permutation(np.arange(1, n_images + 1) * 3)]  # fmt: skip
+    categories = [{"id": int(c), "name": f"c{c}"} for c in range(1, n_categories + 1)]
+    anns: list[dict] = []
+    dets: list[dict] = []
+
+    def random_boxes(n: int) -> np.ndarray:
+        side = np.exp(rng.uniform(np.log(4), np.log(image_size * 0.6), size=(n, 2)))
+        xy = rng.uniform(0, image_size - side)
+        return np.round(np.concatenate([xy, side], axis=1), 2)
+
+    for im in images:
+        n_gt = 0 if rng.random() < empty_rate else int(rng.integers(1, max_gt + 1))
+        gt_boxes = random_boxes(n_gt)
+        gt_cats = rng.integers(1, n_categories + 1, size=n_gt)
+        for b, c in zip(gt_boxes, gt_cats, strict=True):
+            anns.append({
+                "id": len(anns) + 1,
+                "image_id": im["id"],
+                "category_id": int(c),
+                "bbox": b.tolist(),
+                "area": float(b[2] * b[3]),
+                "iscrowd": int(rng.random() < crowd_rate),
+            })  # fmt: skip
+        n_copy = min(n_gt * 3, dets_per_image // 3) if n_gt else 0
+        pick = rng.integers(0, max(n_gt, 1), size=n_copy)
+        copies = gt_boxes[pick] if n_gt else np.zeros((0, 4))
+        jitter = rng.normal(0, 0.08, size=copies.shape) * np.repeat(copies[:, 2:], 2, axis=1)
+        copies = np.round(np.abs(copies + jitter), 2)
+        boxes = np.concatenate([copies, random_boxes(dets_per_image - n_copy)])
+        cats = np.concatenate([gt_cats[pick] if n_gt else np.zeros(0, int),
+                               rng.integers(1, n_categories + 1, size=dets_per_image - n_copy)])  # fmt: skip
+        scores = rng.random(dets_per_image)
+        if tie_decimals is not None:
+            scores = np.round(scores, tie_decimals)
+        for b, c, s in zip(boxes, cats, scores, strict=True):
+            dets.append({"image_id": im["id"], "category_id": int(c), "bbox": b.tolist(),
+                         "score": float(s)})  # fmt: skip
+    gt = {"images": images, "categories": categories, "annotations": anns}
+    return gt, dets

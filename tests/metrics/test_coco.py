@@ -1,0 +1,254 @@
+"""coco_evaluate and DetectionAP against pycocotools itself: stats, precision, recall and scores
+identical (to 1e-12) on synthetic sets with every hard case, and clear errors on bad input."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("pycocotools")
+from pycocotools import mask as mask_api
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from rankreward.metrics import DetectionAP, coco_evaluate
+from rankreward.testing.synthetic import synthetic_coco
+
+
+def pycoco(gt, dets, iou_type="bbox", **params):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        coco = COCO()
+        coco.dataset = copy.deepcopy(gt)
+        coco.createIndex()
+        res = coco.loadRes(copy.deepcopy(dets))
+        ev = COCOeval(coco, res, iou_type)
+        for key, value in params.items():
+            setattr(ev.params, key, value)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return ev, out.getvalue()
+
+
+def assert_same(ev, result):
+    np.testing.assert_allclose(result.stats, ev.stats, rtol=0, atol=1e-12)
+    for key, mine in (("precision", result.precision), ("recall", result.recall),
+                      ("scores", result.scores)):  # fmt: skip
+        assert mine.shape == ev.eval[key].shape, key
+        np.testing.assert_allclose(mine, ev.eval[key], rtol=0, atol=1e-12, err_msg=key)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_bbox_identical_to_pycocotools(seed):
+    rng = np.random.default_rng(seed)
+    gt, dets = synthetic_coco(
+        40, 5, rng, dets_per_image=int(rng.choice([20, 130])), tie_decimals=[1, 2, None][seed % 3]
+    )
+    ev, printed = pycoco(gt, dets)
+    result = coco_evaluate(gt, dets)
+    assert_same(ev, result)
+    # the printed table is pycocotools' (its output also has progress lines)
+    for line in result.summary().splitlines():
+        assert line in printed
+
+
+def test_parameters_identical_to_pycocotools():
+    gt, dets = synthetic_coco(30, 4, np.random.default_rng(11), dets_per_image=40)
+    ev, _ = pycoco(gt, dets, maxDets=[1, 5, 20], iouThrs=np.array([0.3, 0.5, 0.75]))
+    assert_same(ev, coco_evaluate(gt, dets, max_dets=(1, 5, 20), iou_thresholds=[0.3, 0.5, 0.75]))
+    ev, _ = pycoco(gt, dets, useCats=0)
+    assert_same(ev, coco_evaluate(gt, dets, use_categories=False))
+    ranges = [[0, 1e10], [0, 50**2], [50**2, 150**2], [150**2, 1e10]]
+    ev, _ = pycoco(gt, dets, areaRng=ranges)
+    assert_same(ev, coco_evaluate(gt, dets, area_ranges=[tuple(r) for r in ranges]))
+
+
+def test_edge_cases_identical():
+    """No ground truth in an image, a category never detected, a category with only crowd
+    ground truth, a detection-only category, a ground truth with id 0, exact score ties."""
+    gt = {
+        "images": [{"id": i} for i in (5, 1, 9)],
+        "categories": [{"id": c} for c in (1, 2, 3, 4)],
+        "annotations": [
+            {"id": 0, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "area": 100, "iscrowd": 0},
+            {"id": 2, "image_id": 1, "category_id": 1, "bbox": [20, 20, 40, 40], "area": 1600, "iscrowd": 0},
+            {"id": 3, "image_id": 5, "category_id": 1, "bbox": [0, 0, 200, 100], "area": 2e4, "iscrowd": 0},
+            {"id": 4, "image_id": 5, "category_id": 2, "bbox": [5, 5, 30, 30], "area": 900, "iscrowd": 0},
+            {"id": 5, "image_id": 5, "category_id": 3, "bbox": [0, 0, 50, 50], "area": 2500,
+             "iscrowd": 1},
+        ],
+    }  # fmt: skip
+    dets = [
+        {"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.5},
+        {"image_id": 1, "category_id": 1, "bbox": [21, 20, 40, 40], "score": 0.5},
+        {"image_id": 5, "category_id": 1, "bbox": [0, 0, 190, 100], "score": 0.5},
+        {"image_id": 5, "category_id": 3, "bbox": [0, 0, 20, 20], "score": 0.9},
+        {"image_id": 5, "category_id": 3, "bbox": [10, 10, 20, 20], "score": 0.8},
+        {"image_id": 9, "category_id": 4, "bbox": [1, 1, 5, 5], "score": 0.3},
+        {"image_id": 9, "category_id": 1, "bbox": [1, 1, 5, 5], "score": 0.5},
+    ]
+    ev, _ = pycoco(gt, dets)
+    result = coco_evaluate(gt, dets)
+    assert_same(ev, result)
+    per_cat = result.per_category_ap()
+    assert per_cat[2] == 0.0 and per_cat[3] == -1.0 and per_cat[4] == -1.0
+
+
+def _segm_set(rng, n_images=12, size=48):
+    images = [{"id": i + 1, "height": size, "width": size} for i in range(n_images)]
+    anns, dets = [], []
+    for im in images:
+        for _ in range(int(rng.integers(0, 4))):
+            x, y = rng.uniform(0, size - 12, 2)
+            w, h = rng.uniform(4, 20, 2)
+            poly = [x, y, x + w, y, x + w * 0.7, y + h, x, y + h * 0.8]
+            crowd = rng.random() < 0.2
+            rle = mask_api.merge(mask_api.frPyObjects([poly], size, size))
+            seg = [poly]
+            if crowd:  # crowd regions come as uncompressed RLE
+                m = mask_api.decode(rle)
+                flat = m.ravel(order="F")
+                change = np.flatnonzero(np.diff(np.concatenate([[0], flat, [1 - flat[-1]]])))
+                counts = np.diff(np.concatenate([[0], change])).tolist()
+                seg = {"size": [size, size], "counts": counts}
+            anns.append({"id": len(anns) + 1, "image_id": im["id"], "category_id": 1,
+                         "segmentation": seg, "area": float(mask_api.area(rle)),
+                         "bbox": mask_api.toBbox(rle).tolist(), "iscrowd": int(crowd)})  # fmt: skip
+            for _ in range(int(rng.integers(0, 3))):
+                jit = (np.array(poly) + rng.normal(0, 2, 8)).clip(0, size - 1).tolist()
+                d = mask_api.merge(mask_api.frPyObjects([jit], size, size))
+                d["counts"] = d["counts"].decode()
+                dets.append({"image_id": im["id"], "category_id": 1, "segmentation": d,
+                             "score": float(np.round(rng.random(), 1))})  # fmt: skip
+    return {"images": images, "categories": [{"id": 1}], "annotations": anns}, dets
+
+
+def test_segm_identical_to_pycocotools():
+    gt, dets = _segm_set(np.random.default_rng(0))
+    ev, _ = pycoco(gt, dets, "segm")
+    assert_same(ev, coco_evaluate(gt, dets, iou_type="segm"))
+
+
+def test_per_image_arrays_and_paths(tmp_path):
+    import json
+
+    gt, dets = synthetic_coco(10, 3, np.random.default_rng(2), dets_per_image=15)
+    per_image: dict = {}
+    for d in dets:
+        p = per_image.setdefault(d["image_id"], {"boxes": [], "scores": [], "labels": []})
+        p["boxes"].append(d["bbox"])
+        p["scores"].append(d["score"])
+        p["labels"].append(d["category_id"])
+    want = coco_evaluate(gt, dets)
+    np.testing.assert_array_equal(coco_evaluate(gt, per_image).precision, want.precision)
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "dt.json").write_text(json.dumps(dets))
+    np.testing.assert_array_equal(
+        coco_evaluate(tmp_path / "gt.json", str(tmp_path / "dt.json")).stats, want.stats
+    )
+
+
+def test_detection_ap_equals_coco_evaluate():
+    gt, dets = synthetic_coco(25, 4, np.random.default_rng(5), dets_per_image=30)
+    halves = [DetectionAP(box_format="xywh"), DetectionAP(box_format="xywh")]
+    whole = DetectionAP(box_format="xyxy")
+    for n, im in enumerate(gt["images"]):
+        g = [a for a in gt["annotations"] if a["image_id"] == im["id"]]
+        d = [x for x in dets if x["image_id"] == im["id"]]
+        gb = np.array([a["bbox"] for a in g]).reshape(-1, 4)
+        db = np.array([x["bbox"] for x in d]).reshape(-1, 4)
+        args = (
+            [x["score"] for x in d],
+            [x["category_id"] for x in d],
+        )
+        halves[n % 2].update(
+            im["id"], db, *args, gb, [a["category_id"] for a in g], [a["iscrowd"] for a in g]
+        )
+        to_xyxy = lambda b: np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], axis=1)  # noqa: E731
+        whole.update(im["id"], to_xyxy(db), *args, to_xyxy(gb), [a["category_id"] for a in g],
+                     [a["iscrowd"] for a in g])  # fmt: skip
+    halves[0].merge(halves[1])
+    want = coco_evaluate(gt, dets)
+    got = halves[0].compute()
+    np.testing.assert_array_equal(got.stats, want.stats)
+    np.testing.assert_array_equal(got.precision, want.precision)
+    # xyxy input goes through a float conversion; the numbers agree to rounding
+    np.testing.assert_allclose(whole.compute().stats, want.stats, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda g, d: g["annotations"][1].update(bbox=[0, 0, -3, 4]), r"annotations'\]\[1\] bbox"),
+        (lambda g, d: g["annotations"][0].pop("area"), r"annotations'\]\[0\] has no 'area'"),
+        (lambda g, d: d[2].pop("score"), r"predictions\[2\] has no 'score'"),
+        (
+            lambda g, d: d[3].update(image_id=999),
+            r"predictions\[3\] refers to unknown image id 999",
+        ),
+        (lambda g, d: d[0].update(category_id=77), r"predictions\[0\] refers to unknown category"),
+        (lambda g, d: d[1].update(score=float("nan")), r"predictions\[1\] has a non-finite score"),
+        (lambda g, d: d[1].update(bbox=[1, 2, 3]), r"predictions\[1\] bbox"),
+    ],
+)
+def test_bad_input_names_the_entry(mutate, message):
+    gt, dets = synthetic_coco(5, 2, np.random.default_rng(0), dets_per_image=5, empty_rate=0)
+    mutate(gt, dets)
+    with pytest.raises(ValueError, match=message):
+        coco_evaluate(gt, dets)
+
+
+def test_detection_ap_validation():
+    ap = DetectionAP()
+    with pytest.raises(ValueError, match=r"pred_boxes must have shape \(N, 4\)"):
+        ap.update(1, [[0, 0, 1]], [0.5], [1], [[0, 0, 1, 1]], [1])
+    with pytest.raises(ValueError, match="negative width"):
+        ap.update(1, [[5, 5, 1, 1]], [0.5], [1], [[0, 0, 1, 1]], [1])
+    with pytest.raises(ValueError, match="disagree"):
+        ap.update(1, [[0, 0, 1, 1]], [0.5, 0.4], [1], [[0, 0, 1, 1]], [1])
+    ap.update(1, [[0, 0, 1, 1]], [0.5], [1], [[0, 0, 1, 1]], [1])
+    with pytest.raises(ValueError, match="already added"):
+        ap.update(1, [[0, 0, 1, 1]], [0.5], [1], [[0, 0, 1, 1]], [1])
+
+
+@st.composite
+def tiny_coco(draw):
+    """Few images on a coarse grid: IoU ties, score ties, crowd, empty images, tiny maxDets."""
+    n_img = draw(st.integers(1, 4))
+    coord = st.integers(0, 6).map(lambda v: v * 8.0)
+    size = st.integers(0, 5).map(lambda v: v * 8.0)
+    anns, dets = [], []
+    for img in range(1, n_img + 1):
+        for _ in range(draw(st.integers(0, 4))):
+            w, h = draw(size), draw(size)
+            anns.append({"id": len(anns) + 1, "image_id": img,
+                         "category_id": draw(st.integers(1, 2)),
+                         "bbox": [draw(coord), draw(coord), w, h], "area": w * h,
+                         "iscrowd": int(draw(st.integers(0, 5)) == 0)})  # fmt: skip
+        for _ in range(draw(st.integers(0, 5))):
+            dets.append({"image_id": img, "category_id": draw(st.integers(1, 2)),
+                         "bbox": [draw(coord), draw(coord), draw(size), draw(size)],
+                         "score": draw(st.sampled_from([0.1, 0.5, 0.9]))})  # fmt: skip
+    if not dets:  # pycocotools' loadRes cannot take an empty list
+        dets.append({"image_id": 1, "category_id": 1, "bbox": [0.0, 0.0, 8.0, 8.0], "score": 0.5})
+    gt = {"images": [{"id": i} for i in range(1, n_img + 1)],
+          "categories": [{"id": 1}, {"id": 2}], "annotations": anns}  # fmt: skip
+    return gt, dets
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=tiny_coco(), max_dets=st.sampled_from([(1, 10, 100), (1, 2, 3)]))
+def test_hypothesis_tiny_sets_identical(data, max_dets):
+    gt, dets = data
+    ev, _ = pycoco(
+        gt, dets, maxDets=list(max_dets), areaRng=[[0, 1e10], [0, 100], [100, 900], [900, 1e10]]
+    )
+    ranges = [(0, 1e10), (0, 100), (100, 900), (900, 1e10)]
+    assert_same(ev, coco_evaluate(gt, dets, max_dets=max_dets, area_ranges=ranges))
