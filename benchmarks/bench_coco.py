@@ -85,7 +85,7 @@ def _measure(tool: str, images: int, categories: int) -> dict:
             str(images),
             "--categories",
             str(categories),
-        ],  # fmt: skip
+        ],
         capture_output=True,
         text=True,
         check=True,
