@@ -18,7 +18,6 @@ The dataset is VisionReasoner MultiObject style: an ``image`` (path or image), a
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -73,37 +72,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--save-steps", type=int, default=None, help="checkpoint every N steps")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
-
-
-def synthetic_dataset(n: int, size: int, seed: int) -> list[dict[str, Any]]:
-    """Coloured rectangles and ellipses on small images, with their boxes and centre points."""
-    import numpy as np
-    from PIL import Image, ImageDraw
-
-    rng = np.random.default_rng(seed)
-    colours = {
-        "red": (220, 30, 30),
-        "green": (30, 180, 60),
-        "blue": (40, 60, 220),
-        "yellow": (230, 210, 40),
-    }
-    rows = []
-    for _ in range(n):
-        img = Image.new("RGB", (size, size), (245, 245, 245))
-        draw = ImageDraw.Draw(img)
-        colour = str(rng.choice(list(colours)))
-        shape = str(rng.choice(["square", "circle"]))
-        objects = []
-        for _ in range(int(rng.integers(1, 3))):
-            w, h = (int(v) for v in rng.integers(size // 6, size // 3, 2))
-            x, y = int(rng.integers(0, size - w)), int(rng.integers(0, size - h))
-            box = [x, y, x + w - 1, y + h - 1]
-            (draw.rectangle if shape == "square" else draw.ellipse)(box, fill=colours[colour])
-            objects.append({"bbox_2d": box, "point_2d": [x + w // 2, y + h // 2]})
-        rows.append(
-            {"image": img, "question": f"the {colour} {shape}", "solution": json.dumps(objects)}
-        )
-    return rows
 
 
 def load_rows(path: str) -> Any:
@@ -176,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     from rankreward.distributed import DistributedRankNormalizer
     from rankreward.drseg import DrSegReward
     from rankreward.normalize import RankNormalizer
+    from rankreward.testing.synthetic import synthetic_shapes
     from rankreward.testing.tiny_vlm import build_tiny_qwen2_5_vl, load_image_only_processor
 
     start = time.time()
@@ -184,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     if args.tiny:
         model_path = build_tiny_qwen2_5_vl(out / "tiny-model", seed=args.seed)
-        ds = datasets.Dataset.from_list(synthetic_dataset(16, 56, args.seed))
+        ds = datasets.Dataset.from_list(synthetic_shapes(16, 56, args.seed))
         defaults = dict(
             max_steps=3, num_generations=4, per_device_batch=4, max_completion_length=24
         )

@@ -4,10 +4,11 @@ tests and benchmarks. Deterministic for a given generator."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 
-__all__ = ["synthetic_batch", "synthetic_coco"]
+__all__ = ["SHAPE_COLOURS", "synthetic_batch", "synthetic_coco", "synthetic_shapes"]
 
 
 def _objects(rng: np.random.Generator, n: int, size: int = 840) -> list[dict]:
@@ -143,3 +144,61 @@ def synthetic_coco(
                          "score": float(s)})  # fmt: skip
     gt = {"images": images, "categories": categories, "annotations": anns}
     return gt, dets
+
+
+SHAPE_COLOURS = {
+    "red": (220, 30, 30),
+    "green": (30, 180, 60),
+    "blue": (40, 60, 220),
+    "yellow": (230, 210, 40),
+}
+
+
+def synthetic_shapes(
+    n: int, size: int, seed: int, *, with_masks: bool = False
+) -> list[dict[str, Any]]:
+    """Coloured squares or circles on small images: one colour and shape per image, 1-2
+    objects, with the Dr. Seg ``solution`` JSON (boxes and centre points).
+
+    Each row has ``image`` (PIL), ``question``, ``solution``, ``count`` and ``category``
+    (``"red circle"``); with ``with_masks`` also ``mask``, the (size, size) bool union mask and
+    ``masks``, one per object (the rasterised shapes, so a perfect segmenter scores IoU 1).
+
+    >>> row = synthetic_shapes(1, 32, 0, with_masks=True)[0]
+    >>> row["mask"].shape, row["count"] == len(json.loads(row["solution"]))
+    ((32, 32), True)
+    """
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n):
+        img = Image.new("RGB", (size, size), (245, 245, 245))
+        draw = ImageDraw.Draw(img)
+        colour = str(rng.choice(list(SHAPE_COLOURS)))
+        shape = str(rng.choice(["square", "circle"]))
+        objects, masks = [], []
+        for _ in range(int(rng.integers(1, 3))):
+            w, h = (int(v) for v in rng.integers(size // 6, size // 3, 2))
+            x, y = int(rng.integers(0, size - w)), int(rng.integers(0, size - h))
+            box = [x, y, x + w - 1, y + h - 1]
+            (draw.rectangle if shape == "square" else draw.ellipse)(box, fill=SHAPE_COLOURS[colour])
+            objects.append({"bbox_2d": box, "point_2d": [x + w // 2, y + h // 2]})
+            if with_masks:
+                m = Image.new("1", (size, size), 0)
+                (ImageDraw.Draw(m).rectangle if shape == "square" else ImageDraw.Draw(m).ellipse)(
+                    box, fill=1
+                )
+                masks.append(np.array(m, dtype=bool))
+        row = {
+            "image": img,
+            "question": f"the {colour} {shape}",
+            "solution": json.dumps(objects),
+            "count": len(objects),
+            "category": f"{colour} {shape}",
+        }
+        if with_masks:
+            row["masks"] = masks
+            row["mask"] = np.logical_or.reduce(masks)
+        rows.append(row)
+    return rows

@@ -1,0 +1,177 @@
+"""Segmenters: turn a policy's boxes and points into masks, as the paper does with SAM2.
+
+A segmenter is any callable ``(image, boxes, points) -> masks``: ``image`` an (H, W, 3) uint8
+array, ``boxes`` (N, 4) xyxy and ``points`` (N, 2) xy in that image's pixels, ``masks`` an
+(N, H, W) bool array. Bring your own model by writing one; two are provided:
+
+- `BoxSegmenter`: each box filled in (the ``--segmenter box`` baseline, no model);
+- `Sam2Segmenter`: transformers' ``Sam2Model`` prompted with each object's box and point, all
+  objects of an image in one batched forward pass.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+__all__ = ["BoxSegmenter", "Sam2Segmenter", "Segmenter", "build_tiny_sam2", "check_prompts"]
+
+
+class Segmenter(Protocol):
+    def __call__(self, image: np.ndarray, boxes: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """(H, W, 3) image, (N, 4) xyxy boxes, (N, 2) points -> (N, H, W) bool masks."""
+        ...
+
+
+def check_prompts(image: Any, boxes: Any, points: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate and convert a segmenter's inputs; ``ValueError`` names the bad shape."""
+    img = np.asarray(image)
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"image must have shape (H, W, 3), got {img.shape}")
+    b = np.asarray(boxes, np.float64).reshape(-1, 4) if np.size(boxes) else np.zeros((0, 4))
+    p = np.asarray(points, np.float64).reshape(-1, 2) if np.size(points) else np.zeros((0, 2))
+    if len(b) != len(p):
+        raise ValueError(f"boxes {b.shape} and points {p.shape} must have one row per object")
+    if not (np.isfinite(b).all() and np.isfinite(p).all()):
+        raise ValueError("boxes and points must be finite")
+    return img, b, p
+
+
+class BoxSegmenter:
+    """Each box as its mask (inclusive pixel bounds, clipped to the image). O(N H W).
+
+    >>> m = BoxSegmenter()(np.zeros((4, 5, 3), np.uint8), [[1, 1, 2, 3]], [[1, 1]])
+    >>> m.shape, int(m.sum())
+    ((1, 4, 5), 6)
+    """
+
+    def __call__(self, image: Any, boxes: Any, points: Any) -> np.ndarray:
+        img, b, _ = check_prompts(image, boxes, points)
+        h, w = img.shape[:2]
+        masks = np.zeros((len(b), h, w), np.bool_)
+        for k, (x1, y1, x2, y2) in enumerate(b):
+            c1, r1 = max(int(np.floor(x1)), 0), max(int(np.floor(y1)), 0)
+            c2, r2 = min(int(np.ceil(x2)), w - 1), min(int(np.ceil(y2)), h - 1)
+            if c2 >= c1 and r2 >= r1:
+                masks[k, r1 : r2 + 1, c1 : c2 + 1] = True
+        return masks
+
+
+class Sam2Segmenter:
+    """SAM2 through transformers' ``Sam2Model``: one box + one positive point per object.
+
+    Args:
+        model: a checkpoint directory (or hub id) for ``Sam2Model.from_pretrained``, or a
+            loaded ``Sam2Model``.
+        device: where to run (default: CUDA if available).
+        multimask: ask SAM2 for 3 candidates per prompt and keep the best-scored one.
+
+    Pre- and post-processing follow ``Sam2Processor`` (resize to the model's square input,
+    ImageNet normalisation, prompts scaled per axis; masks resized back and thresholded at 0)
+    but need no torchvision, which transformers' SAM2 image processor imports.
+
+    Complexity: one image-encoder pass per image, one decoder pass for all its objects.
+    """
+
+    MEAN = (0.485, 0.456, 0.406)
+    STD = (0.229, 0.224, 0.225)
+
+    def __init__(self, model: Any, device: Any = None, multimask: bool = False) -> None:
+        import torch
+        from transformers import Sam2Model
+
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if isinstance(model, (str, Path)):
+            model = Sam2Model.from_pretrained(str(model))
+        self.model = model.to(device).eval()
+        self.device = torch.device(device)
+        self.size = int(self.model.config.prompt_encoder_config.image_size)
+        self.multimask = multimask
+
+    def _pixels(self, img: np.ndarray) -> Any:
+        import torch
+        import torch.nn.functional as F
+
+        x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float() / 255.0
+        x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
+        mean = torch.tensor(self.MEAN).view(1, 3, 1, 1)
+        std = torch.tensor(self.STD).view(1, 3, 1, 1)
+        return ((x - mean) / std).to(self.device)
+
+    def __call__(self, image: Any, boxes: Any, points: Any) -> np.ndarray:
+        import torch
+        import torch.nn.functional as F
+
+        img, b, p = check_prompts(image, boxes, points)
+        h, w = img.shape[:2]
+        if not len(b):
+            return np.zeros((0, h, w), np.bool_)
+        scale = np.array([self.size / w, self.size / h])
+        boxes_t = torch.as_tensor(b * np.tile(scale, 2), dtype=torch.float32, device=self.device)
+        points_t = torch.as_tensor(p * scale, dtype=torch.float32, device=self.device)
+        with torch.no_grad():
+            out = self.model(
+                pixel_values=self._pixels(img),
+                input_boxes=boxes_t[None],
+                input_points=points_t[None, :, None, :],
+                input_labels=torch.ones((1, len(b), 1), dtype=torch.long, device=self.device),
+                multimask_output=self.multimask,
+            )
+        logits = out.pred_masks[0]  # (N, C, h', w')
+        if logits.shape[1] > 1:
+            best = out.iou_scores[0].argmax(dim=-1)
+            logits = logits[torch.arange(len(b)), best][:, None]
+        logits = F.interpolate(logits.float(), size=(h, w), mode="bilinear", align_corners=False)
+        return (logits[:, 0] > 0).cpu().numpy()
+
+
+def build_tiny_sam2(out_dir: str | Path, *, seed: int = 0, image_size: int = 128) -> Path:
+    """Save a tiny randomly initialised SAM2 (about 0.35M parameters) and return its folder.
+
+    Its masks are meaningless; it exists so the SAM2 path (config, save, ``from_pretrained``,
+    prompting, post-processing) runs offline in tests and ``--tiny`` evaluation.
+    """
+    import torch
+    from transformers import Sam2Config, Sam2Model
+    from transformers.models.sam2.configuration_sam2 import (
+        Sam2HieraDetConfig,
+        Sam2MaskDecoderConfig,
+        Sam2PromptEncoderConfig,
+        Sam2VisionConfig,
+    )
+
+    s = image_size
+    backbone = Sam2HieraDetConfig(
+        hidden_size=16,
+        num_attention_heads=1,
+        image_size=[s, s],
+        blocks_per_stage=[1, 1, 2, 1],
+        embed_dim_per_stage=[16, 32, 64, 128],
+        num_attention_heads_per_stage=[1, 1, 1, 1],
+        window_size_per_stage=[4, 4, 4, 4],
+        # a global block may not open a stage (its query pooling needs a window)
+        global_attention_blocks=[3],
+        window_positional_embedding_background_size=[4, 4],
+    )
+    vision = Sam2VisionConfig(
+        backbone_config=backbone,
+        backbone_channel_list=[128, 64, 32, 16],
+        backbone_feature_sizes=[[s // 4, s // 4], [s // 8, s // 8], [s // 16, s // 16]],
+        fpn_hidden_size=32,
+    )
+    config = Sam2Config(
+        vision_config=vision,
+        prompt_encoder_config=Sam2PromptEncoderConfig(
+            hidden_size=32, image_size=s, patch_size=16, mask_input_channels=4
+        ),
+        mask_decoder_config=Sam2MaskDecoderConfig(
+            hidden_size=32, mlp_dim=64, num_attention_heads=2, iou_head_hidden_dim=32
+        ),
+    )
+    torch.manual_seed(seed)
+    out = Path(out_dir)
+    Sam2Model(config).save_pretrained(out)
+    return out
