@@ -8,7 +8,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PYTHON="${PYTHON:-python3}"
 VENV="$ROOT/.venv"
-EXTRAS="${RANKREWARD_EXTRAS:-test,torch,coco,geometry,trl,ray,bench}"
+EXTRAS="${RANKREWARD_EXTRAS:-test,torch,coco,geometry,trl,ray,bench,docs}"
 # OpenRLHF pins flash-attn (no CPU build) and its own transformers: its reward path is tested
 # against the real package installed without dependencies, plus the modules that path imports.
 OPENRLHF_NODEPS="${RANKREWARD_OPENRLHF:-openrlhf==0.11.2}"

@@ -4,9 +4,10 @@ Importing the package is light: numpy and the normaliser front end only. Numba k
 on first use; torch, pycocotools, shapely and trainers load only when the code that needs them
 runs.
 
->>> from rankreward import RankNormalizer
->>> RankNormalizer.paper().rank([[0.0, 0.0, 0.0]]).tolist()
-[[1.0, 1.0, 1.0]]
+Examples:
+    >>> from rankreward import RankNormalizer
+    >>> RankNormalizer.paper().rank([[0.0, 0.0, 0.0]]).tolist()
+    [[1.0, 1.0, 1.0]]
 """
 
 from ._version import __version__

@@ -40,9 +40,10 @@ def torch_module() -> Any:
 def is_torch(x: Any) -> bool:
     """True if ``x`` is a ``torch.Tensor`` (without importing torch).
 
-    >>> import numpy as np
-    >>> is_torch(np.zeros(3))
-    False
+    Examples:
+        >>> import numpy as np
+        >>> is_torch(np.zeros(3))
+        False
     """
     torch = torch_module()
     return torch is not None and isinstance(x, torch.Tensor)
@@ -58,8 +59,9 @@ def to_numpy(x: Any) -> np.ndarray:
 
     A tensor on an accelerator is copied to the host (the only way numpy can see it).
 
-    >>> to_numpy([1, 2]).tolist()
-    [1, 2]
+    Examples:
+        >>> to_numpy([1, 2]).tolist()
+        [1, 2]
     """
     if is_torch(x):
         return x.detach().cpu().numpy() if x.device.type != "cpu" else x.detach().numpy()
@@ -82,8 +84,9 @@ def result_dtype_name(x: Any) -> str:
 def format_index(index: tuple[int, ...] | np.ndarray) -> str:
     """Render an array index like ``[3, 1]`` for error messages.
 
-    >>> format_index((3, 1))
-    '[3, 1]'
+    Examples:
+        >>> format_index((3, 1))
+        '[3, 1]'
     """
     return "[" + ", ".join(str(int(i)) for i in index) + "]"
 
@@ -94,8 +97,9 @@ def namespace(*xs: Any) -> Any:
     Any torch tensor among the inputs selects torch; mixing a tensor with a numpy array is
     allowed only when the array can move to the tensor's device (see `as_float`).
 
-    >>> namespace(np.zeros(2)).__name__
-    'numpy'
+    Examples:
+        >>> namespace(np.zeros(2)).__name__
+        'numpy'
     """
     for x in xs:
         if is_torch(x):
@@ -110,8 +114,9 @@ def as_float(x: Any, xp: Any, like: Any = None) -> Any:
     float32 (pixel areas overflow float16); integers and bools become float64 for numpy and
     torch's default dtype for torch. ``like`` (a tensor) supplies the device for torch.
 
-    >>> as_float([1, 2], np).dtype
-    dtype('float64')
+    Examples:
+        >>> as_float([1, 2], np).dtype
+        dtype('float64')
     """
     if xp is np:
         if is_torch(x):
@@ -151,10 +156,11 @@ def common_float(a: Any, b: Any, xp: Any) -> tuple[Any, Any]:
 def check_last_dim(x: Any, size: int, name: str) -> None:
     """Raise ``ValueError`` unless ``x`` has shape ``(..., size)``.
 
-    >>> check_last_dim(np.zeros((2, 3)), 4, "boxes")
-    Traceback (most recent call last):
-    ...
-    ValueError: boxes must have shape (..., 4), got (2, 3)
+    Examples:
+        >>> check_last_dim(np.zeros((2, 3)), 4, "boxes")
+        Traceback (most recent call last):
+        ...
+        ValueError: boxes must have shape (..., 4), got (2, 3)
     """
     shape = tuple(x.shape)
     if len(shape) == 0 or shape[-1] != size:
@@ -166,8 +172,9 @@ def first_true(mask: Any) -> tuple[int, ...] | None:
 
     On a CUDA tensor this costs one device-to-host sync (only the ``any`` flag, then the index).
 
-    >>> first_true(np.array([False, True]))
-    (1,)
+    Examples:
+        >>> first_true(np.array([False, True]))
+        (1,)
     """
     if is_torch(mask):
         if not bool(mask.any()):
@@ -183,10 +190,11 @@ def first_true(mask: Any) -> tuple[int, ...] | None:
 def check_finite(x: Any, name: str) -> None:
     """Raise ``ValueError`` naming the first NaN or inf element of ``x``.
 
-    >>> check_finite(np.array([[0.0, 1.0], [np.nan, 2.0]]), "boxes")
-    Traceback (most recent call last):
-    ...
-    ValueError: boxes[1, 0] is nan; values must be finite
+    Examples:
+        >>> check_finite(np.array([[0.0, 1.0], [np.nan, 2.0]]), "boxes")
+        Traceback (most recent call last):
+        ...
+        ValueError: boxes[1, 0] is nan; values must be finite
     """
     xp = namespace(x)
     if xp is np and np.asarray(x).dtype.kind in "biu":
@@ -204,9 +212,10 @@ def float_pair(
     """``(xp, a, b)``: two operands checked for their last dimension, as floats of one dtype,
     and (if ``validate``) checked to be finite; the shared front of the pairwise metrics.
 
-    >>> xp, fa, fb = float_pair([[0, 1]], [[2.0, 3.0]], ("p", "q"), (2, 2), True)
-    >>> fa.dtype, fb.dtype
-    (dtype('float64'), dtype('float64'))
+    Examples:
+        >>> xp, fa, fb = float_pair([[0, 1]], [[2.0, 3.0]], ("p", "q"), (2, 2), True)
+        >>> fa.dtype, fb.dtype
+        (dtype('float64'), dtype('float64'))
     """
     if not hasattr(a, "shape"):
         a = np.asarray(a)

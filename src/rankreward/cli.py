@@ -89,8 +89,9 @@ def _score(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the ``rankreward`` command.
 
-    >>> main(["--version"])  # doctest: +SKIP
-    rankreward 0.1.0
+    Examples:
+        >>> main(["--version"])  # doctest: +SKIP
+        rankreward 0.1.0
     """
     parser = argparse.ArgumentParser(prog="rankreward", description="rankreward tools")
     parser.add_argument("--version", action="version", version=f"rankreward {__version__}")

@@ -39,10 +39,11 @@ def split_response(query: str, prompt: str, marker: str = ASSISTANT_MARKER) -> s
     the query's k-th marker. Without markers, an exact ``prompt`` prefix is removed. Trailing
     end-of-turn tokens are dropped. O(len(query)).
 
-    >>> split_response("<|im_start|>user\\n<|image_pad|><|image_pad|>hi<|im_end|>\\n"
-    ...                "<|im_start|>assistant\\n<think>x</think><|im_end|>",
-    ...                "<|im_start|>user\\n<|image_pad|>hi<|im_end|>\\n<|im_start|>assistant\\n")
-    '<think>x</think>'
+    Examples:
+        >>> split_response("<|im_start|>user\\n<|image_pad|><|image_pad|>hi<|im_end|>\\n"
+        ...                "<|im_start|>assistant\\n<think>x</think><|im_end|>",
+        ...                "<|im_start|>user\\n<|image_pad|>hi<|im_end|>\\n<|im_start|>assistant\\n")
+        '<think>x</think>'
     """
     k = prompt.count(marker) if marker else 0
     start = 0
@@ -71,20 +72,21 @@ class OpenRLHFReward:
 
     Args:
         commit_every: rollouts per step (``rollout.batch_size * rollout.n_samples_per_prompt``).
-        share, actor_name, state_file, resume_from, strict, weights, thresholds: see
-            `rankreward.adapters._shared.shared_reward` (``share="auto"``: a Ray named actor
-            when Ray runs, as it does in OpenRLHF's engines).
+        **options: ``share``, ``actor_name``, ``state_file``, ``resume_from``, ``strict``,
+            ``weights`` and thresholds, as for `shared_reward` (``share="auto"``: a Ray named
+            actor when Ray runs, as it does in OpenRLHF's engines).
         marker: the assistant-turn marker of the chat template (`split_response`).
 
     Returns ``{"rewards": tensor(B), "scores": tensor(B), "extra_logs": {name: tensor(B)}}``
     as OpenRLHF's own example reward function does; ``scores`` is the reward divided by its
     maximum (`DrSegReward.max_reward`, 8 by default). The reward object is built on first call.
 
-    >>> fn = OpenRLHFReward(commit_every=16, share="local")
-    >>> q = '<|im_start|>assistant\\n<think><look>a</look></think><answer>[]</answer><|im_end|>'
-    >>> out = fn([q], ["<|im_start|>assistant\\n"], ['[{"bbox_2d": [0, 0, 9, 9], "point_2d": [4, 4]}]'])
-    >>> out["rewards"].tolist(), sorted(out["extra_logs"])[:3]
-    ([6.0], ['drseg_format', 'drseg_look', 'drseg_non_repeat'])
+    Examples:
+        >>> fn = OpenRLHFReward(commit_every=16, share="local")
+        >>> q = '<|im_start|>assistant\\n<think><look>a</look></think><answer>[]</answer><|im_end|>'
+        >>> out = fn([q], ["<|im_start|>assistant\\n"], ['[{"bbox_2d": [0, 0, 9, 9], "point_2d": [4, 4]}]'])
+        >>> out["rewards"].tolist(), sorted(out["extra_logs"])[:3]
+        ([6.0], ['drseg_format', 'drseg_look', 'drseg_non_repeat'])
     """
 
     def __init__(
@@ -127,8 +129,9 @@ def reward_func_from_env(env: dict[str, str] | None = None) -> OpenRLHFReward:
     ``COMMIT_EVERY`` (required), ``SHARE`` (auto|ray|local), ``ACTOR_NAME``, ``STATE_FILE``,
     ``RESUME_FROM``, ``LENIENT`` (1 for the lenient parser).
 
-    >>> reward_func_from_env({"RANKREWARD_COMMIT_EVERY": "1024"}).commit_every
-    1024
+    Examples:
+        >>> reward_func_from_env({"RANKREWARD_COMMIT_EVERY": "1024"}).commit_every
+        1024
     """
     env = dict(os.environ if env is None else env)
 

@@ -41,7 +41,15 @@ _PARTS = {
 
 
 class DrSegRewardFunctions:
-    """The shared state behind the four TRL reward functions (see `drseg_reward_funcs`)."""
+    """The shared state behind the four TRL reward functions (see `drseg_reward_funcs`).
+
+    Examples:
+        >>> shared = DrSegRewardFunctions()
+        >>> fmt = shared.function("format")
+        >>> fmt(["<think><look>a</look></think><answer>[]</answer>"],
+        ...     solution=['[{"bbox_2d": [0, 0, 9, 9], "point_2d": [4, 4]}]'])
+        [1.0]
+    """
 
     def __init__(self, reward: DrSegReward | None = None, *, ground_truth_key: str = "solution"):
         if reward is None:
@@ -109,13 +117,14 @@ def drseg_reward_funcs(
     ``GRPOTrainer(reward_funcs=...)``, sharing ``reward`` (default: the paper's, with its window
     shared across data-parallel processes by `DistributedRankNormalizer`).
 
-    >>> funcs = drseg_reward_funcs()
-    >>> [f.__name__ for f in funcs]
-    ['drseg_format', 'drseg_look', 'drseg_accuracy', 'drseg_non_repeat']
-    >>> gt = ['[{"bbox_2d": [0, 0, 9, 9], "point_2d": [4, 4]}]']
-    >>> # an empty answer: x = (0, 0, 0) ranks 1.0 each against the 128 prefilled zeros
-    >>> [f(["<think><look>a</look></think><answer>[]</answer>"], solution=gt)[0] for f in funcs]
-    [1.0, 1.0, 3.0, 1.0]
+    Examples:
+        >>> funcs = drseg_reward_funcs()
+        >>> [f.__name__ for f in funcs]
+        ['drseg_format', 'drseg_look', 'drseg_accuracy', 'drseg_non_repeat']
+        >>> gt = ['[{"bbox_2d": [0, 0, 9, 9], "point_2d": [4, 4]}]']
+        >>> # an empty answer: x = (0, 0, 0) ranks 1.0 each against the 128 prefilled zeros
+        >>> [f(["<think><look>a</look></think><answer>[]</answer>"], solution=gt)[0] for f in funcs]
+        [1.0, 1.0, 3.0, 1.0]
     """
     return DrSegRewardFunctions(reward, ground_truth_key=ground_truth_key).all()
 
@@ -136,6 +145,12 @@ class RankNormalizerCallback(_callback_base()):  # type: ignore[misc]
         resume_from: a checkpoint directory to restore the normalizer from at train start;
             by default the trainer's ``resume_from_checkpoint`` argument is not visible to
             callbacks, so pass the same path here (``examples/trl_drseg.py`` does).
+
+    Example::
+
+        reward = DrSegReward()
+        trainer = GRPOTrainer(model, reward_funcs=drseg_reward_funcs(reward),
+                              callbacks=[RankNormalizerCallback(reward, resume_from=checkpoint)], ...)
     """
 
     def __init__(self, reward: Any, resume_from: str | Path | None = None) -> None:

@@ -51,12 +51,13 @@ def compute_score(
     Returns ``{"score": reward, "format": ..., "x1": ..., "r1": ..., ...}`` (floats).
     Complexity: parsing O(len(solution_str)) plus matching O(M N min(M, N)).
 
-    >>> gt = '[{"bbox_2d": [0, 0, 99, 99], "point_2d": [50, 50]}]'
-    >>> text = ('<think><look>cup</look></think><answer>[{"bbox_2d": [0, 0, 99, 99], '
-    ...         '"point_2d": [50, 50]}]</answer>')
-    >>> out = compute_score("refcoco", text, gt, None, commit_every=8, share="local")
-    >>> out["score"], out["x1"], out["r1"]
-    (8.0, 1.0, 1.0)
+    Examples:
+        >>> gt = '[{"bbox_2d": [0, 0, 99, 99], "point_2d": [50, 50]}]'
+        >>> text = ('<think><look>cup</look></think><answer>[{"bbox_2d": [0, 0, 99, 99], '
+        ...         '"point_2d": [50, 50]}]</answer>')
+        >>> out = compute_score("refcoco", text, gt, None, commit_every=8, share="local")
+        >>> out["score"], out["x1"], out["r1"]
+        (8.0, 1.0, 1.0)
     """
     del data_source, extra_info
     reward = shared_reward(**reward_kwargs)
@@ -73,6 +74,12 @@ def compute_score_batch(
     """Score a batch the way verl's batch reward manager asks (one vectorised pass).
 
     Same options and per-sample dicts as `compute_score`.
+
+    Examples:
+        >>> gt = '[{"bbox_2d": [0, 0, 99, 99], "point_2d": [50, 50]}]'
+        >>> out = compute_score_batch(["refcoco"], ["no tags"], [gt], None, commit_every=4, share="local")
+        >>> out[0]["score"], out[0]["format"]  # no format, but x = 0 ranks 1.0 against 128 zeros
+        (4.0, 0.0)
     """
     del data_sources, extra_infos
     reward = shared_reward(**reward_kwargs)

@@ -79,8 +79,9 @@ class RayRankNormalizer:
         namespace: Ray namespace (default: the job's).
         commit_every: wrap the window in `AutoCommitNormalizer` (rows per step); ``None``
             leaves committing to you.
-        state_file, resume_from: see `AutoCommitNormalizer` (paths as the actor's node sees
-            them; need ``commit_every``).
+        state_file: see `AutoCommitNormalizer` (a path as the actor's node sees it; needs
+            ``commit_every``).
+        resume_from: likewise.
         paper: start from `RankNormalizer.paper` (default) or the plain constructor.
         detached: keep the actor alive after the process that created it exits (then `kill`
             it yourself); by default it lives as long as its creator.

@@ -46,6 +46,11 @@ def all_gather_rows(rows: Any, group: Any = None, *, error: str | None = None) -
     If any rank passes ``error``, every rank raises ``ValueError`` naming the ranks at fault.
 
     Complexity: two collectives; O(world x max_B x K) bytes moved.
+
+    Example (inside an initialised process group)::
+
+        rows, offset = all_gather_rows(np.array([[0.5, 1.0, 0.2]]))
+        mine = rows[offset : offset + 1]
     """
     import torch
     import torch.distributed as dist
@@ -94,9 +99,10 @@ class DistributedRankNormalizer(NormalizerWrapper):
 
     Complexity per call: the all-gather, then the inner call on the whole gathered batch.
 
-    >>> norm = DistributedRankNormalizer(RankNormalizer(num_metrics=1, window=4, prefill=1))
-    >>> norm.update_and_rank([0.0, 1.0]).tolist()  # no process group: a plain normalizer
-    [1.0, 1.0]
+    Examples:
+        >>> norm = DistributedRankNormalizer(RankNormalizer(num_metrics=1, window=4, prefill=1))
+        >>> norm.update_and_rank([0.0, 1.0]).tolist()  # no process group: a plain normalizer
+        [1.0, 1.0]
     """
 
     def __init__(self, inner: RankNormalizer | None = None, group: Any = None) -> None:

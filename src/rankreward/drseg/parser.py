@@ -57,7 +57,12 @@ _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a completion: a stable ``code`` to count and a human ``detail``."""
+    """One thing wrong with a completion: a stable ``code`` to count and a human ``detail``.
+
+    Examples:
+        >>> [p.code for p in parse_completion("<think>unclosed").problems][:1]
+        ['no_answer']
+    """
 
     code: str
     detail: str
@@ -68,7 +73,12 @@ class Problem:
 
 @dataclass(frozen=True)
 class LookBlock:
-    """A ``<look>`` block: its content and the character span of the content in the text."""
+    """A ``<look>`` block: its content and the character span of the content in the text.
+
+    Examples:
+        >>> parse_completion("<think><look>red</look></think><answer>[]</answer>").looks[0].text
+        'red'
+    """
 
     text: str
     span: tuple[int, int]
@@ -82,6 +92,11 @@ class ParsedCompletion:
     ``boxes`` is ``(M, 4)`` and ``points`` ``(M, 2)`` float64 (M = 0 when the answer is
     unusable); ``objects_ok`` says whether the answer gave a usable object list (an empty list is
     usable). ``problems`` lists every issue; ``tolerated`` what lenient mode accepted.
+
+    Examples:
+        >>> p = parse_completion('<think>a</think><answer>[{"bbox_2d": [1, 2, 3, 4], "point_2d": [2, 3]}]</answer>')
+        >>> p.structure, p.num_objects, p.boxes.tolist()
+        (1.0, 1, [[1.0, 2.0, 3.0, 4.0]])
     """
 
     text: str
@@ -119,10 +134,11 @@ def structure_ok(text: str) -> bool:
     ``</answer>`` and the earliest ``</think>\\s*<answer>`` after the opening tag ends before
     the closing one.
 
-    >>> structure_ok("<think>a</think>\\n<answer>[]</answer>")
-    True
-    >>> structure_ok("<think>a</think><answer>[]</answer> trailing")
-    False
+    Examples:
+        >>> structure_ok("<think>a</think>\\n<answer>[]</answer>")
+        True
+        >>> structure_ok("<think>a</think><answer>[]</answer> trailing")
+        False
     """
     if not (text.startswith("<think>") and text.endswith("</answer>")):
         return False
@@ -134,8 +150,9 @@ def extract_answer(text: str) -> tuple[str, tuple[int, int]] | None:
     """Content of the first ``<answer>...</answer>`` with surrounding whitespace stripped, as the
     paper's ``re.search(r'<answer>\\s*(.*?)\\s*</answer>', text, re.DOTALL)`` returns it.
 
-    >>> extract_answer("x <answer> [1] </answer> <answer>2</answer>")
-    ('[1]', (11, 14))
+    Examples:
+        >>> extract_answer("x <answer> [1] </answer> <answer>2</answer>")
+        ('[1]', (11, 14))
     """
     start = text.find("<answer>")
     if start < 0:
@@ -157,8 +174,9 @@ def answer_items_score(data: Any) -> float:
     Ported statement by statement, including its quirks: ``in`` on a string item is a substring
     test, and an item that raises ends the loop but keeps the items summed before it.
 
-    >>> answer_items_score([{"bbox_2d": [1, 2, 3, 4], "point_2d": [1, 2]}, {"bbox_2d": [1]}])
-    1.0
+    Examples:
+        >>> answer_items_score([{"bbox_2d": [1, 2, 3, 4], "point_2d": [1, 2]}, {"bbox_2d": [1]}])
+        1.0
     """
     total = 0.0
     try:
@@ -236,9 +254,10 @@ def parse_objects(
     objects). ``max_objects`` keeps the first that many (the paper's cap is 120).
     O(number of items).
 
-    >>> b, p, probs, _ = parse_objects([{"bbox_2d": [0, 0, 4, 4], "point_2d": [2, 2]}])
-    >>> b.tolist(), p.tolist(), probs
-    ([[0.0, 0.0, 4.0, 4.0]], [[2.0, 2.0]], [])
+    Examples:
+        >>> b, p, probs, _ = parse_objects([{"bbox_2d": [0, 0, 4, 4], "point_2d": [2, 2]}])
+        >>> b.tolist(), p.tolist(), probs
+        ([[0.0, 0.0, 4.0, 4.0]], [[2.0, 2.0]], [])
     """
     problems: list[Problem] = []
     tolerated: list[str] = []
@@ -366,12 +385,13 @@ def parse_completion(
 
     Never raises on any string. O(len(text)) plus ``json.loads`` of the answer.
 
-    >>> p = parse_completion('<think>hm <look>red cup</look></think>'
-    ...                      '<answer>[{"bbox_2d": [1, 2, 30, 40], "point_2d": [9, 9]}]</answer>')
-    >>> p.format_score, p.num_objects, p.looks[0].text, p.problems
-    (4.0, 1, 'red cup', [])
-    >>> parse_completion("no tags at all").problem_codes()
-    ['no_think', 'no_answer', 'structure', 'no_look']
+    Examples:
+        >>> p = parse_completion('<think>hm <look>red cup</look></think>'
+        ...                      '<answer>[{"bbox_2d": [1, 2, 30, 40], "point_2d": [9, 9]}]</answer>')
+        >>> p.format_score, p.num_objects, p.looks[0].text, p.problems
+        (4.0, 1, 'red cup', [])
+        >>> parse_completion("no tags at all").problem_codes()
+        ['no_think', 'no_answer', 'structure', 'no_look']
     """
     if not isinstance(text, str):
         raise TypeError(f"a completion must be a str, got {type(text).__name__}")

@@ -25,8 +25,9 @@ LOOK_TO_CONFIRM = (
 def build_prompt(question: str, template: str = LOOK_TO_CONFIRM) -> str:
     """The user text for one question. O(len).
 
-    >>> "<look>" in build_prompt("the red cup")
-    True
+    Examples:
+        >>> "<look>" in build_prompt("the red cup")
+        True
     """
     return template.format(question=question)
 
@@ -35,8 +36,9 @@ def build_messages(question: str, template: str = LOOK_TO_CONFIRM) -> list[dict[
     """A conversational prompt (one user turn: the image placeholder, then the text), the shape
     TRL and the Qwen2.5-VL chat template expect. O(len).
 
-    >>> build_messages("the dog")[0]["content"][0]
-    {'type': 'image'}
+    Examples:
+        >>> build_messages("the dog")[0]["content"][0]
+        {'type': 'image'}
     """
     return [
         {

@@ -46,7 +46,12 @@ _CHUNK_CELLS = 1 << 22
 
 @dataclass(frozen=True)
 class AccuracyConfig:
-    """Thresholds of the accuracy metrics (the paper's values by default)."""
+    """Thresholds of the accuracy metrics (the paper's values by default).
+
+    Examples:
+        >>> AccuracyConfig(iou_threshold=0.7).iou_threshold
+        0.7
+    """
 
     iou_threshold: float = 0.5
     l1_threshold: float = 10.0
@@ -66,8 +71,9 @@ def completion_text(completion: Any) -> str:
     """The text of a completion given as a string or as chat messages (TRL's conversational
     format): the content of the last assistant message, text parts joined. O(len).
 
-    >>> completion_text([{"role": "assistant", "content": [{"type": "text", "text": "hi"}]}])
-    'hi'
+    Examples:
+        >>> completion_text([{"role": "assistant", "content": [{"type": "text", "text": "hi"}]}])
+        'hi'
     """
     if isinstance(completion, str):
         return completion
@@ -105,9 +111,10 @@ def parse_ground_truth(ground_truth: Any, max_objects: int = 120) -> tuple[np.nd
     "point_2d"}`` dicts) -> ``(boxes (N, 4), points (N, 2))``. Ground truth is data, not model
     output: anything malformed raises ``ValueError`` rather than scoring 0.
 
-    >>> b, p = parse_ground_truth('[{"bbox_2d": [0, 0, 9, 9], "point_2d": [4, 4]}]')
-    >>> b.shape, p.shape
-    ((1, 4), (1, 2))
+    Examples:
+        >>> b, p = parse_ground_truth('[{"bbox_2d": [0, 0, 9, 9], "point_2d": [4, 4]}]')
+        >>> b.shape, p.shape
+        ((1, 4), (1, 2))
     """
     if isinstance(ground_truth, (str, bytes)):
         return _parse_ground_truth_str(ground_truth, max_objects)
@@ -201,9 +208,10 @@ def batch_accuracy(
     Samples are grouped by size and padded, so the geometry is a few vectorized calls and one
     batched Hungarian call per group. O(sum M N) plus the matching, O(sum min^2 max).
 
-    >>> box = np.array([[0.0, 0, 9, 9]]); pt = np.array([[4.0, 4]])
-    >>> batch_accuracy([(box, pt), None], [(box, pt), (box, pt)]).tolist()
-    [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]
+    Examples:
+        >>> box = np.array([[0.0, 0, 9, 9]]); pt = np.array([[4.0, 4]])
+        >>> batch_accuracy([(box, pt), None], [(box, pt), (box, pt)]).tolist()
+        [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]
     """
     cfg = config or AccuracyConfig()
     if len(pred) != len(gt):
@@ -247,9 +255,10 @@ def accuracy_metrics(
     """Raw (x1, x2, x3) of one completion: mean matched IoU, count fit, mean matched point
     score. An answer that does not parse into well-formed objects scores (0, 0, 0).
 
-    >>> gt = '[{"bbox_2d": [0, 0, 99, 99], "point_2d": [50, 50]}]'
-    >>> accuracy_metrics('<answer>[{"bbox_2d": [0, 0, 99, 99], "point_2d": [50, 90]}]</answer>', gt)
-    (1.0, 1.0, 0.9411764705882353)
+    Examples:
+        >>> gt = '[{"bbox_2d": [0, 0, 99, 99], "point_2d": [50, 50]}]'
+        >>> accuracy_metrics('<answer>[{"bbox_2d": [0, 0, 99, 99], "point_2d": [50, 90]}]</answer>', gt)
+        (1.0, 1.0, 0.9411764705882353)
     """
     cfg = config or AccuracyConfig()
     parsed = parse_completion(text, strict=strict, max_objects=cfg.max_objects)
@@ -284,13 +293,14 @@ class DrSegReward:
     After each call `last_breakdown` holds per-sample arrays (x1..x3, r1..r3, format parts,
     look, non_repeat, counts, reward) and `last_problems` the problems of each sample.
 
-    >>> reward = DrSegReward()
-    >>> text = ('<think>the cup <look>red handle</look></think>'
-    ...         '<answer>[{"bbox_2d": [0, 0, 99, 99], "point_2d": [50, 50]}]</answer>')
-    >>> reward([text], ground_truth=['[{"bbox_2d": [0, 0, 99, 99], "point_2d": [50, 50]}]'])
-    [8.0]
-    >>> reward.commit()
-    1
+    Examples:
+        >>> reward = DrSegReward()
+        >>> text = ('<think>the cup <look>red handle</look></think>'
+        ...         '<answer>[{"bbox_2d": [0, 0, 99, 99], "point_2d": [50, 50]}]</answer>')
+        >>> reward([text], ground_truth=['[{"bbox_2d": [0, 0, 99, 99], "point_2d": [50, 50]}]'])
+        [8.0]
+        >>> reward.commit()
+        1
     """
 
     def __init__(
@@ -410,8 +420,9 @@ class DrSegReward:
     def max_reward(self) -> float:
         """The largest reward this configuration can give (8 with unit weights).
 
-        >>> DrSegReward(weights={"look": 0.0}).max_reward
-        7.0
+        Examples:
+            >>> DrSegReward(weights={"look": 0.0}).max_reward
+            7.0
         """
         return sum(max(w, 0.0) * COMPONENT_MAX[n] for n, w in self.weights.items())
 

@@ -23,8 +23,9 @@ _EDGE = "\"'`“”‘’„«»()[]{}<>（）【】「」『』《》〈〉,，
 def format_reward(text: str, *, max_chars: int = DEFAULT_MAX_CHARS) -> float:
     """structure (0/1) + answer items (0..2) + look (0/1): 0..4. O(len(text)).
 
-    >>> format_reward('<think><look>a cup</look></think><answer>[{"bbox_2d": [1, 2, 3, 4]}]</answer>')
-    3.0
+    Examples:
+        >>> format_reward('<think><look>a cup</look></think><answer>[{"bbox_2d": [1, 2, 3, 4]}]</answer>')
+        3.0
     """
     return parse_completion(text, max_chars=max_chars).format_score
 
@@ -33,8 +34,9 @@ def look_reward(text: str, *, max_chars: int = DEFAULT_MAX_CHARS) -> float:
     """1.0 if a ``<look>`` block with non-whitespace content lies inside the think or the answer
     section, else 0.0. O(len(text)).
 
-    >>> look_reward("<think><look> </look></think><answer>[]</answer>")
-    0.0
+    Examples:
+        >>> look_reward("<think><look> </look></think><answer>[]</answer>")
+        0.0
     """
     return parse_completion(text, max_chars=max_chars).look
 
@@ -46,8 +48,9 @@ def _normalise(sentence: str) -> str:
 def non_repeat_problems(text: str) -> list[Problem]:
     """Why ``non_repeat`` is 0 for ``text`` (an empty list when it is 1). O(len(text)).
 
-    >>> [p.code for p in non_repeat_problems("A. B. A. B.")]
-    ['repeated_sentences']
+    Examples:
+        >>> [p.code for p in non_repeat_problems("A. B. A. B.")]
+        ['repeated_sentences']
     """
     lowered = text.lower()
     for pattern in _PLACEHOLDERS:
@@ -73,9 +76,10 @@ def non_repeat_reward(text: str) -> float:
     """0.0 if the text copies a placeholder phrase of the prompt or two or more of its sentences
     repeat an earlier one, else 1.0. O(len(text)).
 
-    >>> non_repeat_reward("The cup is red. It is on the left.")
-    1.0
-    >>> non_repeat_reward("<think>[Your reasoning text]</think>")
-    0.0
+    Examples:
+        >>> non_repeat_reward("The cup is red. It is on the left.")
+        1.0
+        >>> non_repeat_reward("<think>[Your reasoning text]</think>")
+        0.0
     """
     return 0.0 if non_repeat_problems(text) else 1.0

@@ -27,6 +27,12 @@ def generate_completions(
     Each image is resized to ``seen_size`` (the paper's 840x840; ``None`` keeps it) before it
     reaches the processor, so the answer's coordinates live in that frame (`rescale_objects`
     maps them back). Prompts are left-padded so a batch generates together.
+
+    Example::
+
+        model = AutoModelForImageTextToText.from_pretrained("runs/drseg/checkpoint-600")
+        processor = AutoProcessor.from_pretrained("runs/drseg/checkpoint-600")
+        texts = generate_completions(model, processor, [image], ["the red cup"], batch_size=8)
     """
     import torch
     from PIL import Image

@@ -20,6 +20,15 @@ __all__ = ["BoxSegmenter", "Sam2Segmenter", "Segmenter", "build_tiny_sam2", "che
 
 
 class Segmenter(Protocol):
+    """Anything that turns prompts into masks: ``(image, boxes, points) -> masks``.
+
+    Examples:
+        >>> def threshold_segmenter(image, boxes, points):
+        ...     return np.repeat((image.mean(-1) > 128)[None], len(boxes), axis=0)
+        >>> threshold_segmenter(np.zeros((4, 4, 3)), [[0, 0, 1, 1]], [[0, 0]]).shape
+        (1, 4, 4)
+    """
+
     def __call__(self, image: np.ndarray, boxes: np.ndarray, points: np.ndarray) -> np.ndarray:
         """(H, W, 3) image, (N, 4) xyxy boxes, (N, 2) points -> (N, H, W) bool masks."""
         ...
@@ -42,9 +51,10 @@ def check_prompts(image: Any, boxes: Any, points: Any) -> tuple[np.ndarray, np.n
 class BoxSegmenter:
     """Each box as its mask (inclusive pixel bounds, clipped to the image). O(N H W).
 
-    >>> m = BoxSegmenter()(np.zeros((4, 5, 3), np.uint8), [[1, 1, 2, 3]], [[1, 1]])
-    >>> m.shape, int(m.sum())
-    ((1, 4, 5), 6)
+    Examples:
+        >>> m = BoxSegmenter()(np.zeros((4, 5, 3), np.uint8), [[1, 1, 2, 3]], [[1, 1]])
+        >>> m.shape, int(m.sum())
+        ((1, 4, 5), 6)
     """
 
     def __call__(self, image: Any, boxes: Any, points: Any) -> np.ndarray:
@@ -73,6 +83,12 @@ class Sam2Segmenter:
     but need no torchvision, which transformers' SAM2 image processor imports.
 
     Complexity: one image-encoder pass per image, one decoder pass for all its objects.
+
+    Examples:
+        >>> import tempfile
+        >>> seg = Sam2Segmenter(build_tiny_sam2(tempfile.mkdtemp()), device="cpu")
+        >>> seg(np.zeros((32, 48, 3), np.uint8), [[0, 0, 10, 10]], [[5, 5]]).shape
+        (1, 32, 48)
     """
 
     MEAN = (0.485, 0.456, 0.406)
@@ -133,6 +149,12 @@ def build_tiny_sam2(out_dir: str | Path, *, seed: int = 0, image_size: int = 128
 
     Its masks are meaningless; it exists so the SAM2 path (config, save, ``from_pretrained``,
     prompting, post-processing) runs offline in tests and ``--tiny`` evaluation.
+
+    Examples:
+        >>> import tempfile
+        >>> path = build_tiny_sam2(tempfile.mkdtemp())
+        >>> (path / "config.json").exists()
+        True
     """
     import torch
     from transformers import Sam2Config, Sam2Model

@@ -46,12 +46,13 @@ class ReasonSegIoU:
     of per-image masks of different sizes, or COCO RLE dicts. Each image's prediction and ground
     truth must have the same size. O(H W) per image.
 
-    >>> acc = ReasonSegIoU()
-    >>> gt = np.zeros((2, 4, 4), bool); gt[0, :2] = True
-    >>> pred = np.zeros((2, 4, 4), bool); pred[0, :1] = True
-    >>> acc.update(pred, gt)
-    >>> acc.compute()
-    {'giou': 0.75, 'ciou': 0.5, 'num_images': 2}
+    Examples:
+        >>> acc = ReasonSegIoU()
+        >>> gt = np.zeros((2, 4, 4), bool); gt[0, :2] = True
+        >>> pred = np.zeros((2, 4, 4), bool); pred[0, :1] = True
+        >>> acc.update(pred, gt)
+        >>> acc.compute()
+        {'giou': 0.75, 'ciou': 0.5, 'num_images': 2}
     """
 
     def __init__(self) -> None:
@@ -125,10 +126,11 @@ class CountAccuracy:
 
     Counts are non-negative integers (floats that are whole numbers are accepted).
 
-    >>> acc = CountAccuracy()
-    >>> acc.update([3, 2, 0], [3, 4, 0])
-    >>> acc.compute()
-    {'accuracy': 0.6666666666666666, 'mae': 0.6666666666666666, 'num': 3}
+    Examples:
+        >>> acc = CountAccuracy()
+        >>> acc.update([3, 2, 0], [3, 4, 0])
+        >>> acc.compute()
+        {'accuracy': 0.6666666666666666, 'mae': 0.6666666666666666, 'num': 3}
     """
 
     def __init__(self) -> None:

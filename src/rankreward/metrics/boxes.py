@@ -85,8 +85,9 @@ def box_convert(boxes: Any, in_fmt: BoxFormat, out_fmt: BoxFormat) -> Any:
 
     Integer input is converted to float (see `rankreward._arrays.as_float`). O(n).
 
-    >>> box_convert(np.array([[10.0, 20.0, 4.0, 6.0]]), "cxcywh", "xyxy").tolist()
-    [[8.0, 17.0, 12.0, 23.0]]
+    Examples:
+        >>> box_convert(np.array([[10.0, 20.0, 4.0, 6.0]]), "cxcywh", "xyxy").tolist()
+        [[8.0, 17.0, 12.0, 23.0]]
     """
     _check_fmt(in_fmt)
     _check_fmt(out_fmt)
@@ -230,8 +231,9 @@ def _iou_parts(xp: Any, pa: tuple, pb: tuple, extra: float) -> tuple[Any, Any]:
 def box_area(boxes: Any, *, fmt: BoxFormat = "xyxy", pixel_inclusive: bool = False) -> Any:
     """Area of boxes ``(..., 4) -> (...)``. O(n).
 
-    >>> box_area(np.array([[0, 0, 9, 9]]), pixel_inclusive=True).tolist()
-    [100.0]
+    Examples:
+        >>> box_area(np.array([[0, 0, 9, 9]]), pixel_inclusive=True).tolist()
+        [100.0]
     """
     check_last_dim(boxes, 4, "boxes")
     b = box_convert(boxes, fmt, "xyxy")
@@ -252,12 +254,13 @@ def box_iou(
     ``pixel_inclusive=True`` is the Dr. Seg reward's convention (width ``x2 - x1 + 1``).
     O(M N) per leading index.
 
-    >>> a = np.array([[0.0, 0.0, 10.0, 10.0]])
-    >>> b = np.array([[0.0, 0.0, 10.0, 10.0], [5.0, 0.0, 15.0, 10.0], [20.0, 20.0, 30.0, 30.0]])
-    >>> box_iou(a, b).round(4).tolist()
-    [[1.0, 0.3333, 0.0]]
-    >>> box_iou(np.zeros((0, 4)), b).shape
-    (0, 3)
+    Examples:
+        >>> a = np.array([[0.0, 0.0, 10.0, 10.0]])
+        >>> b = np.array([[0.0, 0.0, 10.0, 10.0], [5.0, 0.0, 15.0, 10.0], [20.0, 20.0, 30.0, 30.0]])
+        >>> box_iou(a, b).round(4).tolist()
+        [[1.0, 0.3333, 0.0]]
+        >>> box_iou(np.zeros((0, 4)), b).shape
+        (0, 3)
     """
     extra = 1.0 if pixel_inclusive else 0.0
     xp, fa, fb = _prepare(a, b, fmt, validate)
@@ -279,9 +282,10 @@ def generalized_box_iou(a: Any, b: Any, *, fmt: BoxFormat = "xyxy", validate: bo
 
     O(M N) per leading index.
 
-    >>> a = np.array([[0.0, 0.0, 1.0, 1.0]])
-    >>> generalized_box_iou(a, np.array([[2.0, 0.0, 3.0, 1.0]])).tolist()
-    [[-0.3333333333333333]]
+    Examples:
+        >>> a = np.array([[0.0, 0.0, 1.0, 1.0]])
+        >>> generalized_box_iou(a, np.array([[2.0, 0.0, 3.0, 1.0]])).tolist()
+        [[-0.3333333333333333]]
     """
     xp, fa, fb = _prepare(a, b, fmt, validate)
     if xp is np:
@@ -309,9 +313,10 @@ def distance_box_iou(a: Any, b: Any, *, fmt: BoxFormat = "xyxy", validate: bool 
 
     O(M N) per leading index.
 
-    >>> a = np.array([[0.0, 0.0, 2.0, 2.0]])
-    >>> distance_box_iou(a, np.array([[2.0, 0.0, 4.0, 2.0]])).round(4).tolist()
-    [[-0.2]]
+    Examples:
+        >>> a = np.array([[0.0, 0.0, 2.0, 2.0]])
+        >>> distance_box_iou(a, np.array([[2.0, 0.0, 4.0, 2.0]])).round(4).tolist()
+        [[-0.2]]
     """
     xp, fa, fb = _prepare(a, b, fmt, validate)
     if xp is np:
@@ -326,9 +331,10 @@ def complete_box_iou(a: Any, b: Any, *, fmt: BoxFormat = "xyxy", validate: bool 
     ``v = 4 / pi^2 (atan(w_b / h_b) - atan(w_a / h_a))^2`` (zero-height boxes count as
     ``atan = pi / 2``), ``alpha = v / (1 - IoU + v)`` (0 when both vanish). O(M N).
 
-    >>> a = np.array([[0.0, 0.0, 2.0, 2.0]])
-    >>> complete_box_iou(a, a).tolist()
-    [[1.0]]
+    Examples:
+        >>> a = np.array([[0.0, 0.0, 2.0, 2.0]])
+        >>> complete_box_iou(a, a).tolist()
+        [[1.0]]
     """
     xp, fa, fb = _prepare(a, b, fmt, validate)
     if xp is np:
@@ -349,8 +355,9 @@ def box_l1(a: Any, b: Any, *, validate: bool = True) -> Any:
     Coordinates are compared as given (no format conversion), which is what the Dr. Seg reward's
     "L1 < 10 pixels" test uses. Only finiteness is validated. O(M N) per leading index.
 
-    >>> box_l1(np.array([[0, 0, 10, 10]]), np.array([[1, 2, 13, 14]])).tolist()
-    [[2.5]]
+    Examples:
+        >>> box_l1(np.array([[0, 0, 10, 10]]), np.array([[1, 2, 13, 14]])).tolist()
+        [[2.5]]
     """
     xp, fa, fb = float_pair(a, b, ("a", "b"), (4, 4), validate)
     if xp is np:

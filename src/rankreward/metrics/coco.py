@@ -53,6 +53,13 @@ class COCOResult:
         recall: (T, K, A, M) recall, -1 likewise.
         scores: (T, R, K, A, M) the score at each recall point.
         category_ids, iou_thresholds, recall_thresholds, area_ranges, max_dets: the axes.
+
+    Examples:
+        >>> gt = {"images": [{"id": 1}], "categories": [{"id": 3}], "annotations": [
+        ...     {"id": 1, "image_id": 1, "category_id": 3, "bbox": [0, 0, 10, 10], "area": 100}]}
+        >>> r = coco_evaluate(gt, [{"image_id": 1, "category_id": 3, "bbox": [0, 0, 10, 10], "score": 1}])
+        >>> r.precision.shape, round(r.per_category_ap()[3], 6)
+        ((10, 101, 1, 4, 3), 1.0)
     """
 
     stats: np.ndarray
@@ -618,13 +625,14 @@ def coco_evaluate(
 
     Complexity: O(N log N) sorting plus, per (category, image), O(T D G) matching; parallel.
 
-    >>> gt = {"images": [{"id": 1}], "categories": [{"id": 7}],
-    ...       "annotations": [{"id": 1, "image_id": 1, "category_id": 7,
-    ...                        "bbox": [10, 10, 50, 50], "area": 2500, "iscrowd": 0}]}
-    >>> dets = [{"image_id": 1, "category_id": 7, "bbox": [12, 10, 50, 50], "score": 0.9}]
-    >>> r = coco_evaluate(gt, dets)
-    >>> r.stats[:3].round(3).tolist()  # IoU 0.923: matched at 0.50..0.90, missed at 0.95
-    [0.9, 1.0, 1.0]
+    Examples:
+        >>> gt = {"images": [{"id": 1}], "categories": [{"id": 7}],
+        ...       "annotations": [{"id": 1, "image_id": 1, "category_id": 7,
+        ...                        "bbox": [10, 10, 50, 50], "area": 2500, "iscrowd": 0}]}
+        >>> dets = [{"image_id": 1, "category_id": 7, "bbox": [12, 10, 50, 50], "score": 0.9}]
+        >>> r = coco_evaluate(gt, dets)
+        >>> r.stats[:3].round(3).tolist()  # IoU 0.923: matched at 0.50..0.90, missed at 0.95
+        [0.9, 1.0, 1.0]
     """
     if iou_type not in ("bbox", "segm"):
         raise ValueError(f"iou_type must be 'bbox' or 'segm', got {iou_type!r}")
@@ -656,14 +664,17 @@ class DetectionAP:
 
     Args:
         box_format: ``"xyxy"`` (default), ``"xywh"`` (COCO) or ``"cxcywh"``.
-        max_dets, iou_thresholds, area_ranges: as in `coco_evaluate`.
+        max_dets: as in `coco_evaluate`.
+        iou_thresholds: as in `coco_evaluate`.
+        area_ranges: as in `coco_evaluate`.
 
     Complexity: ``update`` O(N); ``compute`` as `coco_evaluate`.
 
-    >>> ap = DetectionAP(box_format="xywh")
-    >>> ap.update(1, [[12, 10, 50, 50]], [0.9], [7], [[10, 10, 50, 50]], [7])
-    >>> ap.compute().stats[:3].round(3).tolist()
-    [0.9, 1.0, 1.0]
+    Examples:
+        >>> ap = DetectionAP(box_format="xywh")
+        >>> ap.update(1, [[12, 10, 50, 50]], [0.9], [7], [[10, 10, 50, 50]], [7])
+        >>> ap.compute().stats[:3].round(3).tolist()
+        [0.9, 1.0, 1.0]
     """
 
     def __init__(

@@ -62,9 +62,10 @@ def _rle_list(x: Any, name: str) -> list[dict]:
 def mask_to_rle(mask: Any) -> dict:
     """Encode one binary mask ``(H, W)`` as a compressed COCO RLE dict (``counts`` as str). O(HW).
 
-    >>> rle = mask_to_rle(np.eye(3, dtype=bool))
-    >>> rle["size"], rle_area(rle)
-    ([3, 3], 3)
+    Examples:
+        >>> rle = mask_to_rle(np.eye(3, dtype=bool))
+        >>> rle["size"], rle_area(rle)
+        ([3, 3], 3)
     """
     m = np.asarray(mask.detach().cpu() if is_torch(mask) else mask)
     if m.ndim != 2:
@@ -76,8 +77,9 @@ def mask_to_rle(mask: Any) -> dict:
 def rle_to_mask(rle: Mapping) -> np.ndarray:
     """Decode a COCO RLE dict to a boolean ``(H, W)`` mask. O(HW).
 
-    >>> rle_to_mask(mask_to_rle(np.eye(2, dtype=bool))).tolist()
-    [[True, False], [False, True]]
+    Examples:
+        >>> rle_to_mask(mask_to_rle(np.eye(2, dtype=bool))).tolist()
+        [[True, False], [False, True]]
     """
     return _mask_utils().decode(_rle_list(rle, "rle")[0]).astype(bool)
 
@@ -85,8 +87,9 @@ def rle_to_mask(rle: Mapping) -> np.ndarray:
 def rle_area(rle: Mapping) -> int:
     """Foreground pixel count of an RLE. O(number of runs).
 
-    >>> rle_area(mask_to_rle(np.ones((2, 3))))
-    6
+    Examples:
+        >>> rle_area(mask_to_rle(np.ones((2, 3))))
+        6
     """
     return int(_mask_utils().area(_rle_list(rle, "rle")[0]))
 
@@ -119,9 +122,10 @@ def mask_intersection_union(pred: Any, gt: Any) -> tuple[Any, Any]:
     Returns int64 arrays (or tensors on the input device) of the broadcast leading shape.
     numpy input runs one parallel Numba pass over the pixels. O(n H W).
 
-    >>> i, u = mask_intersection_union(np.eye(3, dtype=bool), np.ones((3, 3), bool))
-    >>> int(i), int(u)
-    (3, 9)
+    Examples:
+        >>> i, u = mask_intersection_union(np.eye(3, dtype=bool), np.ones((3, 3), bool))
+        >>> int(i), int(u)
+        (3, 9)
     """
     pred, gt = _dense(pred, "pred"), _dense(gt, "gt")
     if tuple(pred.shape[-2:]) != tuple(gt.shape[-2:]):
@@ -212,12 +216,13 @@ def mask_iou(pred: Any, gt: Any, *, pairwise: bool = True) -> Any:
 
     Results are float64 (float64 tensors for torch). An empty union gives 0.
 
-    >>> a = np.zeros((1, 4, 4), bool); a[0, :2] = True
-    >>> b = np.zeros((2, 4, 4), bool); b[0, :1] = True; b[1] = True
-    >>> mask_iou(a, b).tolist()
-    [[0.5, 0.5]]
-    >>> float(mask_iou(a[0], b[0], pairwise=False))
-    0.5
+    Examples:
+        >>> a = np.zeros((1, 4, 4), bool); a[0, :2] = True
+        >>> b = np.zeros((2, 4, 4), bool); b[0, :1] = True; b[1] = True
+        >>> mask_iou(a, b).tolist()
+        [[0.5, 0.5]]
+        >>> float(mask_iou(a[0], b[0], pairwise=False))
+        0.5
     """
     if _is_rle(pred) or _is_rle(gt):
         return _rle_iou(pred, gt, pairwise)
@@ -280,8 +285,9 @@ def polygon_iou(p: Any, q: Any) -> float:
     Multi-part segmentations are unioned; self-intersecting rings are repaired with
     ``shapely.make_valid``. Exact polygon areas, not rasterised. O((K1 + K2) log(K1 + K2)).
 
-    >>> polygon_iou([0, 0, 2, 0, 2, 2, 0, 2], [[1, 0], [3, 0], [3, 2], [1, 2]])
-    0.3333333333333333
+    Examples:
+        >>> polygon_iou([0, 0, 2, 0, 2, 2, 0, 2], [[1, 0], [3, 0], [3, 2], [1, 2]])
+        0.3333333333333333
     """
     a, b = _to_geometry(p), _to_geometry(q)
     union = a.union(b).area
@@ -291,8 +297,9 @@ def polygon_iou(p: Any, q: Any) -> float:
 def polygon_to_rle(segmentation: Any, height: int, width: int) -> dict:
     """Rasterise a polygon segmentation to a COCO RLE the way COCO does (pycocotools). O(HW).
 
-    >>> rle_area(polygon_to_rle([0, 0, 4, 0, 4, 4, 0, 4], 8, 8))
-    16
+    Examples:
+        >>> rle_area(polygon_to_rle([0, 0, 4, 0, 4, 4, 0, 4], 8, 8))
+        16
     """
     mu = _mask_utils()
     flat = [p.reshape(-1).tolist() for p in _polygon_parts(segmentation)]
@@ -303,7 +310,8 @@ def polygon_to_rle(segmentation: Any, height: int, width: int) -> dict:
 def polygon_to_mask(segmentation: Any, height: int, width: int) -> np.ndarray:
     """Rasterise a polygon segmentation to a boolean ``(height, width)`` mask. O(HW).
 
-    >>> int(polygon_to_mask([0, 0, 4, 0, 4, 4, 0, 4], 8, 8).sum())
-    16
+    Examples:
+        >>> int(polygon_to_mask([0, 0, 4, 0, 4, 4, 0, 4], 8, 8).sum())
+        16
     """
     return rle_to_mask(polygon_to_rle(segmentation, height, width))

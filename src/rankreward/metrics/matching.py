@@ -146,9 +146,10 @@ def hungarian_match_padded(costs: Any, nrows: Any = None, ncols: Any = None) -> 
     ``nrows[b]`` / ``ncols[b]`` give problem b's size (default: the full M / N); entries outside
     it are ignored. O(sum r^2 c) in one compiled call, parallel over problems for large batches.
 
-    >>> cols = hungarian_match_padded(np.array([[[4.0, 1.0], [2.0, 0.0]]]))
-    >>> cols.tolist()
-    [[1, 0]]
+    Examples:
+        >>> cols = hungarian_match_padded(np.array([[[4.0, 1.0], [2.0, 0.0]]]))
+        >>> cols.tolist()
+        [[1, 0]]
     """
     costs = np.ascontiguousarray(to_numpy(costs), dtype=np.float64)
     if costs.ndim != 3:
@@ -194,11 +195,12 @@ def hungarian_match(cost: Any, sizes: Any = None) -> tuple[Any, Any] | list[tupl
     indices come back as int64 tensors on the input's device. Costs must be finite.
     O(r^2 c) per problem with r = min(M, N), c = max(M, N).
 
-    >>> rows, cols = hungarian_match(np.array([[4.0, 1.0, 3.0], [2.0, 0.0, 5.0], [3.0, 2.0, 2.0]]))
-    >>> rows.tolist(), cols.tolist()
-    ([0, 1, 2], [1, 0, 2])
-    >>> [c.tolist() for _, c in hungarian_match([np.eye(2), np.ones((1, 3))])]
-    [[1, 0], [0]]
+    Examples:
+        >>> rows, cols = hungarian_match(np.array([[4.0, 1.0, 3.0], [2.0, 0.0, 5.0], [3.0, 2.0, 2.0]]))
+        >>> rows.tolist(), cols.tolist()
+        ([0, 1, 2], [1, 0, 2])
+        >>> [c.tolist() for _, c in hungarian_match([np.eye(2), np.ones((1, 3))])]
+        [[1, 0], [0]]
     """
     if isinstance(cost, Sequence) and not isinstance(cost, (str, bytes)):
         mats = [to_numpy(c) for c in cost]

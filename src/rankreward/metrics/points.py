@@ -18,8 +18,9 @@ __all__ = ["count_score", "point_distance", "point_score", "points_in_boxes"]
 def point_distance(p: Any, q: Any, *, validate: bool = True) -> Any:
     """Pairwise Euclidean distance: ``(..., M, 2)`` x ``(..., N, 2)`` -> ``(..., M, N)``. O(M N).
 
-    >>> point_distance(np.array([[0, 0]]), np.array([[3, 4], [0, 1]])).tolist()
-    [[5.0, 1.0]]
+    Examples:
+        >>> point_distance(np.array([[0, 0]]), np.array([[3, 4], [0, 1]])).tolist()
+        [[5.0, 1.0]]
     """
     xp, fp, fq = float_pair(p, q, ("p", "q"), (2, 2), validate)
     dx = fp[..., :, None, 0] - fq[..., None, :, 0]
@@ -34,8 +35,9 @@ def points_in_boxes(points: Any, boxes: Any, *, validate: bool = True) -> Any:
     Point ``i`` is tested against box ``i`` only (xyxy boxes); the leading shapes broadcast and
     the result is a boolean array of that shape. O(n).
 
-    >>> points_in_boxes(np.array([[5, 5], [10, 0], [11, 5]]), np.array([[0, 0, 10, 10]] * 3)).tolist()
-    [True, True, False]
+    Examples:
+        >>> points_in_boxes(np.array([[5, 5], [10, 0], [11, 5]]), np.array([[0, 0, 10, 10]] * 3)).tolist()
+        [True, True, False]
     """
     _, fp, fb = float_pair(points, boxes, ("points", "boxes"), (2, 4), validate)
     x, y = fp[..., 0], fp[..., 1]
@@ -48,8 +50,9 @@ def point_score(d: Any, inner: float = 30.0, outer: float = 200.0) -> Any:
     The Dr. Seg reward uses ``inner=30, outer=200``: ``(200 - d) / 170`` in between. Works
     elementwise on any shape; a Python float in gives a Python float out. O(n).
 
-    >>> point_score(np.array([0.0, 30.0, 115.0, 200.0, 500.0])).tolist()
-    [1.0, 1.0, 0.5, 0.0, 0.0]
+    Examples:
+        >>> point_score(np.array([0.0, 30.0, 115.0, 200.0, 500.0])).tolist()
+        [1.0, 1.0, 0.5, 0.0, 0.0]
     """
     if not outer > inner:
         raise ValueError(f"point_score needs outer > inner, got inner={inner}, outer={outer}")
@@ -67,10 +70,11 @@ def count_score(m: Any, n: Any) -> Any:
 
     Counts must be non-negative; a Python int pair gives a Python float.
 
-    >>> count_score(np.array([0, 3, 4]), np.array([0, 6, 0])).tolist()
-    [1.0, 0.5, 0.0]
-    >>> count_score(2, 2)
-    1.0
+    Examples:
+        >>> count_score(np.array([0, 3, 4]), np.array([0, 6, 0])).tolist()
+        [1.0, 0.5, 0.0]
+        >>> count_score(2, 2)
+        1.0
     """
     if isinstance(m, (int, float)) and isinstance(n, (int, float)):
         return float(count_score(np.array(float(m)), np.array(float(n))))

@@ -40,11 +40,12 @@ class AutoCommitNormalizer(NormalizerWrapper):
 
     Complexity: `rank_and_stage` is O(B K log n); the commit that ends a step is O(K n).
 
-    >>> norm = AutoCommitNormalizer(RankNormalizer(num_metrics=1, window=8, prefill=1), 2)
-    >>> [norm.rank_and_stage([x]).item() for x in (1.0, 2.0, 1.5)]
-    [1.0, 1.0, 0.6666666666666666]
-    >>> norm.commits, len(norm), norm.num_staged
-    (1, 3, 1)
+    Examples:
+        >>> norm = AutoCommitNormalizer(RankNormalizer(num_metrics=1, window=8, prefill=1), 2)
+        >>> [norm.rank_and_stage([x]).item() for x in (1.0, 2.0, 1.5)]
+        [1.0, 1.0, 0.6666666666666666]
+        >>> norm.commits, len(norm), norm.num_staged
+        (1, 3, 1)
     """
 
     def __init__(

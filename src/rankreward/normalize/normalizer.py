@@ -166,11 +166,12 @@ class RankNormalizer:
         """The Dr. Seg paper's setting: 3 metrics, window 2048, 128 zeros prefilled, ties
         ``"right"``, ranks rounded to 1 decimal, float32 windows. Keyword overrides win.
 
-        >>> norm = RankNormalizer.paper()
-        >>> len(norm), norm.decimals, norm.dtype
-        (128, 1, 'float32')
-        >>> norm.rank(np.array([[0.0, 0.5, -1.0]])).tolist()
-        [[1.0, 1.0, 0.0]]
+        Examples:
+            >>> norm = RankNormalizer.paper()
+            >>> len(norm), norm.decimals, norm.dtype
+            (128, 1, 'float32')
+            >>> norm.rank(np.array([[0.0, 0.5, -1.0]])).tolist()
+            [[1.0, 1.0, 0.0]]
         """
         params: dict[str, Any] = dict(
             num_metrics=3,
@@ -323,9 +324,10 @@ class RankNormalizer:
 
         Complexity: O(B K log n).
 
-        >>> norm = RankNormalizer(num_metrics=2, window=8, prefill=4)  # four zeros per metric
-        >>> norm.rank(np.array([[0.0, -1.0], [1.0, 0.0]])).tolist()
-        [[1.0, 0.0], [1.0, 1.0]]
+        Examples:
+            >>> norm = RankNormalizer(num_metrics=2, window=8, prefill=4)  # four zeros per metric
+            >>> norm.rank(np.array([[0.0, -1.0], [1.0, 0.0]])).tolist()
+            [[1.0, 0.0], [1.0, 1.0]]
         """
         with self._lock:
             return self._run(values, rank=True, append=False)
@@ -335,10 +337,11 @@ class RankNormalizer:
 
         Complexity: O(K (n + B log B)) for numba/torch, O(K B log n) for sorted.
 
-        >>> norm = RankNormalizer(num_metrics=1, window=2)
-        >>> norm.update([1.0, 2.0, 3.0])
-        >>> norm.window.ravel().tolist()
-        [2.0, 3.0]
+        Examples:
+            >>> norm = RankNormalizer(num_metrics=1, window=2)
+            >>> norm.update([1.0, 2.0, 3.0])
+            >>> norm.window.ravel().tolist()
+            [2.0, 3.0]
         """
         with self._lock:
             self._run(values, rank=False, append=True)
@@ -348,11 +351,12 @@ class RankNormalizer:
 
         Complexity: the sum of `rank` and `update`.
 
-        >>> norm = RankNormalizer(num_metrics=1, window=16, prefill=2)
-        >>> norm.update_and_rank(np.array([0.0, 1.0])).tolist()  # against [0, 0]
-        [1.0, 1.0]
-        >>> norm.update_and_rank(np.array([0.5])).tolist()  # against [0, 0, 0, 1]
-        [0.75]
+        Examples:
+            >>> norm = RankNormalizer(num_metrics=1, window=16, prefill=2)
+            >>> norm.update_and_rank(np.array([0.0, 1.0])).tolist()  # against [0, 0]
+            [1.0, 1.0]
+            >>> norm.update_and_rank(np.array([0.5])).tolist()  # against [0, 0, 0, 1]
+            [0.75]
         """
         with self._lock:
             return self._run(values, rank=True, append=True)
@@ -362,14 +366,15 @@ class RankNormalizer:
 
         Complexity: O(B K) (validation and a reference to the batch).
 
-        >>> norm = RankNormalizer(num_metrics=1, window=8)
-        >>> norm.stage([1.0]); norm.stage([2.0])
-        >>> len(norm), norm.num_staged
-        (0, 2)
-        >>> norm.commit()
-        2
-        >>> norm.window.ravel().tolist()
-        [1.0, 2.0]
+        Examples:
+            >>> norm = RankNormalizer(num_metrics=1, window=8)
+            >>> norm.stage([1.0]); norm.stage([2.0])
+            >>> len(norm), norm.num_staged
+            (0, 2)
+            >>> norm.commit()
+            2
+            >>> norm.window.ravel().tolist()
+            [1.0, 2.0]
         """
         with self._lock:
             self._run(values, rank=False, append=False, stage=True)
@@ -380,11 +385,12 @@ class RankNormalizer:
         This is what a reward function calls once per micro-batch; the trainer calls
         `commit` once per optimizer step.
 
-        >>> norm = RankNormalizer(num_metrics=1, window=8, prefill=1)
-        >>> norm.rank_and_stage([1.0]).tolist(), norm.rank_and_stage([-1.0]).tolist()
-        ([1.0], [0.0])
-        >>> norm.commit(), len(norm)
-        (2, 3)
+        Examples:
+            >>> norm = RankNormalizer(num_metrics=1, window=8, prefill=1)
+            >>> norm.rank_and_stage([1.0]).tolist(), norm.rank_and_stage([-1.0]).tolist()
+            ([1.0], [0.0])
+            >>> norm.commit(), len(norm)
+            (2, 3)
         """
         with self._lock:
             return self._run(values, rank=True, append=False, stage=True)
@@ -454,10 +460,11 @@ class RankNormalizer:
         ``values`` is the (n, K) window, oldest first; ``staged`` the uncommitted rows. No
         pickle is needed to store it (`save` writes an ``.npz``).
 
-        >>> norm = RankNormalizer(num_metrics=1, window=4, prefill=2)
-        >>> state = norm.state_dict()
-        >>> state["values"].shape, state["version"]
-        ((2, 1), 1)
+        Examples:
+            >>> norm = RankNormalizer(num_metrics=1, window=4, prefill=2)
+            >>> state = norm.state_dict()
+            >>> state["values"].shape, state["version"]
+            ((2, 1), 1)
         """
         with self._lock:
             staged = (
@@ -558,6 +565,13 @@ def save_state(state: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
 
     Shared by every normalizer front (local, distributed, Ray) so a state file is the same
     thing wherever it was written. O(window).
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "norm.npz"
+        >>> save_state(RankNormalizer(num_metrics=1, window=4, prefill=2).state_dict(), path)
+        >>> load_state(path)["values"].ravel().tolist()
+        [0.0, 0.0]
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
@@ -574,7 +588,15 @@ def save_state(state: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
 
 
 def load_state(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a state file written by `save_state` (no pickle); ``ValueError`` if unreadable."""
+    """Read a state file written by `save_state` (no pickle); ``ValueError`` if unreadable.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "norm.npz"
+        >>> RankNormalizer(num_metrics=2, window=4, prefill=1).save(path)
+        >>> sorted(load_state(path))[:3]
+        ['decimals', 'dtype', 'empty_rank']
+    """
     try:
         with np.load(path, allow_pickle=False) as data:
             state = {k: data[k] for k in data.files}

@@ -374,12 +374,13 @@ def _step_parallel(ring, main, spare, ins, dels, values, out, st, denom, inc_s, 
 class NumbaBackend:
     """Ring buffer + sorted main array with insert/delete buffers, compiled with Numba.
 
-    >>> b = NumbaBackend(num_metrics=1, capacity=3, dtype=np.float64)
-    >>> b.append(np.array([[1.0], [2.0], [2.0], [5.0]]))
-    >>> b.values().ravel().tolist()
-    [2.0, 2.0, 5.0]
-    >>> b.counts(np.array([[2.0]]), "right").tolist()
-    [[2]]
+    Examples:
+        >>> b = NumbaBackend(num_metrics=1, capacity=3, dtype=np.float64)
+        >>> b.append(np.array([[1.0], [2.0], [2.0], [5.0]]))
+        >>> b.values().ravel().tolist()
+        [2.0, 2.0, 5.0]
+        >>> b.counts(np.array([[2.0]]), "right").tolist()
+        [[2]]
     """
 
     name = "numba"

@@ -24,10 +24,11 @@ def python_round(values: np.ndarray, decimals: int) -> np.ndarray:
 
     Complexity: O(n) numpy work plus one Python ``round`` per value near a midpoint (rare).
 
-    >>> python_round(np.array([112 / 320, 0.25, 0.26]), 1).tolist()
-    [0.3, 0.2, 0.3]
-    >>> np.round(112 / 320, 1)  # numpy disagrees with Python here
-    np.float64(0.4)
+    Examples:
+        >>> python_round(np.array([112 / 320, 0.25, 0.26]), 1).tolist()
+        [0.3, 0.2, 0.3]
+        >>> np.round(112 / 320, 1)  # numpy disagrees with Python here
+        np.float64(0.4)
     """
     values = np.asarray(values, dtype=np.float64)
     scale = 10.0**decimals
@@ -48,8 +49,9 @@ def python_round(values: np.ndarray, decimals: int) -> np.ndarray:
 def round_fractions(numerators: np.ndarray, denominator: int, decimals: int | None) -> np.ndarray:
     """``numerators / denominator`` as float64, optionally rounded like Python's ``round``.
 
-    >>> round_fractions(np.array([112, 0, 320]), 320, 1).tolist()
-    [0.3, 0.0, 1.0]
+    Examples:
+        >>> round_fractions(np.array([112, 0, 320]), 320, 1).tolist()
+        [0.3, 0.0, 1.0]
     """
     q = np.asarray(numerators, dtype=np.float64) / float(denominator)
     if decimals is None:

@@ -19,12 +19,13 @@ __all__ = ["SortedBackend"]
 class SortedBackend(CountThenAppend):
     """Windows kept as ``SortedList`` (for search) and ``deque`` (for FIFO eviction).
 
-    >>> b = SortedBackend(num_metrics=1, capacity=3, dtype=np.float64)
-    >>> b.append(np.array([[1.0], [2.0], [2.0], [5.0]]))
-    >>> b.values().ravel().tolist()
-    [2.0, 2.0, 5.0]
-    >>> b.counts(np.array([[2.0]]), "right").tolist()
-    [[2]]
+    Examples:
+        >>> b = SortedBackend(num_metrics=1, capacity=3, dtype=np.float64)
+        >>> b.append(np.array([[1.0], [2.0], [2.0], [5.0]]))
+        >>> b.values().ravel().tolist()
+        [2.0, 2.0, 5.0]
+        >>> b.counts(np.array([[2.0]]), "right").tolist()
+        [[2]]
     """
 
     name = "sorted"

@@ -27,13 +27,14 @@ def _torch() -> Any:
 class TorchBackend(CountThenAppend):
     """Sorted (K, n) tensor plus a (K, capacity) ring buffer on ``device``.
 
-    >>> import torch
-    >>> b = TorchBackend(num_metrics=1, capacity=3, dtype=np.float64, device="cpu")
-    >>> b.append(torch.tensor([[1.0], [2.0], [2.0], [5.0]], dtype=torch.float64))
-    >>> b.values().ravel().tolist()
-    [2.0, 2.0, 5.0]
-    >>> b.counts(torch.tensor([[2.0]], dtype=torch.float64), "right").tolist()
-    [[2]]
+    Examples:
+        >>> import torch
+        >>> b = TorchBackend(num_metrics=1, capacity=3, dtype=np.float64, device="cpu")
+        >>> b.append(torch.tensor([[1.0], [2.0], [2.0], [5.0]], dtype=torch.float64))
+        >>> b.values().ravel().tolist()
+        [2.0, 2.0, 5.0]
+        >>> b.counts(torch.tensor([[2.0]], dtype=torch.float64), "right").tolist()
+        [[2]]
     """
 
     name = "torch"

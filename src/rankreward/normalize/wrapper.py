@@ -22,7 +22,12 @@ __all__ = ["NormalizerLike", "NormalizerWrapper"]
 @runtime_checkable
 class NormalizerLike(Protocol):
     """What `DrSegReward` and the adapters need from a normalizer: `RankNormalizer`, its
-    wrappers and `RayRankNormalizer` all qualify."""
+    wrappers and `RayRankNormalizer` all qualify.
+
+    Examples:
+        >>> isinstance(RankNormalizer.paper(), NormalizerLike)
+        True
+    """
 
     num_metrics: int
     capacity: int
@@ -38,9 +43,10 @@ class NormalizerLike(Protocol):
 class NormalizerWrapper:
     """Delegates every `RankNormalizer` call to ``inner``; subclasses add a policy.
 
-    >>> wrapped = NormalizerWrapper(RankNormalizer(num_metrics=1, window=4, prefill=2))
-    >>> wrapped.update_and_rank([0.0, 1.0]).tolist(), len(wrapped)
-    ([1.0, 1.0], 4)
+    Examples:
+        >>> wrapped = NormalizerWrapper(RankNormalizer(num_metrics=1, window=4, prefill=2))
+        >>> wrapped.update_and_rank([0.0, 1.0]).tolist(), len(wrapped)
+        ([1.0, 1.0], 4)
     """
 
     def __init__(self, inner: RankNormalizer | None = None) -> None:

@@ -164,9 +164,10 @@ def synthetic_shapes(
     (``"red circle"``); with ``with_masks`` also ``mask``, the (size, size) bool union mask and
     ``masks``, one per object (the rasterised shapes, so a perfect segmenter scores IoU 1).
 
-    >>> row = synthetic_shapes(1, 32, 0, with_masks=True)[0]
-    >>> row["mask"].shape, row["count"] == len(json.loads(row["solution"]))
-    ((32, 32), True)
+    Examples:
+        >>> row = synthetic_shapes(1, 32, 0, with_masks=True)[0]
+        >>> row["mask"].shape, row["count"] == len(json.loads(row["solution"]))
+        ((32, 32), True)
     """
     from PIL import Image, ImageDraw
 

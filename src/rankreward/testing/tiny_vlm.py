@@ -102,9 +102,10 @@ def build_tiny_tokenizer(vocab_size: int = 400) -> Any:
     """A byte-level BPE tokenizer with the Qwen special tokens and chat template, trained in
     code on a few strings (no download). Byte-level, so any text round-trips through it.
 
-    >>> tok = build_tiny_tokenizer()
-    >>> tok.decode(tok("<think>a cup</think>")["input_ids"])
-    '<think>a cup</think>'
+    Examples:
+        >>> tok = build_tiny_tokenizer()
+        >>> tok.decode(tok("<think>a cup</think>")["input_ids"])
+        '<think>a cup</think>'
     """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
