@@ -1,0 +1,78 @@
+"""The sdist and wheel build, and the wheel works in a fresh environment with only the core
+dependencies: no torch, trl or pycocotools is imported, the version is single-sourced."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import rankreward
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SMOKE = """
+import sys
+import numpy as np
+import rankreward
+from rankreward import RankNormalizer
+from rankreward.metrics import box_iou
+norm = RankNormalizer.paper()
+assert norm.update_and_rank(np.array([[0.5, 1.0, 0.0]])).tolist() == [[1.0, 1.0, 1.0]]
+iou = box_iou(np.array([[0.0, 0.0, 10.0, 10.0]]), np.array([[0.0, 0.0, 10.0, 5.0]]))
+assert abs(iou[0, 0] - 0.5) < 1e-12
+heavy = sorted(m for m in ("torch", "trl", "pycocotools", "transformers") if m in sys.modules)
+assert not heavy, heavy
+print(rankreward.__version__)
+"""
+
+
+@pytest.mark.slow
+def test_wheel_installs_and_runs_with_core_dependencies_only(tmp_path):
+    pytest.importorskip("build")
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--sdist",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(dist),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    wheel = next(dist.glob("rankreward-*.whl"))
+    sdist = next(dist.glob("rankreward-*.tar.gz"))
+    version = rankreward.__version__
+    assert wheel.name.startswith(f"rankreward-{version}-")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "rankreward/py.typed" in names and "rankreward/metrics/coco.py" in names
+    assert any(n.endswith("licenses/LICENSE") for n in names)
+    assert not any(n.startswith("tests/") for n in names)
+    with tarfile.open(sdist) as tar:
+        assert any(n.endswith("/LICENSE") for n in tar.getnames())
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    subprocess.run([str(py), "-m", "pip", "install", "-q", str(wheel)], check=True)
+    frozen = subprocess.run(
+        [str(py), "-m", "pip", "freeze"], check=True, capture_output=True, text=True
+    ).stdout.lower()
+    for extra in ("torch", "trl", "pycocotools", "transformers", "ray"):
+        assert f"\n{extra}==" not in "\n" + frozen, f"{extra} installed with the core wheel"
+    out = subprocess.run([str(py), "-c", SMOKE], check=True, capture_output=True, text=True)
+    assert out.stdout.strip() == version
+    cli = subprocess.run(
+        [str(venv / "bin" / "rankreward"), "--version"], check=True, capture_output=True, text=True
+    )
+    assert version in cli.stdout
