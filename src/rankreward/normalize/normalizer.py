@@ -599,7 +599,9 @@ def load_state(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         with np.load(path, allow_pickle=False) as data:
             state = {k: data[k] for k in data.files}
-    except Exception as exc:  # zipfile/numpy raise many types on damaged files; all mean "unreadable"
+    except (
+        Exception
+    ) as exc:  # zipfile/numpy raise many types on damaged files; all mean "unreadable"
         raise ValueError(f"cannot read normalizer state from {path}: {exc!r}") from exc
     for key in ("ties", "dtype"):
         if key in state:
