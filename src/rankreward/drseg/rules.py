@@ -42,6 +42,8 @@ def look_reward(text: str, *, max_chars: int = DEFAULT_MAX_CHARS) -> float:
 
 
 def _normalise(sentence: str) -> str:
+    """A sentence as the repeat check compares it (trimmed, edge punctuation stripped, spaces
+    collapsed, lower-cased)."""
     return " ".join(sentence.strip().strip(_EDGE).split()).lower()
 
 
@@ -57,16 +59,11 @@ def non_repeat_problems(text: str) -> list[Problem]:
         m = pattern.search(lowered)
         if m:
             return [Problem("placeholder_text", f"copies the prompt's placeholder {m.group()!r}")]
-    seen: set[str] = set()
-    repeats = 0
-    for raw in _SENTENCE_END.split(text):
-        s = _normalise(raw)
-        if not s:
-            continue
-        if s in seen:
-            repeats += 1
-        else:
-            seen.add(s)
+    # `_normalise` inlined. Lower-casing stays per sentence: the whole text's lower() differs at
+    # sentence ends (Greek final sigma: "ΑΣ.Β".lower() is "ασ.β", "ΑΣ".lower() is "ας").
+    parts = [" ".join(s.strip().strip(_EDGE).split()).lower() for s in _SENTENCE_END.split(text)]
+    parts = [s for s in parts if s]
+    repeats = len(parts) - len(set(parts))
     if repeats >= 2:
         return [Problem("repeated_sentences", f"{repeats} sentences repeat an earlier one")]
     return []
