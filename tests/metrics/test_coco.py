@@ -252,3 +252,13 @@ def test_hypothesis_tiny_sets_identical(data, max_dets):
     )
     ranges = [(0, 1e10), (0, 100), (100, 900), (900, 1e10)]
     assert_same(ev, coco_evaluate(gt, dets, max_dets=max_dets, area_ranges=ranges))
+
+
+@pytest.mark.slow
+def test_a_thousand_images_identical_to_pycocotools():
+    """A realistic size: 1000 images, 20 categories, crowd regions, >100 detections on some
+    images, tied scores; every array equal to pycocotools' to 1e-12."""
+    rng = np.random.default_rng(2024)
+    gt, dets = synthetic_coco(1000, 20, rng, dets_per_image=110, tie_decimals=2)
+    ev, _ = pycoco(gt, dets)
+    assert_same(ev, coco_evaluate(gt, dets))
