@@ -31,7 +31,9 @@ class AutoCommitNormalizer(NormalizerWrapper):
         state_file: after every commit, save the state here (atomically). ``{step}`` in the
             name is replaced by the commit count, keeping one file per step, so a run resumed
             from the trainer's step-N checkpoint can load the window as it was at step N.
-        resume_from: a state file to load now (e.g. the ``state_file`` of the step resumed).
+        resume_from: a state file to load now (e.g. the ``state_file`` of the step resumed);
+            the step count comes back with it.
+        start_step: the step count to start from when not resuming from a file.
 
     `rank_and_stage` ranks against the snapshot, stages, and commits when the staged count
     reaches ``commit_every``. A call that crosses the boundary is ranked wholly against the old
@@ -93,9 +95,17 @@ class AutoCommitNormalizer(NormalizerWrapper):
                     self.save(path)
             return n
 
+    def state_dict(self) -> dict[str, Any]:
+        """The window's state plus ``commits`` (the step count), so a resumed run keeps
+        numbering its per-step state files where the interrupted one stopped."""
+        with self._lock:
+            return {**self.inner.state_dict(), "commits": self.commits}
+
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         with self._lock:
             self.inner.load_state_dict(state)
+            if "commits" in state:
+                self.commits = int(state["commits"])
 
     def __repr__(self) -> str:
         return f"AutoCommitNormalizer({self.inner!r}, commit_every={self.commit_every})"
