@@ -220,6 +220,8 @@ class RankNormalizer:
         }
         if not self._resolved:
             self._resolve(values)
+        if not torch_in and rows.dtype == self.dtype and rows.flags.c_contiguous:
+            return self._backend.native(rows), meta  # no cast, so nothing can overflow
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported as non-finite
             native = self._backend.native(rows)
         return native, meta

@@ -11,7 +11,9 @@ physically present in ``main``. A step that appends ``b`` values and evicts ``e`
 
 With T = 2 sqrt(n b) the amortised cost per step is O(sqrt(n b) + b log b) instead of O(n), which
 is what makes million-value windows cheap. Windows up to ``SMALL_WINDOW`` use T = 0 (compact
-every step: a pass over a few thousand floats is cheaper than three searches per query).
+every step: a pass over a few thousand floats is cheaper than three searches per query); and when
+a batch replaces at least a quarter of such a window, the whole window is re-sorted by numpy's
+SIMD sort after the ring is written (one sort of n beats two sorts of b and a merge).
 
 A rank query counts ``c = bound(main) + bound(ins) - bound(dels)``: O(log n) per value.
 Memory: ``ring`` and ``main`` (``capacity`` each, allocated as the window fills) plus buffers of
@@ -34,6 +36,9 @@ PARALLEL_THRESHOLD = 1 << 18
 
 #: Batches at least this large are sorted with numpy before the kernel runs.
 PRESORT = 64
+# A small window whose batch is at least 1/REBUILD_RATIO of it is re-sorted whole after the
+# append (see `NumbaBackend._step_rebuild`).
+REBUILD_RATIO = 4
 
 _SIDE_CODES = {"left": 0, "right": 1, "both": 2}
 
@@ -433,6 +438,9 @@ class NumbaBackend:
             if self.num_metrics > 1 and n * self.num_metrics >= PARALLEL_THRESHOLD
             else _step_serial
         )
+        rebuild = self.capacity <= SMALL_WINDOW and b * REBUILD_RATIO >= cap
+        if append and compact and rebuild and self._ni == 0 and self._nd == 0:
+            return self._step_rebuild(kernel, values, out, side, denom, do_rank, n, b, cap)
         st = np.array([self._m, self._ni, self._nd, self._head, cap, _SIDE_CODES.get(side, 0),
                        do_rank, append, compact], dtype=np.int64)  # fmt: skip
         inc_s = ev_s = self._no_sorted
@@ -464,6 +472,34 @@ class NumbaBackend:
         if h + e <= cap:
             return self._ring[:, h : h + e]
         return np.concatenate([self._ring[:, h:cap], self._ring[:, : h + e - cap]], axis=1)
+
+    def _step_rebuild(self, kernel, values, out, side, denom, do_rank, n, b, cap):
+        """A batch that replaces a large part of a small window: rank in the kernel, then
+        write the ring and re-sort the whole window with numpy's SIMD sort. One sort of n
+        values beats sorting the batch and the evicted values separately and merging."""
+        st = np.array([self._m, 0, 0, self._head, cap, _SIDE_CODES.get(side, 0), do_rank, 0, 1],
+                      dtype=np.int64)  # fmt: skip
+        ok = kernel(self._ring, self._main, self._spare, self._ins, self._dels, values, out, st,
+                    float(denom), self._no_sorted, self._no_sorted)  # fmt: skip
+        if not ok:
+            return False, None
+        e = max(0, n + b - cap)
+        start = (self._head + n) % cap  # first free slot; wraps onto the evicted (oldest) ones
+        first = min(b, cap - start)
+        self._ring[:, start : start + first] = values[:first].T
+        self._ring[:, : b - first] = values[first:].T
+        self._head = (self._head + e) % cap
+        m = n + b - e
+        h = self._head
+        if m == cap:
+            self._main[:, :cap] = self._ring
+        else:
+            tail = min(m, cap - h)
+            self._main[:, :tail] = self._ring[:, h : h + tail]
+            self._main[:, tail:m] = self._ring[:, : m - tail]
+        self._main[:, :m].sort(axis=1)
+        self._m, self._ni, self._nd = m, 0, 0
+        return True, (out if do_rank else None)
 
     def _plan(self, b: int) -> bool:
         """Decide whether this append compacts, and make the buffers big enough if not."""
