@@ -93,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         >>> main(["--version"])  # doctest: +SKIP
         rankreward 0.1.0
     """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["eval"]:  # its own parser, shared with examples/eval_drseg.py
+        from .evaluation.cli import main as eval_main
+
+        return eval_main(argv[1:])
     parser = argparse.ArgumentParser(prog="rankreward", description="rankreward tools")
     parser.add_argument("--version", action="version", version=f"rankreward {__version__}")
     sub = parser.add_subparsers(dest="command")
@@ -111,6 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     score.add_argument("--step-size", type=int, default=256, help="completions per step (256)")
     score.add_argument("--state", type=Path, help="start from a saved normalizer state (.npz)")
     score.add_argument("--lenient", action="store_true", help="lenient answer parsing")
+    sub.add_parser(
+        "eval",
+        help="evaluate a policy: ReasonSeg gIoU/cIoU (SAM2), COCO AP, counting "
+        "('rankreward eval --help')",
+        add_help=False,
+    )
     args = parser.parse_args(argv)
     if args.command == "score":
         if args.step_size < 1:

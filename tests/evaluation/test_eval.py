@@ -177,3 +177,22 @@ def test_eval_script_with_given_completions(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["count"]["accuracy"] == 1.0
+
+
+def test_rankreward_eval_command(tmp_path, capsys):
+    """`rankreward eval` is the same command: score given completions, no model needed."""
+    from rankreward.cli import main
+
+    (tmp_path / "count.jsonl").write_text(
+        json.dumps({"image": "x.png", "question": "cups", "count": 1}) + "\n"
+    )
+    (tmp_path / "comps.jsonl").write_text(
+        json.dumps({"completion": answer(([0, 0, 4, 4], [2, 2]))}) + "\n"
+    )
+    code = main(["eval", "--task", "count", "--dataset", str(tmp_path / "count.jsonl"),
+                 "--completions", str(tmp_path / "comps.jsonl"), "--output-dir", str(tmp_path / "o")])  # fmt: skip
+    assert code == 0
+    assert json.loads((tmp_path / "o" / "results.json").read_text())["count"]["accuracy"] == 1.0
+    assert "| accuracy | 1.0000 |" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])

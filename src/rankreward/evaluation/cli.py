@@ -1,0 +1,242 @@
+"""Evaluate a Dr. Seg policy the way the paper does: ReasonSeg gIoU/cIoU through SAM2 masks,
+COCO AP, and counting accuracy. ``rankreward eval ...`` and ``python examples/eval_drseg.py ...``
+both run `main`.
+
+    rankreward eval --task reasonseg --model runs/drseg/checkpoint-600 \\
+        --dataset data/reasonseg_test.jsonl --segmenter checkpoints/sam2-hiera-large \\
+        --output-dir runs/eval
+    rankreward eval --task coco --model ... --dataset instances_val2017.json \\
+        --image-root val2017 --output-dir runs/eval_coco
+    rankreward eval --task count --model ... --dataset pixmo_val.jsonl ...
+    rankreward eval --tiny            # offline smoke run of all three tasks
+
+Datasets: ReasonSeg-style JSONL rows ``{"image", "question", "mask"}`` (mask as an RLE dict,
+COCO polygons, or a PNG path), counting JSONL rows ``{"image", "question", "count"}``, or a
+COCO detection JSON (one query per image and category present, the question being the
+category name). Image paths are relative to the dataset file (or ``--image-root``).
+
+Writes ``results.json`` (metrics and settings), ``records-<task>.jsonl`` (completion, parsed
+objects in original-image pixels, parse problems, per-sample score) and prints a short table.
+``--completions`` reads precomputed completions (JSONL of {"completion"} in dataset order)
+instead of generating.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TASKS = ("reasonseg", "coco", "count")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="rankreward eval", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n\n", 1)[1])  # fmt: skip
+    p.add_argument("--task", choices=TASKS, help="which evaluation (all three with --tiny)")
+    p.add_argument("--model", help="policy checkpoint directory or hub id (Qwen2.5-VL)")
+    p.add_argument("--dataset", help="JSONL (reasonseg, count) or COCO JSON (coco)")
+    p.add_argument("--image-root", help="directory image paths are relative to")
+    p.add_argument("--segmenter", default="box",
+                   help="a SAM2 checkpoint for transformers' Sam2Model, or 'box' (box = mask)")  # fmt: skip
+    p.add_argument("--output-dir", default="runs/eval", help="where results and records go")
+    p.add_argument("--completions", help="JSONL of precomputed completions (skips generation)")
+    p.add_argument("--seen-size", type=int, default=840,
+                   help="the square size images are resized to for the model (0: no resize)")  # fmt: skip
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--max-new-tokens", type=int, default=1024)
+    p.add_argument("--limit", type=int, help="evaluate only the first N samples")
+    p.add_argument("--strict", action="store_true", help="the paper's strict answer parsing")
+    p.add_argument("--tiny", action="store_true",
+                   help="offline CPU smoke run: tiny random Qwen2.5-VL and SAM2, synthetic data")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    if not args.tiny and not (args.task and args.dataset and (args.model or args.completions)):
+        p.error("--task, --dataset and --model (or --completions) are required without --tiny")
+    return args
+
+
+# ----------------------------------------------------------------------------- data
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise SystemExit(f"{path}:{n}: invalid JSON ({e})") from None
+    return rows
+
+
+def _mask(value: Any, root: Path, size: tuple[int, int]) -> np.ndarray:
+    """A ground-truth mask from an RLE dict, COCO polygons or a PNG path; size is (H, W)."""
+    from rankreward.metrics import polygon_to_mask, rle_to_mask
+
+    if isinstance(value, dict):
+        return rle_to_mask(value).astype(bool)
+    if isinstance(value, list):
+        return polygon_to_mask(value, *size).astype(bool)
+    if isinstance(value, str):
+        from PIL import Image
+
+        return np.asarray(Image.open(root / value).convert("L")) > 127
+    raise SystemExit(f"unsupported mask {type(value).__name__}: use RLE, polygons or a PNG path")
+
+
+def load_samples(task: str, dataset: str, image_root: str | None) -> tuple[list[dict], Any]:
+    """Samples for ``task`` (and the COCO ground truth for coco)."""
+    from PIL import Image
+
+    path = Path(dataset)
+    root = Path(image_root) if image_root else path.parent
+    if task == "coco":
+        gt = json.loads(path.read_text())
+        names = {c["id"]: c.get("name", str(c["id"])) for c in gt["categories"]}
+        present: dict[int, list[int]] = {}
+        for a in gt["annotations"]:
+            cats = present.setdefault(a["image_id"], [])
+            if a["category_id"] not in cats:
+                cats.append(a["category_id"])
+        samples = [
+            {"image": root / im["file_name"], "image_id": im["id"], "category_id": c,
+             "question": names[c], "width": im["width"], "height": im["height"]}
+            for im in gt["images"] for c in sorted(present.get(im["id"], []))
+        ]  # fmt: skip
+        return samples, gt
+    rows = _read_jsonl(path)
+    for n, row in enumerate(rows):
+        need = ("image", "question", "mask" if task == "reasonseg" else "count")
+        missing = [k for k in need if k not in row]
+        if missing:
+            raise SystemExit(f"{path} row {n}: missing {missing}")
+        row["image"] = root / row["image"]
+        if task == "reasonseg":
+            w, h = Image.open(row["image"]).size
+            row["mask"] = _mask(row["mask"], root, (h, w))
+    return rows, None
+
+
+def tiny_setup(out: Path, seed: int) -> dict[str, Any]:
+    """Tiny random Qwen2.5-VL and SAM2 (built, saved, reloaded) and synthetic data for every
+    task: coloured shapes with their masks, counts and a COCO ground truth."""
+    from rankreward.evaluation import Sam2Segmenter, build_tiny_sam2
+    from rankreward.testing.synthetic import synthetic_shapes
+    from rankreward.testing.tiny_vlm import build_tiny_qwen2_5_vl
+
+    rows = synthetic_shapes(6, 56, seed, with_masks=True)
+    names = sorted({r["category"] for r in rows})
+    images, annotations, coco_samples = [], [], []
+    for i, r in enumerate(rows, 1):
+        images.append({"id": i, "file_name": f"{i}.png", "width": 56, "height": 56})
+        cat = names.index(r["category"]) + 1
+        for obj, m in zip(json.loads(r["solution"]), r["masks"], strict=True):
+            x1, y1, x2, y2 = obj["bbox_2d"]
+            annotations.append({"id": len(annotations) + 1, "image_id": i, "category_id": cat,
+                                "bbox": [x1, y1, x2 - x1, y2 - y1], "area": float(m.sum()),
+                                "iscrowd": 0})  # fmt: skip
+        coco_samples.append({"image": r["image"], "image_id": i, "category_id": cat,
+                             "question": r["category"], "width": 56, "height": 56})  # fmt: skip
+    gt = {"images": images, "annotations": annotations,
+          "categories": [{"id": k + 1, "name": n} for k, n in enumerate(names)]}  # fmt: skip
+    return {
+        "model": build_tiny_qwen2_5_vl(out / "tiny-model", seed=seed),
+        "segmenter": Sam2Segmenter(build_tiny_sam2(out / "tiny-sam2", seed=seed), device="cpu"),
+        "data": {"reasonseg": (rows, None), "count": (rows, None), "coco": (coco_samples, gt)},
+    }
+
+
+# ----------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    """Run an evaluation from command-line arguments; returns the exit status.
+
+    Example::
+
+        main(["--tiny", "--output-dir", "runs/eval_tiny"])
+    """
+    args = parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from rankreward.evaluation import (
+        BoxSegmenter,
+        Sam2Segmenter,
+        evaluate_coco,
+        evaluate_count,
+        evaluate_reasonseg,
+        generate_completions,
+    )
+
+    start = time.time()
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    seen = (args.seen_size, args.seen_size) if args.seen_size else None
+    if args.tiny:
+        setup = tiny_setup(out, args.seed)
+        model_path, segmenter = setup["model"], setup["segmenter"]
+        tasks = [args.task] if args.task else list(TASKS)
+        data = setup["data"]
+        seen, max_new = (56, 56), 24
+    else:
+        tasks = [args.task]
+        data = {args.task: load_samples(args.task, args.dataset, args.image_root)}
+        model_path, max_new = args.model, args.max_new_tokens
+        segmenter = BoxSegmenter() if args.segmenter == "box" else Sam2Segmenter(args.segmenter)
+
+    model = processor = None
+    if not args.completions:
+        import torch
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        from rankreward.testing.tiny_vlm import load_image_only_processor
+
+        model = AutoModelForImageTextToText.from_pretrained(
+            model_path, dtype=torch.float32 if args.tiny else "auto"
+        ).eval()
+        if torch.cuda.is_available():
+            model = model.cuda()
+        try:
+            processor = AutoProcessor.from_pretrained(model_path)
+        except (ImportError, ValueError, OSError):  # no torchvision: image-only processor
+            processor = load_image_only_processor(model_path)
+
+    results: dict[str, Any] = {"settings": {k: v for k, v in vars(args).items()}}
+    for task in tasks:
+        samples, gt = data[task]
+        samples = samples[: args.limit] if args.limit else samples
+        if args.completions:
+            completions = [r["completion"] for r in _read_jsonl(Path(args.completions))]
+            completions = completions[: len(samples)]
+        else:
+            completions = generate_completions(
+                model, processor, [s["image"] for s in samples], [s["question"] for s in samples],
+                seen_size=seen, batch_size=args.batch_size, max_new_tokens=max_new,
+            )  # fmt: skip
+        if task == "reasonseg":
+            res = evaluate_reasonseg(samples, completions, segmenter, seen_size=seen,
+                                     strict=args.strict)  # fmt: skip
+        elif task == "coco":
+            res = evaluate_coco(samples, completions, gt, seen_size=seen, strict=args.strict)
+        else:
+            res = evaluate_count(samples, completions, strict=args.strict)
+        results[task] = res.metrics
+        with open(out / f"records-{task}.jsonl", "w", encoding="utf-8") as f:
+            for rec in res.records:
+                f.write(json.dumps(rec) + "\n")
+        print(res.table())
+        if res.coco is not None:
+            print(res.coco.summary())
+        print()
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    print(f"results: {out / 'results.json'}  records: {out}/records-*.jsonl  "
+          f"({time.time() - start:.1f} s)")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
