@@ -160,3 +160,19 @@ def test_numba_buffered_path_long_run():
         assert buffered_steps > 100  # the buffered path really ran
     finally:
         numba_backend.SMALL_WINDOW = saved
+
+
+@pytest.mark.parametrize("ties", ["right", "left", "mid"])
+def test_small_window_small_batches_use_buffers_exactly(ties):
+    """Small windows with batches under 1/64 of them keep insert/delete buffers between
+    compactions (and switch back to whole-window paths for big batches): every step must
+    equal the sorted reference, through many compactions and evictions, with heavy ties."""
+    rng = np.random.default_rng(11)
+    norm = RankNormalizer(num_metrics=2, window=2048, backend="numba", ties=ties)
+    ref = RankNormalizer(num_metrics=2, window=2048, backend="sorted", ties=ties)
+    for step in range(400):
+        b = int(rng.choice([1, 3, 16, 31, 200, 700])) if step % 7 else 2500
+        values = rng.integers(-20, 20, size=(b, 2)).astype(float) / 4
+        np.testing.assert_array_equal(norm.update_and_rank(values), ref.update_and_rank(values))
+        norm._check()
+    np.testing.assert_array_equal(norm.window, ref.window)

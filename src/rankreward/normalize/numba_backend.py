@@ -10,10 +10,12 @@ physically present in ``main``. A step that appends ``b`` values and evicts ``e`
   merges the insertions: O(n + b log b), no extra window-sized buffer, never a re-sort.
 
 With T = 2 sqrt(n b) the amortised cost per step is O(sqrt(n b) + b log b) instead of O(n), which
-is what makes million-value windows cheap. Windows up to ``SMALL_WINDOW`` use T = 0 (compact
-every step: a pass over a few thousand floats is cheaper than three searches per query); and when
-a batch replaces at least a quarter of such a window, the whole window is re-sorted by numpy's
-SIMD sort after the ring is written (one sort of n beats two sorts of b and a merge).
+is what makes million-value windows cheap. Windows up to ``SMALL_WINDOW`` compact on every step
+(a pass over a few thousand floats is cheaper than three searches per query) unless the batch is
+tiny (below 1/64 of the window: then copying the whole window each step costs more than the
+extra searches, and the buffers are used); and when a batch replaces at least a quarter of such a
+window, the whole window is re-sorted by numpy's SIMD sort after the ring is written (one sort of
+n beats two sorts of b and a merge).
 
 A rank query counts ``c = bound(main) + bound(ins) - bound(dels)``: O(log n) per value.
 Memory: ``ring`` and ``main`` (``capacity`` each, allocated as the window fills) plus buffers of
@@ -29,8 +31,10 @@ import numpy as np
 
 __all__ = ["NumbaBackend"]
 
-#: Windows up to this capacity compact on every step (no insert/delete buffers).
+#: Windows up to this capacity compact on every step (no insert/delete buffers)...
 SMALL_WINDOW = 1 << 13
+#: ...unless the batch is below 1/SMALL_BATCH_RATIO of the window.
+SMALL_BATCH_RATIO = 64
 #: Above this many window values (all metrics together) the metrics run in parallel threads.
 PARALLEL_THRESHOLD = 1 << 18
 
@@ -398,6 +402,7 @@ class NumbaBackend:
         self._m = self._ni = self._nd = 0
         self._head = 0
         self._no_out = np.empty((0, k), dtype=np.float64)
+        self._st = np.zeros(9, dtype=np.int64)  # the kernel's packed scalars
         self._no_sorted = np.empty((k, 0), dtype=self.dtype)
 
     def __len__(self) -> int:
@@ -441,8 +446,9 @@ class NumbaBackend:
         rebuild = self.capacity <= SMALL_WINDOW and b * REBUILD_RATIO >= cap
         if append and compact and rebuild and self._ni == 0 and self._nd == 0:
             return self._step_rebuild(kernel, values, out, side, denom, do_rank, n, b, cap)
-        st = np.array([self._m, self._ni, self._nd, self._head, cap, _SIDE_CODES.get(side, 0),
-                       do_rank, append, compact], dtype=np.int64)  # fmt: skip
+        st = self._st  # filled in place: cheaper than a new array per call (calls hold the lock)
+        st[0], st[1], st[2], st[3], st[4] = self._m, self._ni, self._nd, self._head, cap
+        st[5], st[6], st[7], st[8] = _SIDE_CODES.get(side, 0), do_rank, append, compact
         inc_s = ev_s = self._no_sorted
         if append and b >= PRESORT:
             if not _all_finite(values):
@@ -450,6 +456,8 @@ class NumbaBackend:
             e = max(0, n + b - cap)
             inc_s = np.sort(values.T, axis=1)
             ev_s = np.sort(self._evicted(e, cap), axis=1)
+        # The kernel merges out of place (into spare) only from a buffer-free window.
+        out_of_place = self._spare.shape[1] > 0 and self._ni == 0 and self._nd == 0
         ok = kernel(self._ring, self._main, self._spare, self._ins, self._dels, values, out, st,
                     float(denom), inc_s, ev_s)  # fmt: skip
         if not ok:
@@ -458,7 +466,7 @@ class NumbaBackend:
             e = max(0, n + b - cap)
             if compact:
                 self._m, self._ni, self._nd = n + b - e, 0, 0
-                if self._spare.shape[1]:  # the merge went out of place: swap buffers
+                if out_of_place:  # the merge went into spare: swap buffers
                     self._main, self._spare = self._spare, self._main
             else:
                 self._ni += b
@@ -503,7 +511,7 @@ class NumbaBackend:
 
     def _plan(self, b: int) -> bool:
         """Decide whether this append compacts, and make the buffers big enough if not."""
-        if self.capacity <= SMALL_WINDOW:
+        if self.capacity <= SMALL_WINDOW and b * SMALL_BATCH_RATIO >= self.capacity:
             return True
         n = len(self)
         e = max(0, n + b - self._alloc)
