@@ -23,21 +23,6 @@ from ..normalize.wrapper import NormalizerWrapper
 __all__ = ["DistributedRankNormalizer", "all_gather_rows"]
 
 
-def _check_rows(values: Any, num_metrics: int) -> str | None:
-    """Why ``values`` cannot be ranked (shape or non-finite), or None; checked before any
-    collective so one bad rank makes every rank raise instead of leaving the others waiting."""
-    shape = tuple(values.shape) if hasattr(values, "shape") else np.shape(values)
-    ok_shape = (len(shape) == 2 and shape[1] == num_metrics) or (
-        len(shape) == 1 and num_metrics == 1
-    )
-    if not ok_shape:
-        want = "(B,) or (B, 1)" if num_metrics == 1 else f"(B, {num_metrics})"
-        return f"values must have shape {want}, got {shape}"
-    if not np.isfinite(to_numpy(values)).all():
-        return "values contain NaN or inf"
-    return None
-
-
 def all_gather_rows(rows: Any, group: Any = None, *, error: str | None = None) -> tuple[Any, int]:
     """All-gather variable-length (B_r, K) blocks from every rank, concatenated in rank order.
 
@@ -126,8 +111,12 @@ class DistributedRankNormalizer(NormalizerWrapper):
         native = (
             values if is_torch(values) or isinstance(values, np.ndarray) else np.asarray(values)
         )
-        error = _check_rows(native, self.num_metrics)
+        # Checked before any collective, so one bad rank makes every rank raise instead of
+        # leaving the others waiting; the shape rule is the normalizer's own.
         shape = tuple(native.shape)
+        error = self.inner._shape_error(shape)
+        if error is None and not np.isfinite(to_numpy(native)).all():
+            error = "values contain NaN or inf"
         rows = (
             np.zeros((0, self.num_metrics)) if error else native.reshape(shape[0], self.num_metrics)
         )

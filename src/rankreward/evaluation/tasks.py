@@ -173,9 +173,9 @@ def evaluate_reasonseg(
         masks = segmenter(img, boxes, points)
         pred = masks.any(axis=0) if len(masks) else np.zeros_like(gt)
         acc.update(pred[None], gt[None])
-        rec = _record(k, sample, p, boxes, points)
-        rec["iou"] = float(acc.per_image_iou()[-1])
-        records.append(rec)
+        records.append(_record(k, sample, p, boxes, points))
+    for rec, iou in zip(records, acc.per_image_iou().tolist(), strict=True):
+        rec["iou"] = iou  # once at the end: per_image_iou rebuilds the whole array
     m = acc.compute()
     metrics = {"giou": m["giou"], "ciou": m["ciou"], "num_samples": m["num_images"]}
     return EvalOutput("reasonseg", metrics, records)

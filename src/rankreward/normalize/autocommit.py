@@ -73,15 +73,17 @@ class AutoCommitNormalizer(NormalizerWrapper):
         """Rank against the snapshot, stage, and commit if a step's worth is staged."""
         with self._lock:
             ranks = self.inner.rank_and_stage(values)
-            if self.inner.num_staged >= self.commit_every:
-                self.commit()
+            self._commit_if_full()
             return ranks
 
     def stage(self, values: Any) -> None:
         with self._lock:
             self.inner.stage(values)
-            if self.inner.num_staged >= self.commit_every:
-                self.commit()
+            self._commit_if_full()
+
+    def _commit_if_full(self) -> None:
+        if self.inner.num_staged >= self.commit_every:
+            self.commit()
 
     def commit(self) -> int:
         """Commit now (also called automatically); returns the rows appended."""

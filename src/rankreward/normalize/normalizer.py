@@ -152,6 +152,9 @@ class RankNormalizer:
         name = _default_cpu_backend() if backend == "auto" else backend
         self._backend = _make_backend(name, self.num_metrics, self.capacity, dtype, device)
         self._staged: list[Any] = []
+        # Rows in _staged, kept as a count: per-sample trainers stage thousands of one-row
+        # chunks per step and read num_staged after each, which a sum would make quadratic.
+        self._num_staged = 0
         self._lock = threading.RLock()
         self._round_tables: dict[tuple[int, str], Any] = {}
         if prefill:
@@ -202,16 +205,10 @@ class RankNormalizer:
         if not torch_in and values.dtype.kind not in "biuf":
             raise TypeError(f"values must be real numbers, got an array of dtype {values.dtype}")
         shape = tuple(values.shape)
-        k = self.num_metrics
-        if len(shape) == 2 and shape[1] == k:
-            rows = values
-        elif k == 1 and len(shape) == 1:
-            rows = values.reshape(-1, 1)
-        else:
-            expected = "(B,) or (B, 1)" if k == 1 else f"(B, {k})"
-            raise ValueError(
-                f"expected values of shape {expected} for num_metrics={k}, got shape {shape}"
-            )
+        error = self._shape_error(shape)
+        if error:
+            raise ValueError(error)
+        rows = values if len(shape) == 2 else values.reshape(-1, 1)
         meta = {
             "torch": torch_in,
             "shape": shape,
@@ -225,6 +222,14 @@ class RankNormalizer:
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported as non-finite
             native = self._backend.native(rows)
         return native, meta
+
+    def _shape_error(self, shape: tuple[int, ...]) -> str | None:
+        """Why a batch of this shape cannot be ranked, or None. (B, K), or (B,) when K == 1."""
+        k = self.num_metrics
+        if (len(shape) == 2 and shape[1] == k) or (k == 1 and len(shape) == 1):
+            return None
+        expected = "(B,) or (B, 1)" if k == 1 else f"(B, {k})"
+        return f"expected values of shape {expected} for num_metrics={k}, got shape {shape}"
 
     def _raise_non_finite(self, native: Any) -> None:
         vals = to_numpy(native)
@@ -269,6 +274,7 @@ class RankNormalizer:
         if stage:
             # Copy: the caller may reuse its buffer before the step ends.
             self._staged.append(native.clone() if is_torch(native) else native.copy())
+            self._num_staged += int(native.shape[0])
         if not rank:
             return None
         if not n:
@@ -404,7 +410,7 @@ class RankNormalizer:
         with self._lock:
             if not self._staged:
                 return 0
-            staged, self._staged = self._staged, []
+            staged, self._staged, self._num_staged = self._staged, [], 0
             if is_torch(staged[0]):
                 import torch
 
@@ -417,8 +423,7 @@ class RankNormalizer:
     def discard_staged(self) -> int:
         """Drop the staged rows without appending them; returns how many were dropped."""
         with self._lock:
-            dropped = sum(int(s.shape[0]) for s in self._staged)
-            self._staged = []
+            dropped, self._staged, self._num_staged = self._num_staged, [], 0
             return dropped
 
     # ------------------------------------------------------------------ inspection
@@ -431,7 +436,7 @@ class RankNormalizer:
     def num_staged(self) -> int:
         """Rows staged and not yet committed."""
         with self._lock:
-            return sum(int(s.shape[0]) for s in self._staged)
+            return self._num_staged
 
     @property
     def window(self) -> np.ndarray:
@@ -453,6 +458,7 @@ class RankNormalizer:
             assert len(self._backend) <= self.capacity
             for s in self._staged:
                 assert tuple(s.shape[1:]) == (self.num_metrics,)
+            assert self._num_staged == sum(int(s.shape[0]) for s in self._staged)
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
@@ -501,6 +507,7 @@ class RankNormalizer:
             new.append(new.native(values))
             self._backend = new
             self._staged = [new.native(staged)] if staged.shape[0] else []
+            self._num_staged = int(staged.shape[0])
             self._round_tables.clear()
 
     def _validated_state(self, state: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:

@@ -446,9 +446,7 @@ class NumbaBackend:
         rebuild = self.capacity <= SMALL_WINDOW and b * REBUILD_RATIO >= cap
         if append and compact and rebuild and self._ni == 0 and self._nd == 0:
             return self._step_rebuild(kernel, values, out, side, denom, do_rank, n, b, cap)
-        st = self._st  # filled in place: cheaper than a new array per call (calls hold the lock)
-        st[0], st[1], st[2], st[3], st[4] = self._m, self._ni, self._nd, self._head, cap
-        st[5], st[6], st[7], st[8] = _SIDE_CODES.get(side, 0), do_rank, append, compact
+        st = self._pack(cap, side, do_rank, append, compact)
         inc_s = ev_s = self._no_sorted
         if append and b >= PRESORT:
             if not _all_finite(values):
@@ -481,12 +479,19 @@ class NumbaBackend:
             return self._ring[:, h : h + e]
         return np.concatenate([self._ring[:, h:cap], self._ring[:, : h + e - cap]], axis=1)
 
+    def _pack(self, cap: int, side: str | None, do_rank: bool, append: bool, compact: bool):
+        """The kernel's scalars in one int64 array, filled in place (cheaper than a new array
+        per call; calls hold the normalizer's lock)."""
+        st = self._st
+        st[0], st[1], st[2], st[3], st[4] = self._m, self._ni, self._nd, self._head, cap
+        st[5], st[6], st[7], st[8] = _SIDE_CODES.get(side, 0), do_rank, append, compact
+        return st
+
     def _step_rebuild(self, kernel, values, out, side, denom, do_rank, n, b, cap):
         """A batch that replaces a large part of a small window: rank in the kernel, then
         write the ring and re-sort the whole window with numpy's SIMD sort. One sort of n
         values beats sorting the batch and the evicted values separately and merging."""
-        st = np.array([self._m, 0, 0, self._head, cap, _SIDE_CODES.get(side, 0), do_rank, 0, 1],
-                      dtype=np.int64)  # fmt: skip
+        st = self._pack(cap, side, do_rank, append=False, compact=True)
         ok = kernel(self._ring, self._main, self._spare, self._ins, self._dels, values, out, st,
                     float(denom), self._no_sorted, self._no_sorted)  # fmt: skip
         if not ok:
