@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rankreward.evaluation import (
     BoxSegmenter,
@@ -196,3 +198,44 @@ def test_rankreward_eval_command(tmp_path, capsys):
     assert "| accuracy | 1.0000 |" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["eval", "--help"])
+
+
+_coord = st.floats(-50, 150, allow_nan=False, width=32)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    boxes=st.lists(st.tuples(_coord, _coord, _coord, _coord), max_size=4),
+    h=st.integers(1, 12),
+    w=st.integers(1, 12),
+)
+def test_box_segmenter_against_pixel_loop(boxes, h, w):
+    """Each mask pixel (r, c) is set iff floor(x1) <= c <= ceil(x2) and floor(y1) <= r <=
+    ceil(y2): checked pixel by pixel."""
+    import math
+
+    b = np.array(boxes, dtype=np.float64).reshape(-1, 4)
+    masks = BoxSegmenter()(np.zeros((h, w, 3), np.uint8), b, np.zeros((len(b), 2)))
+    assert masks.shape == (len(b), h, w)
+    for k, (x1, y1, x2, y2) in enumerate(b):
+        for r in range(h):
+            for c in range(w):
+                inside = math.floor(x1) <= c <= math.ceil(x2) and math.floor(y1) <= r <= math.ceil(
+                    y2
+                )
+                assert masks[k, r, c] == inside
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    objs=st.lists(st.tuples(*[st.floats(0, 840, allow_nan=False)] * 6), max_size=5),
+    seen=st.tuples(st.integers(1, 2000), st.integers(1, 2000)),
+    size=st.tuples(st.integers(1, 4000), st.integers(1, 4000)),
+)
+def test_rescale_against_per_value_formula(objs, seen, size):
+    arr = np.array(objs, dtype=np.float64).reshape(-1, 6)
+    boxes, points = rescale_objects(arr[:, :4], arr[:, 4:], seen, size)
+    sx, sy = size[0] / seen[0], size[1] / seen[1]
+    for k, row in enumerate(objs):
+        assert boxes[k].tolist() == [row[0] * sx, row[1] * sy, row[2] * sx, row[3] * sy]
+        assert points[k].tolist() == [row[4] * sx, row[5] * sy]
