@@ -39,6 +39,7 @@ __all__ = [
     "extract_answer",
     "parse_completion",
     "parse_objects",
+    "read_answer",
     "structure_ok",
 ]
 
@@ -54,6 +55,25 @@ _MAX_TAGS_CHECKED = 64
 _TAG = re.compile(r"</?(?:think|answer|look)>")
 _THINK_TO_ANSWER = re.compile(r"</think>\s*<answer>")
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
+#: The detail of each problem the tag scan finds, shared with the batch scanner (`scan.py`).
+_DETAIL = {
+    "too_long": "{} characters, over the cap of {}",
+    "no_think": "no <think> section",
+    "no_answer": "no <answer> section",
+    "nested_tag": "<{}> at {} inside <{}>",
+    "stray_close": "</{}> at {} closes nothing open",
+    "many_tags": "{} tags; nesting checked for the first {} only",
+    "unclosed_tag": "<{}> at {} is never closed",
+    "structure": "not <think>...</think> then <answer>...</answer>",
+    "text_outside_tags": "text before <think> or after </answer>",
+    "no_look": "no non-empty <look> block inside think or answer",
+}
+
+
+def _problem(code: str, *args: object, more: int = 0) -> Problem:
+    """A tag-scan problem with its detail; ``more`` later occurrences are counted, not listed."""
+    detail = _DETAIL[code].format(*args)
+    return Problem(code, detail + (f" (and {more} more)" if more else ""))
 
 
 @dataclass(frozen=True)
@@ -296,6 +316,9 @@ def parse_objects(
                 problems.append(Problem("wrong_length", f"item {k} {key} is {n}, needs {size}"))
                 continue
             for c, v in enumerate(value):
+                if type(v) in (int, float) and -MAX_COORDINATE <= v <= MAX_COORDINATE:
+                    out[k, c] = v  # the common case, without building the error location
+                    continue
                 x = _number(v, strict, f"item {k} {key}[{c}]", problems, tolerated)
                 if x is not None:
                     out[k, c] = x
@@ -309,37 +332,39 @@ def _sections(text: str, problems: list[Problem]) -> None:
 
     Each kind of problem is reported once, with its first position and how often it occurred,
     so 100,000 unclosed tags make one problem entry, not 100,000. Nesting is checked for the
-    first 64 tags only (a ``many_tags`` problem says so).
+    first 64 tags only (a ``many_tags`` problem says so, and tags still open at that point are
+    not called unclosed: they may close later).
     """
     stack: list[tuple[str, int]] = []
     open_count = {"think": 0, "answer": 0, "look": 0}
-    first: dict[str, str] = {}
+    first: dict[str, tuple] = {}
     count: dict[str, int] = {}
 
-    def note(code: str, detail: str) -> None:
+    def note(code: str, *args: object) -> None:
         count[code] = count.get(code, 0) + 1
-        first.setdefault(code, detail)
+        first.setdefault(code, args)
 
     for seen, m in enumerate(_TAG.finditer(text)):
         if seen == _MAX_TAGS_CHECKED:
             total = seen + len(_TAG.findall(text, m.start()))
-            note("many_tags", f"{total} tags; nesting checked for the first {seen} only")
+            note("many_tags", total, seen)
+            stack.clear()  # what is still open may close after the cap: not reported
             break
         tag = m.group()
         closing = tag[1] == "/"
         name = tag[2:-1] if closing else tag[1:-1]
         if not closing:
             if open_count[name]:
-                note("nested_tag", f"<{name}> at {m.start()} inside <{name}>")
+                note("nested_tag", name, m.start(), name)
             elif name != "look" and stack:
-                note("nested_tag", f"<{name}> at {m.start()} inside <{stack[-1][0]}>")
+                note("nested_tag", name, m.start(), stack[-1][0])
             stack.append((name, m.start()))
             open_count[name] += 1
         elif stack and stack[-1][0] == name:
             stack.pop()
             open_count[name] -= 1
         else:
-            note("stray_close", f"</{name}> at {m.start()} closes nothing open")
+            note("stray_close", name, m.start())
             if open_count[name]:  # close through the unclosed inner tags
                 while stack:
                     inner, _ = stack.pop()
@@ -347,10 +372,9 @@ def _sections(text: str, problems: list[Problem]) -> None:
                     if inner == name:
                         break
     for name, pos in stack:
-        note("unclosed_tag", f"<{name}> at {pos} is never closed")
-    for code, detail in first.items():
-        more = count[code] - 1
-        problems.append(Problem(code, detail + (f" (and {more} more)" if more else "")))
+        note("unclosed_tag", name, pos)
+    for code, args in first.items():
+        problems.append(_problem(code, *args, more=count[code] - 1))
 
 
 def _looks(text: str, lo: int, hi: int, section: str) -> list[LookBlock]:
@@ -399,32 +423,30 @@ def parse_completion(
     out = ParsedCompletion(text=text)
     problems = out.problems
     if len(text) > max_chars:
-        problems.append(Problem("too_long", f"{len(text)} characters, over the cap of {max_chars}"))
+        problems.append(_problem("too_long", len(text), max_chars))
         return out
 
     think = _section(text, "think")
     if think is not None:
         out.think, out.think_span = text[think[0] : think[1]], think
     elif "<think>" not in text:  # an unclosed <think> is reported by _sections below
-        problems.append(Problem("no_think", "no <think> section"))
+        problems.append(_problem("no_think"))
     answer_region = _section(text, "answer")
     found = extract_answer(text)
     if found is not None:
         out.answer, out.answer_span = found
     elif "<answer>" not in text:
-        problems.append(Problem("no_answer", "no <answer> section"))
+        problems.append(_problem("no_answer"))
     _sections(text, problems)
 
     out.structure = 1.0 if structure_ok(text) else 0.0
     if not out.structure:
-        problems.append(Problem("structure", "not <think>...</think> then <answer>...</answer>"))
+        problems.append(_problem("structure"))
         if think is not None and answer_region is not None:
             before = text[: think[0] - len("<think>")]
             after = text[answer_region[1] + len("</answer>") :]
             if before.strip() or after.strip():
-                problems.append(
-                    Problem("text_outside_tags", "text before <think> or after </answer>")
-                )
+                problems.append(_problem("text_outside_tags"))
 
     # Looks: everything found, then the ones that count (inside think or answer).
     for sec_name, span in (("think", think), ("answer", answer_region)):
@@ -432,7 +454,7 @@ def parse_completion(
             out.looks.extend(_looks(text, span[0], span[1], sec_name))
     out.look = 1.0 if any(b.text.strip() for b in out.looks) else 0.0
     if not out.look:
-        problems.append(Problem("no_look", "no non-empty <look> block inside think or answer"))
+        problems.append(_problem("no_look"))
 
     if out.answer is not None:
         _read_answer(out, strict, max_objects)
@@ -452,7 +474,31 @@ def _loads(text: str) -> Any:
 
 
 def _read_answer(out: ParsedCompletion, strict: bool, max_objects: int | None) -> None:
-    content = out.answer
+    items, boxes, points, problems, tolerated = read_answer(
+        out.answer, strict=strict, max_objects=max_objects
+    )
+    out.answer_items = items
+    out.problems.extend(problems)
+    out.tolerated.extend(tolerated)
+    if boxes is not None:
+        out.boxes, out.points, out.objects_ok = boxes, points, True
+
+
+def read_answer(
+    content: str, *, strict: bool = True, max_objects: int | None = 120
+) -> tuple[float, np.ndarray | None, np.ndarray | None, list[Problem], list[str]]:
+    """The stripped answer content -> ``(answer_items, boxes, points, problems, tolerated)``;
+    boxes and points are ``None`` when the answer gives no usable object list.
+    O(len(content)).
+
+    Examples:
+        >>> items, boxes, points, problems, _ = read_answer('[{"bbox_2d": [1, 2, 3, 4]}]')
+        >>> items, boxes, [p.code for p in problems]
+        (1.0, None, ['missing_key'])
+    """
+    problems: list[Problem] = []
+    tolerated: list[str] = []
+    items = 0.0
     try:
         data = _loads(content)
         parsed = True
@@ -460,20 +506,17 @@ def _read_answer(out: ParsedCompletion, strict: bool, max_objects: int | None) -
         data, parsed = None, False
         error = str(e)[:80]
     if parsed:
-        out.answer_items = answer_items_score(data)
+        items = answer_items_score(data)
     if not parsed and not strict:
         fenced = _FENCE.match(content)
         if fenced:
             try:
                 data, parsed = json.loads(fenced.group(1)), True
-                out.tolerated.append("a ```json fenced answer")
+                tolerated.append("a ```json fenced answer")
             except (ValueError, RecursionError):
                 pass
     if not parsed:
-        out.problems.append(Problem("invalid_json", f"the answer is not JSON ({error})"))
-        return
-    boxes, points, problems, tolerated = parse_objects(data, strict=strict, max_objects=max_objects)
-    out.problems.extend(problems)
-    out.tolerated.extend(tolerated)
-    if boxes is not None:
-        out.boxes, out.points, out.objects_ok = boxes, points, True
+        problems.append(Problem("invalid_json", f"the answer is not JSON ({error})"))
+        return items, None, None, problems, tolerated
+    boxes, points, more, lenient = parse_objects(data, strict=strict, max_objects=max_objects)
+    return items, boxes, points, problems + more, tolerated + lenient

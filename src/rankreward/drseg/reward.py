@@ -20,10 +20,12 @@ from typing import Any
 import numba as nb
 import numpy as np
 
-from ..metrics import box_iou, box_l1, hungarian_match_padded, point_distance, points_in_boxes
+from ..metrics.boxes import _IOU, _L1, _pair_value
+from ..metrics.matching import _solve_one
 from ..normalize import NormalizerLike, RankNormalizer
-from .parser import DEFAULT_MAX_CHARS, ParsedCompletion, parse_completion, parse_objects
-from .rules import non_repeat_problems
+from . import scan as _scan
+from .parser import DEFAULT_MAX_CHARS, parse_completion, parse_objects, read_answer
+from .rules import _placeholder_problem, _repeat_problem, non_repeat_problems
 
 __all__ = [
     "COMPONENTS",
@@ -40,8 +42,8 @@ COMPONENTS = ("structure", "answer_items", "look", "r1", "r2", "r3", "non_repeat
 #: The largest value of each component (answer items score 0..2, the rest 0..1).
 COMPONENT_MAX = {name: 2.0 if name == "answer_items" else 1.0 for name in COMPONENTS}
 
-#: Above this many padded matrix cells a batch's geometry is computed in chunks.
-_CHUNK_CELLS = 1 << 22
+#: Batches with at least this many samples run the geometry in parallel threads.
+_PARALLEL_SAMPLES = 64
 
 
 @dataclass(frozen=True)
@@ -97,13 +99,19 @@ def completion_text(completion: Any) -> str:
     )
 
 
-@functools.lru_cache(maxsize=4096)
-def _parse_ground_truth_str(text: str | bytes, max_objects: int) -> tuple[np.ndarray, np.ndarray]:
+@functools.lru_cache(maxsize=8192)
+def _packed_ground_truth_str(text: str | bytes, max_objects: int) -> np.ndarray:
     # A GRPO batch repeats each ground truth once per rollout: parse each string once.
-    boxes, points = _parse_ground_truth(text, max_objects)
-    boxes.flags.writeable = False
-    points.flags.writeable = False
-    return boxes, points
+    packed = np.concatenate(_parse_ground_truth(text, max_objects), axis=1)
+    packed.flags.writeable = False
+    return packed
+
+
+def _packed_ground_truth(ground_truth: Any, max_objects: int) -> np.ndarray:
+    """Ground truth as one ``(N, 6)`` array of (x1, y1, x2, y2, px, py) rows."""
+    if isinstance(ground_truth, (str, bytes)):
+        return _packed_ground_truth_str(ground_truth, max_objects)
+    return np.concatenate(_parse_ground_truth(ground_truth, max_objects), axis=1)
 
 
 def parse_ground_truth(ground_truth: Any, max_objects: int = 120) -> tuple[np.ndarray, np.ndarray]:
@@ -117,7 +125,8 @@ def parse_ground_truth(ground_truth: Any, max_objects: int = 120) -> tuple[np.nd
         ((1, 4), (1, 2))
     """
     if isinstance(ground_truth, (str, bytes)):
-        return _parse_ground_truth_str(ground_truth, max_objects)
+        packed = _packed_ground_truth_str(ground_truth, max_objects)
+        return packed[:, :4], packed[:, 4:]
     return _parse_ground_truth(ground_truth, max_objects)
 
 
@@ -162,38 +171,90 @@ def _numpy_mean(values, n):
 
 
 @nb.njit(cache=True)
-def _matched_means(iou, dist, cols, nrows, inner, outer, x1, x3):
-    buf_iou = np.empty(cols.shape[1])
-    buf_pt = np.empty(cols.shape[1])
-    for b in range(cols.shape[0]):
-        k = 0
-        for i in range(nrows[b]):
-            j = cols[b, i]
-            if j >= 0:
-                buf_iou[k] = iou[b, i, j]
-                d = dist[b, i, j]
-                buf_pt[k] = (
-                    1.0 if d <= inner else ((outer - d) / (outer - inner) if d < outer else 0.0)
-                )
-                k += 1
-        if k:
-            x1[b] = _numpy_mean(buf_iou, k)
-            x3[b] = _numpy_mean(buf_pt, k)
+def _sample_accuracy(pred, gt, m, n, cfg, out):
+    """x1 and x3 of one sample (``m, n > 0``): the paper's geometry and cost, the Hungarian
+    matching (scipy's pairs), the numpy means of the matched IoUs and point scores."""
+    iou_thr, l1_thr, inner, outer, extra = cfg[0], cfg[1], cfg[2], cfg[3], cfg[4]
+    cost = np.empty((m, n))
+    iou = np.empty((m, n))
+    dist = np.empty((m, n))
+    for i in range(m):
+        px, py = pred[i, 4], pred[i, 5]
+        inside = px >= pred[i, 0] and px <= pred[i, 2] and py >= pred[i, 1] and py <= pred[i, 3]
+        for j in range(n):
+            v = _pair_value(pred[i], gt[j], _IOU, extra)
+            l1 = _pair_value(pred[i], gt[j], _L1, 0.0)
+            dx, dy = px - gt[j, 4], py - gt[j, 5]
+            d = np.sqrt(dx * dx + dy * dy)
+            iou[i, j], dist[i, j] = v, d
+            cost[i, j] = 3.0 - (v > iou_thr) - (l1 < l1_thr) - (d < inner and inside)
+    cols = np.empty(m, np.int64)
+    _solve_one(cost, m, n, cols)
+    buf_iou = np.empty(m)
+    buf_pt = np.empty(m)
+    k = 0
+    for i in range(m):
+        j = cols[i]
+        if j >= 0:
+            buf_iou[k] = iou[i, j]
+            d = dist[i, j]
+            buf_pt[k] = 1.0 if d <= inner else ((outer - d) / (outer - inner) if d < outer else 0.0)
+            k += 1
+    out[0] = _numpy_mean(buf_iou, k)
+    out[2] = _numpy_mean(buf_pt, k)
 
 
-def _geometry_chunk(pb, pp, gb, gp, m, n, cfg: AccuracyConfig, x1, x3) -> None:
-    iou = box_iou(pb, gb, pixel_inclusive=cfg.pixel_inclusive, validate=False)
-    l1 = box_l1(pb, gb, validate=False)
-    dist = point_distance(pp, gp, validate=False)
-    inside = points_in_boxes(pp, pb, validate=False)
-    cost = (
-        3.0
-        - (iou > cfg.iou_threshold)
-        - (l1 < cfg.l1_threshold)
-        - ((dist < cfg.point_threshold) & inside[:, :, None])
-    )
-    cols = hungarian_match_padded(cost, m, n)
-    _matched_means(iou, dist, cols, m, cfg.point_threshold, cfg.point_outer, x1, x3)
+@nb.njit(cache=True)
+def _accuracy_serial(pred, prow, pcount, gt, grow, gcount, cfg, out):
+    for b in range(pcount.shape[0]):
+        _accuracy_one(pred, prow, pcount, gt, grow, gcount, cfg, out, b)
+
+
+@nb.njit(cache=True, parallel=True)
+def _accuracy_parallel(pred, prow, pcount, gt, grow, gcount, cfg, out):
+    for b in nb.prange(pcount.shape[0]):
+        _accuracy_one(pred, prow, pcount, gt, grow, gcount, cfg, out, b)
+
+
+@nb.njit(cache=True)
+def _accuracy_one(pred, prow, pcount, gt, grow, gcount, cfg, out, b):
+    """Row ``b`` of ``out``: x1, x2 (count fit), x3. ``pcount < 0``: unusable answer."""
+    m, n = pcount[b], gcount[b]
+    if m < 0:
+        return
+    lo, hi = min(m, n), max(m, n)
+    out[b, 1] = lo / hi if hi > 0 else 1.0
+    if lo > 0:
+        _sample_accuracy(pred[prow[b] : prow[b] + m], gt[grow[b] : grow[b] + n], m, n, cfg, out[b])
+
+
+def _accuracy(pred, prow, pcount, gt, grow, gcount, cfg: AccuracyConfig) -> np.ndarray:
+    """Raw metrics ``(B, 3)`` from packed ``(K, 6)`` object rows: sample ``b`` predicts
+    ``pred[prow[b]:prow[b] + pcount[b]]`` (``pcount < 0``: unusable) against
+    ``gt[grow[b]:grow[b] + gcount[b]]``; counts are already capped."""
+    out = np.zeros((len(pcount), 3))
+    params = np.array([cfg.iou_threshold, cfg.l1_threshold, cfg.point_threshold,
+                       cfg.point_outer, 1.0 if cfg.pixel_inclusive else 0.0])  # fmt: skip
+    kernel = _accuracy_parallel if len(pcount) >= _PARALLEL_SAMPLES else _accuracy_serial
+    kernel(pred, prow, pcount, gt, grow, gcount, params, out)
+    return out
+
+
+def _pack(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate ``(k, 6)`` arrays once each (a repeated object is stored once): rows, starts."""
+    starts = np.empty(len(arrays), np.int64)
+    seen: dict[int, int] = {}
+    chunks = []
+    total = 0
+    for k, a in enumerate(arrays):
+        start = seen.get(id(a))
+        if start is None:
+            start = seen[id(a)] = total
+            chunks.append(a)
+            total += len(a)
+        starts[k] = start
+    rows = np.concatenate(chunks) if chunks else np.zeros((0, 6))
+    return np.ascontiguousarray(rows, np.float64), starts
 
 
 def batch_accuracy(
@@ -205,8 +266,9 @@ def batch_accuracy(
     point score) for a batch of (boxes, points) predictions (``None``: unusable answer, all 0)
     against ground truths. Objects beyond ``max_objects`` are dropped.
 
-    Samples are grouped by size and padded, so the geometry is a few vectorized calls and one
-    batched Hungarian call per group. O(sum M N) plus the matching, O(sum min^2 max).
+    One compiled pass over the samples (parallel threads for big batches) computes each
+    sample's cost matrix and matching, with no padding. O(sum M N) plus the matching,
+    O(sum min^2 max).
 
     Examples:
         >>> box = np.array([[0.0, 0, 9, 9]]); pt = np.array([[4.0, 4]])
@@ -217,36 +279,13 @@ def batch_accuracy(
     if len(pred) != len(gt):
         raise ValueError(f"{len(pred)} predictions but {len(gt)} ground truths")
     cap = cfg.max_objects
-    out = np.zeros((len(pred), 3))
-    ok = np.array([p is not None for p in pred], bool)
-    m = np.array([min(len(p[0]), cap) if p is not None else 0 for p in pred], np.int64)
-    n = np.array([min(len(g[0]), cap) for g in gt], np.int64)
-    hi, lo = np.maximum(m, n), np.minimum(m, n)
-    out[:, 1] = np.where(ok, np.where(hi > 0, lo / np.maximum(hi, 1), 1.0), 0.0)
-    idx = np.flatnonzero(ok & (lo > 0))
-    # Sort by padded size and cut into chunks so one large answer does not pad the whole batch.
-    idx = idx[np.argsort(m[idx] * n[idx], kind="stable")]
-    start = 0
-    while start < len(idx):
-        stop = start + 1
-        while stop < len(idx) and (stop - start + 1) * m[idx[stop]] * n[idx[stop]] <= max(
-            _CHUNK_CELLS, m[idx[stop]] * n[idx[stop]]
-        ):
-            stop += 1
-        chunk = idx[start:stop]
-        mm, nn = m[chunk], n[chunk]
-        pb = np.zeros((len(chunk), mm.max(), 4))
-        pp = np.zeros((len(chunk), mm.max(), 2))
-        gb = np.zeros((len(chunk), nn.max(), 4))
-        gp = np.zeros((len(chunk), nn.max(), 2))
-        for r, s in enumerate(chunk):
-            pb[r, : m[s]], pp[r, : m[s]] = pred[s][0][: m[s]], pred[s][1][: m[s]]
-            gb[r, : n[s]], gp[r, : n[s]] = gt[s][0][: n[s]], gt[s][1][: n[s]]
-        x1, x3 = np.zeros(len(chunk)), np.zeros(len(chunk))
-        _geometry_chunk(pb, pp, gb, gp, mm, nn, cfg, x1, x3)
-        out[chunk, 0], out[chunk, 2] = x1, x3
-        start = stop
-    return out
+    empty = np.zeros((0, 6))
+    pred_rows, prow = _pack([empty if p is None else np.hstack([p[0][:cap], p[1][:cap]]).reshape(-1, 6)
+                             for p in pred])  # fmt: skip
+    gt_rows, grow = _pack([np.hstack([g[0][:cap], g[1][:cap]]).reshape(-1, 6) for g in gt])
+    pcount = np.array([-1 if p is None else min(len(p[0]), cap) for p in pred], np.int64)
+    gcount = np.array([min(len(g[0]), cap) for g in gt], np.int64)
+    return _accuracy(pred_rows, prow, pcount, gt_rows, grow, gcount, cfg)
 
 
 def accuracy_metrics(
@@ -337,34 +376,58 @@ class DrSegReward:
     ) -> dict[str, np.ndarray]:
         """Parse, measure and rank a batch; returns the breakdown (also kept as
         `last_breakdown`) and stages the raw metrics. O(total text + sum M N + matching)."""
-        texts = [completion_text(c) for c in completions]
+        texts = [c if type(c) is str else completion_text(c) for c in completions]
         if isinstance(ground_truth, (str, bytes, Mapping)):
             raise TypeError("ground_truth must be a sequence with one entry per completion")
         if len(texts) != len(ground_truth):
             raise ValueError(f"{len(texts)} completions but {len(ground_truth)} ground truths")
         cfg = self.config
-        parsed: list[ParsedCompletion] = [
-            parse_completion(
-                t, strict=self.strict, max_objects=cfg.max_objects, max_chars=self.max_chars
-            )
-            for t in texts
-        ]
-        gts = []
+        gt_arrays = []
         for k, g in enumerate(ground_truth):
             try:
-                gts.append(parse_ground_truth(g, cfg.max_objects))
+                gt_arrays.append(_packed_ground_truth(g, cfg.max_objects))
             except ValueError as e:
                 raise ValueError(f"ground_truth[{k}]: {e}") from None
-        preds = [(p.boxes, p.points) if p.objects_ok else None for p in parsed]
-        raw = batch_accuracy(preds, gts, cfg)
-        problems = []
-        non_repeat = np.empty(len(texts))
-        for k, (t, p) in enumerate(zip(texts, parsed, strict=True)):
-            nr = non_repeat_problems(t) if len(t) <= self.max_chars else p.problems[:1]
-            non_repeat[k] = 0.0 if nr else 1.0
-            problems.append(
-                [str(x) for x in p.problems] + [str(x) for x in nr if x not in p.problems]
-            )
+        found = _scan.scan_batch(texts, max_chars=self.max_chars, max_objects=cfg.max_objects)
+        answer_items = found.answer_items
+        pcount = np.where(found.canonical, found.num_kept, -1)
+        prow = found.row.copy()
+        pred_rows = found.coords
+        non_repeat = (found.non_repeat[:, 0] == _scan.NR_OK).astype(np.float64)
+        problems: list[list[str]] = [[] for _ in texts]
+        extra_rows: list[np.ndarray] = []
+        extra_total = len(pred_rows)
+        special = found.status | found.num_records | found.non_repeat[:, 0]
+        for k in np.flatnonzero(special).tolist():
+            text = texts[k]
+            probs = _scan.problems_of(found, k)
+            status = found.status[k]
+            if status & _scan.NEEDS_ANSWER:
+                s, e = found.answer_span[k].tolist()
+                items, boxes, points, more, _ = read_answer(
+                    text[s:e], strict=self.strict, max_objects=cfg.max_objects
+                )
+                answer_items[k] = items
+                probs += more
+                if boxes is not None:
+                    pcount[k], prow[k] = len(boxes), extra_total
+                    extra_rows.append(np.concatenate([boxes, points], axis=1))
+                    extra_total += len(boxes)
+            outcome, a, b = found.non_repeat[k].tolist()
+            if status & _scan.NEEDS_NON_REPEAT:
+                nr = non_repeat_problems(text)
+                non_repeat[k] = 0.0 if nr else 1.0
+                probs += nr
+            elif outcome == _scan.NR_PLACEHOLDER:
+                probs.append(_placeholder_problem(text[a:b].lower()))
+            elif outcome == _scan.NR_REPEATED:
+                probs.append(_repeat_problem(a))
+            problems[k] = [str(x) for x in probs]
+        if extra_rows:
+            pred_rows = np.concatenate([pred_rows, *extra_rows])
+        gt_rows, grow = _pack(gt_arrays)
+        gcount = np.fromiter(map(len, gt_arrays), np.int64, len(gt_arrays))
+        raw = _accuracy(pred_rows, prow, pcount, gt_rows, grow, gcount, cfg)
         with self._lock:
             ranks = self.normalizer.rank_and_stage(raw) if len(texts) else np.zeros((0, 3))
             # Normalizers that commit by count (`AutoCommitNormalizer`, Ray) need no warning.
@@ -379,9 +442,9 @@ class DrSegReward:
                     stacklevel=3,
                 )
         parts = {
-            "structure": np.array([p.structure for p in parsed]),
-            "answer_items": np.array([p.answer_items for p in parsed]),
-            "look": np.array([p.look for p in parsed]),
+            "structure": found.structure,
+            "answer_items": answer_items,
+            "look": found.look,
             "r1": np.asarray(ranks[:, 0], np.float64),
             "r2": np.asarray(ranks[:, 1], np.float64),
             "r3": np.asarray(ranks[:, 2], np.float64),
@@ -396,9 +459,9 @@ class DrSegReward:
             "x1": raw[:, 0],
             "x2": raw[:, 1],
             "x3": raw[:, 2],
-            "num_pred": np.array([p.num_objects for p in parsed]),
-            "num_gt": np.array([len(g[0]) for g in gts]),
-            "num_problems": np.array([len(p) for p in problems]),
+            "num_pred": np.maximum(pcount, 0),
+            "num_gt": gcount,
+            "num_problems": np.fromiter(map(len, problems), np.int64, len(problems)),
             "reward": total,
         }
         self.last_breakdown = breakdown

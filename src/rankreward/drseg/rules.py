@@ -20,6 +20,14 @@ _SENTENCE_END = re.compile(r"[.!?\u3002\uff01\uff1f\u2026]+")
 _EDGE = "\"'`“”‘’„«»()[]{}<>（）【】「」『』《》〈〉,，、"
 
 
+def _placeholder_problem(found: str) -> Problem:
+    return Problem("placeholder_text", f"copies the prompt's placeholder {found!r}")
+
+
+def _repeat_problem(repeats: int) -> Problem:
+    return Problem("repeated_sentences", f"{repeats} sentences repeat an earlier one")
+
+
 def format_reward(text: str, *, max_chars: int = DEFAULT_MAX_CHARS) -> float:
     """structure (0/1) + answer items (0..2) + look (0/1): 0..4. O(len(text)).
 
@@ -58,14 +66,14 @@ def non_repeat_problems(text: str) -> list[Problem]:
     for pattern in _PLACEHOLDERS:
         m = pattern.search(lowered)
         if m:
-            return [Problem("placeholder_text", f"copies the prompt's placeholder {m.group()!r}")]
+            return [_placeholder_problem(m.group())]
     # `_normalise` inlined. Lower-casing stays per sentence: the whole text's lower() differs at
     # sentence ends (Greek final sigma: "ΑΣ.Β".lower() is "ασ.β", "ΑΣ".lower() is "ας").
     parts = [" ".join(s.strip().strip(_EDGE).split()).lower() for s in _SENTENCE_END.split(text)]
     parts = [s for s in parts if s]
     repeats = len(parts) - len(set(parts))
     if repeats >= 2:
-        return [Problem("repeated_sentences", f"{repeats} sentences repeat an earlier one")]
+        return [_repeat_problem(repeats)]
     return []
 
 

@@ -1,0 +1,733 @@
+"""The batch scanner: every completion of a batch parsed in one compiled pass.
+
+`parse_completion` and `non_repeat_problems` are the readable rules, one completion at a time.
+This module computes the same results for a whole batch with one Numba kernel over the batch's
+characters (one flat array, Latin-1 bytes or UTF-32 code points), in parallel threads:
+
+* the tag scan (sections, nesting, stray and unclosed tags, the 64-tag check cap), structure,
+  text outside the tags and the look blocks, with Python's ``str.isspace`` whitespace;
+* the answer, when it is the canonical ``[{"bbox_2d": [4 numbers], "point_2d": [2 numbers]}, ...]``
+  JSON: a grammar check, the paper's answer-items sum and the coordinates. JSON numbers are
+  converted with Clinger's exact fast path (at most 15 significant digits and a power of ten
+  up to 1e22: one correctly rounded multiplication or division, the value ``float()`` gives);
+  anything else (other JSON, more digits, malformed items) is flagged for ``read_answer``;
+* non_repeat for ASCII completions (placeholder phrases and repeated sentences); other texts
+  are flagged for ``non_repeat_problems``, since Unicode lower-casing and ``\\W`` are Python's.
+
+Problems come back as small integer records that `problems_of` turns into the same
+`Problem` strings the Python parser writes. The tests check the two paths against each other
+on the rule tables, on hypothesis-generated text and on the synthetic benchmark batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+from .parser import _DETAIL, Problem, _problem
+from .prompt import PLACEHOLDER_PHRASES
+
+__all__ = ["BatchScan", "problems_of", "scan_batch"]
+
+# Problem codes of the records, in the order the Python parser can emit them.
+CODES = ("too_long", "no_think", "no_answer", "nested_tag", "stray_close", "many_tags",
+         "unclosed_tag", "structure", "text_outside_tags", "no_look")  # fmt: skip
+(TOO_LONG, NO_THINK, NO_ANSWER, NESTED, STRAY, MANY, UNCLOSED, STRUCTURE, OUTSIDE,
+ NO_LOOK) = range(len(CODES))  # fmt: skip
+assert set(CODES) == set(_DETAIL)
+#: Record fields: code, then up to four integers (tag name, position, other name, count).
+_FIELDS = 5
+_MAX_RECORDS = len(CODES)
+NAMES = ("think", "answer", "look")
+#: Status flags: the answer needs `read_answer`; non_repeat needs `non_repeat_problems`.
+NEEDS_ANSWER, NEEDS_NON_REPEAT = 1, 2
+#: non_repeat outcomes.
+NR_OK, NR_PLACEHOLDER, NR_REPEATED, NR_TOO_LONG = 0, 1, 2, 3
+#: Every canonical object takes at least this many characters (``{"bbox_2d":[0,0,0,0],
+#: "point_2d":[0,0]}`` takes 38), so a completion starting at character ``s`` can own the
+#: coordinate rows from ``s // _MIN_OBJECT_CHARS`` on without overlapping the next one.
+_MIN_OBJECT_CHARS = 32
+_MAX_TAGS_CHECKED = 64
+_MAX_COORDINATE = 1e9
+
+
+def _codes(s: str) -> np.ndarray:
+    return np.array([ord(c) for c in s], np.int64)
+
+
+_OPEN = (_codes("<think>"), _codes("<answer>"), _codes("<look>"))
+_CLOSE = (_codes("</think>"), _codes("</answer>"), _codes("</look>"))
+_T_THINK, _T_ANSWER, _T_LOOK = _OPEN
+_T_END_THINK, _T_END_ANSWER, _T_END_LOOK = _CLOSE
+_K_BBOX, _K_POINT = _codes('bbox_2d"'), _codes('point_2d"')
+# Character classes of the ASCII non_repeat rules, one table lookup per character.
+_SPACE, _END, _EDGE_CHAR, _ALNUM = 1, 2, 4, 8
+_CLASS = np.zeros(128, np.uint8)
+for _c in range(128):
+    _ch = chr(_c)
+    _CLASS[_c] = ((_SPACE if _ch.isspace() else 0) | (_END if _ch in ".!?" else 0)
+                  | (_EDGE_CHAR if _ch in "\"'`()[]{}<>," else 0)
+                  | (_ALNUM if _ch.isalnum() else 0))  # fmt: skip
+_POW10 = np.array([10.0**k for k in range(23)])
+_PHRASE_WORDS = [p.split() for p in PLACEHOLDER_PHRASES]
+# The phrases are matched as lower-case alphanumeric words separated by [\W_]* (see rules.py).
+assert all(w.isascii() and w.isalnum() and w == w.lower() for ws in _PHRASE_WORDS for w in ws)
+assert len(_PHRASE_WORDS) == 3 and all(ws[0][0].isalpha() for ws in _PHRASE_WORDS)
+_PHRASES = np.zeros((len(_PHRASE_WORDS), 3, 16), np.int64)
+_PHRASE_LEN = np.zeros((len(_PHRASE_WORDS), 3), np.int64)
+for _i, _words in enumerate(_PHRASE_WORDS):
+    assert len(_words) == 3
+    for _j, _w in enumerate(_words):
+        _PHRASES[_i, _j, : len(_w)] = _codes(_w)
+        _PHRASE_LEN[_i, _j] = len(_w)
+
+
+@nb.njit(cache=True, inline="always")
+def _isspace(c):
+    """``str.isspace`` (and ``re``'s ``\\s``) for one code point."""
+    if c <= 32:
+        return c == 32 or 9 <= c <= 13 or 28 <= c <= 31
+    if c < 0x85:
+        return False
+    return (c == 0x85 or c == 0xA0 or c == 0x1680 or 0x2000 <= c <= 0x200A or c == 0x2028
+            or c == 0x2029 or c == 0x202F or c == 0x205F or c == 0x3000)  # fmt: skip
+
+
+@nb.njit(cache=True, inline="always")
+def _at(t, p, hi, pat):
+    """Whether ``pat`` occurs at ``p`` and ends by ``hi``."""
+    if p + pat.shape[0] > hi:
+        return False
+    for k in range(pat.shape[0]):
+        if t[p + k] != pat[k]:
+            return False
+    return True
+
+
+@nb.njit(cache=True)
+def _find(t, lo, hi, pat):
+    """``str.find(pat, lo, hi)``: the first match lying wholly in ``[lo, hi)``, or -1."""
+    first = pat[0]
+    for p in range(lo, hi - pat.shape[0] + 1):
+        if t[p] == first and _at(t, p, hi, pat):
+            return p
+    return -1
+
+
+@nb.njit(cache=True)
+def _tag_at(t, p, hi):
+    """The tag starting at ``p``: ``(name 0..2, closing, end)``, or name -1."""
+    closing = p + 1 < hi and t[p + 1] == 47  # "/"
+    for name in range(3):
+        pat = _CLOSE[name] if closing else _OPEN[name]
+        if _at(t, p, hi, pat):
+            return name, closing, p + pat.shape[0]
+    return -1, False, p + 1
+
+
+@nb.njit(cache=True)
+def _note(rec, nrec, slot, code, a, b, c):
+    """Count one occurrence of ``code``; the first one keeps its details (insertion order)."""
+    k = slot[code]
+    if k < 0:
+        k = nrec
+        slot[code] = k
+        rec[k, 0] = code
+        rec[k, 1] = a
+        rec[k, 2] = b
+        rec[k, 3] = c
+        rec[k, 4] = 0
+        nrec += 1
+    rec[k, 4] += 1
+    return nrec
+
+
+@nb.njit(cache=True)
+def _tag_problems(t, lo, hi, rec, nrec):
+    """The port of ``parser._sections``: one pass over the tags, problems noted in order."""
+    slot = np.full(len(CODES), -1, np.int64)
+    stack_name = np.empty(_MAX_TAGS_CHECKED, np.int64)
+    stack_pos = np.empty(_MAX_TAGS_CHECKED, np.int64)
+    open_count = np.zeros(3, np.int64)
+    sp = 0
+    seen = 0
+    p = lo
+    while p < hi:
+        while p < hi and t[p] != 60:  # "<"
+            p += 1
+        if p == hi:
+            break
+        name, closing, end = _tag_at(t, p, hi)
+        if name < 0:
+            p += 1
+            continue
+        if seen == _MAX_TAGS_CHECKED:
+            total = seen
+            q = p
+            while q < hi:
+                if t[q] == 60:
+                    other, _, q_end = _tag_at(t, q, hi)
+                    if other >= 0:
+                        total += 1
+                        q = q_end
+                        continue
+                q += 1
+            nrec = _note(rec, nrec, slot, MANY, total, seen, 0)
+            sp = 0  # what is still open may close after the cap: not reported
+            break
+        pos = p - lo
+        if not closing:
+            if open_count[name]:
+                nrec = _note(rec, nrec, slot, NESTED, name, pos, name)
+            elif name != 2 and sp:
+                nrec = _note(rec, nrec, slot, NESTED, name, pos, stack_name[sp - 1])
+            stack_name[sp] = name
+            stack_pos[sp] = pos
+            sp += 1
+            open_count[name] += 1
+        elif sp and stack_name[sp - 1] == name:
+            sp -= 1
+            open_count[name] -= 1
+        else:
+            nrec = _note(rec, nrec, slot, STRAY, name, pos, 0)
+            if open_count[name]:  # close through the unclosed inner tags
+                while sp:
+                    sp -= 1
+                    inner = stack_name[sp]
+                    open_count[inner] -= 1
+                    if inner == name:
+                        break
+        seen += 1
+        p = end
+    for k in range(sp):
+        nrec = _note(rec, nrec, slot, UNCLOSED, stack_name[k], stack_pos[k], 0)
+    return nrec
+
+
+@nb.njit(cache=True)
+def _add(rec, nrec, code, a, b):
+    rec[nrec, 0] = code
+    rec[nrec, 1] = a
+    rec[nrec, 2] = b
+    rec[nrec, 3] = 0
+    rec[nrec, 4] = 1
+    return nrec + 1
+
+
+@nb.njit(cache=True)
+def _blank(t, lo, hi):
+    for p in range(lo, hi):
+        if not _isspace(t[p]):
+            return False
+    return True
+
+
+@nb.njit(cache=True)
+def _has_look(t, lo, hi):
+    """A ``<look>`` block with non-whitespace content in ``[lo, hi)`` (``parser._looks``)."""
+    pos = lo
+    while True:
+        s = _find(t, pos, hi, _T_LOOK)
+        if s < 0:
+            return False
+        e = _find(t, s + 6, hi, _T_END_LOOK)
+        if e < 0:
+            return False
+        if not _blank(t, s + 6, e):
+            return True
+        pos = e + 7
+
+
+@nb.njit(cache=True)
+def _structure_ok(t, lo, hi):
+    """``parser.structure_ok``: starts with <think>, ends with </answer>, and the first
+    ``</think>\\s*<answer>`` after the opening tag ends before the closing one."""
+    if not (_at(t, lo, hi, _T_THINK) and hi - lo >= 9 and _at(t, hi - 9, hi, _T_END_ANSWER)):
+        return False
+    p = lo + 7
+    while True:
+        p = _find(t, p, hi, _T_END_THINK)
+        if p < 0:
+            return False
+        q = p + 8
+        while q < hi and _isspace(t[q]):
+            q += 1
+        if _at(t, q, hi, _T_ANSWER):
+            return q + 8 <= hi - 9
+        p += 1
+
+
+@nb.njit(cache=True, inline="always")
+def _skip_json_space(t, p, e):
+    while p < e and (t[p] == 32 or t[p] == 9 or t[p] == 10 or t[p] == 13):
+        p += 1
+    return p
+
+
+@nb.njit(cache=True)
+def _number(t, p, e):
+    """A JSON number at ``p`` as Python's ``json`` + ``float`` read it: ``(ok, value, end)``.
+    ``ok`` is False where the exact fast path does not apply (the caller then falls back)."""
+    neg = t[p] == 45  # "-"
+    if neg:
+        p += 1
+    if p >= e or not 48 <= t[p] <= 57:
+        return False, 0.0, p
+    w = 0
+    digits = 0  # significant digits in w
+    if t[p] == 48:
+        p += 1
+    else:
+        while p < e and 48 <= t[p] <= 57:
+            w = w * 10 + (t[p] - 48)
+            digits += 1
+            p += 1
+            if digits > 15:
+                return False, 0.0, p
+    is_float = False
+    exp10 = 0
+    if p < e and t[p] == 46:  # "."
+        is_float = True
+        p += 1
+        if p >= e or not 48 <= t[p] <= 57:
+            return False, 0.0, p
+        while p < e and 48 <= t[p] <= 57:
+            w = w * 10 + (t[p] - 48)
+            if w:
+                digits += 1
+            exp10 -= 1
+            p += 1
+            if digits > 15:
+                return False, 0.0, p
+    if p < e and (t[p] == 101 or t[p] == 69):  # "e" "E"
+        is_float = True
+        p += 1
+        sign = 1
+        if p < e and (t[p] == 43 or t[p] == 45):
+            sign = -1 if t[p] == 45 else 1
+            p += 1
+        if p >= e or not 48 <= t[p] <= 57:
+            return False, 0.0, p
+        x = 0
+        while p < e and 48 <= t[p] <= 57:
+            x = x * 10 + (t[p] - 48)
+            p += 1
+            if x > 1000:
+                return False, 0.0, p
+        exp10 += sign * x
+    if not is_float:
+        v = float(w)  # an int: -0 is 0
+    elif w == 0:
+        v = 0.0  # a float zero keeps its sign below
+    elif exp10 >= 0:
+        if exp10 > 22:
+            return False, 0.0, p
+        v = w * _POW10[exp10]
+    else:
+        if exp10 < -22:
+            return False, 0.0, p
+        v = w / _POW10[-exp10]
+    if neg and (is_float or w):
+        v = -v
+    if abs(v) > _MAX_COORDINATE:
+        return False, 0.0, p
+    return True, v, p
+
+
+@nb.njit(cache=True)
+def _canonical_answer(t, p, e, coords, row, row_limit, max_objects):
+    """Read ``[{"bbox_2d": [4 numbers], "point_2d": [2 numbers]}, ...]`` (keys in either order,
+    JSON whitespace anywhere) from ``[p, e)``; the first ``max_objects`` objects' coordinates go
+    to ``coords[row:]`` as (x1, y1, x2, y2, px, py). Returns ``(ok, items, kept)``; not ok means
+    anything else, which ``read_answer`` then handles."""
+    p = _skip_json_space(t, p, e)
+    if p >= e or t[p] != 91:  # "["
+        return False, 0, 0
+    p = _skip_json_space(t, p + 1, e)
+    items = 0
+    if p < e and t[p] == 93:  # "]"
+        return _skip_json_space(t, p + 1, e) == e, 0, 0
+    while True:
+        if p >= e or t[p] != 123:  # "{"
+            return False, 0, 0
+        keep = items < max_objects
+        if keep and row + items >= row_limit:
+            return False, 0, 0
+        seen_box = seen_point = False
+        p = _skip_json_space(t, p + 1, e)
+        while True:
+            if p >= e or t[p] != 34:  # '"'
+                return False, 0, 0
+            if _at(t, p + 1, e, _K_BBOX):
+                if seen_box:
+                    return False, 0, 0  # a repeated key: json keeps the last, leave it to json
+                seen_box, base, size, p = True, 0, 4, p + 1 + _K_BBOX.shape[0]
+            elif _at(t, p + 1, e, _K_POINT):
+                if seen_point:
+                    return False, 0, 0
+                seen_point, base, size, p = True, 4, 2, p + 1 + _K_POINT.shape[0]
+            else:
+                return False, 0, 0
+            p = _skip_json_space(t, p, e)
+            if p >= e or t[p] != 58:  # ":"
+                return False, 0, 0
+            p = _skip_json_space(t, p + 1, e)
+            if p >= e or t[p] != 91:
+                return False, 0, 0
+            p = _skip_json_space(t, p + 1, e)
+            for k in range(size):
+                if p >= e:
+                    return False, 0, 0
+                ok, v, p = _number(t, p, e)
+                if not ok:
+                    return False, 0, 0
+                if keep:
+                    coords[row + items, base + k] = v
+                p = _skip_json_space(t, p, e)
+                if p >= e or t[p] != (93 if k == size - 1 else 44):  # "]" or ","
+                    return False, 0, 0
+                p = _skip_json_space(t, p + 1, e)
+            if p < e and t[p] == 44:
+                p = _skip_json_space(t, p + 1, e)
+                continue
+            if p < e and t[p] == 125:  # "}"
+                break
+            return False, 0, 0
+        if not (seen_box and seen_point):
+            return False, 0, 0
+        items += 1
+        p = _skip_json_space(t, p + 1, e)
+        if p < e and t[p] == 44:
+            p = _skip_json_space(t, p + 1, e)
+            continue
+        if p < e and t[p] == 93:
+            return _skip_json_space(t, p + 1, e) == e, items, min(items, max_objects)
+        return False, 0, 0
+
+
+@nb.njit(cache=True, inline="always")
+def _lower(c):
+    return c + 32 if 65 <= c <= 90 else c
+
+
+@nb.njit(cache=True)
+def _phrase_at(t, s, hi, ph):
+    """End of placeholder phrase ``ph`` matched at ``s`` on the lower-cased text, or -1."""
+    p = s
+    for w in range(3):
+        if w:
+            while p < hi and not _CLASS[t[p]] & _ALNUM:
+                p += 1
+        n = _PHRASE_LEN[ph, w]
+        if p + n > hi:
+            return -1
+        for k in range(n):
+            if _lower(t[p + k]) != _PHRASES[ph, w, k]:
+                return -1
+        p += n
+    return p
+
+
+@nb.njit(cache=True)
+def _placeholder(t, lo, hi):
+    """``rules._PLACEHOLDERS`` on ASCII text: the first phrase (in order) found anywhere, at its
+    leftmost occurrence; returns ``(phrase, start, end)``, phrase -1 if none. One pass: the
+    phrases start with letters, and ``c | 32`` equals a lower-case letter only for it and its
+    capital."""
+    nph = _PHRASES.shape[0]
+    best, best_s, best_e = nph, 0, 0
+    f0, f1, f2 = _PHRASES[0, 0, 0], _PHRASES[1, 0, 0], _PHRASES[2, 0, 0]
+    for s in range(lo, hi):
+        c = t[s] | 32
+        if c != f0 and c != f1 and c != f2:
+            continue
+        for ph in range(best):
+            if c == _PHRASES[ph, 0, 0]:
+                e = _phrase_at(t, s, hi, ph)
+                if e >= 0:
+                    best, best_s, best_e = ph, s, e
+                    break
+        if best == 0:
+            break
+    if best == nph:
+        return -1, 0, 0
+    return best, best_s - lo, best_e - lo
+
+
+@nb.njit(cache=True, inline="always")
+def _sentence_key(norm, start, end):
+    """A cheap key of a normalised sentence: its length and its first and last 8 characters
+    (equal sentences have equal keys; the rare unequal ones with equal keys are told apart by
+    the exact comparison)."""
+    h = np.int64(end - start)
+    for p in range(start, min(start + 8, end)):
+        h = h * np.int64(131) + norm[p]
+    for p in range(max(end - 8, start), end):
+        h = h * np.int64(131) + norm[p]
+    return h
+
+
+@nb.njit(cache=True)
+def _repeats(t, lo, hi):
+    """``rules.non_repeat_problems``' repeat count on ASCII text: sentences split on runs of
+    ``.!?``, normalised (strip, strip edge punctuation, collapse spaces, lower), blanks dropped;
+    how many repeat an earlier one. Sentences are sorted by a key of their length and edge
+    characters, then compared exactly within equal keys."""
+    ends = 0  # sentence-end runs: two repeats need at least three sentences
+    prev = 0
+    for p in range(lo, hi):
+        cur = _CLASS[t[p]] & _END
+        ends += cur > prev
+        prev = cur
+    if ends < 2:
+        return 0
+    norm = np.empty(hi - lo, np.uint8)  # ASCII only
+    starts = np.empty(ends + 2, np.int64)
+    keys = np.empty(ends + 2, np.int64)
+    n = 0
+    used = 0
+    a = lo
+    while True:
+        b = a
+        while b < hi and not _CLASS[t[b]] & _END:
+            b += 1
+        # the piece [a, b): strip whitespace, then edge characters (not whitespace)
+        s, e = a, b
+        while s < e and _CLASS[t[s]] & _SPACE:
+            s += 1
+        while e > s and _CLASS[t[e - 1]] & _SPACE:
+            e -= 1
+        while s < e and _CLASS[t[s]] & _EDGE_CHAR:
+            s += 1
+        while e > s and _CLASS[t[e - 1]] & _EDGE_CHAR:
+            e -= 1
+        start = used
+        p = s
+        while p < e:
+            while p < e and _CLASS[t[p]] & _SPACE:
+                p += 1
+            if p == e:
+                break
+            if used > start:
+                norm[used] = 32
+                used += 1
+            while p < e and not _CLASS[t[p]] & _SPACE:
+                norm[used] = _lower(t[p])
+                used += 1
+                p += 1
+        if used > start:
+            starts[n] = start
+            keys[n] = _sentence_key(norm, start, used)
+            n += 1
+        if b == hi:
+            break
+        a = b
+        while a < hi and _CLASS[t[a]] & _END:
+            a += 1
+    starts[n] = used
+    order = np.argsort(keys[:n], kind="mergesort")
+    distinct = 0
+    reps = np.empty(n, np.int64)
+    k = 0
+    while k < n:
+        g = k
+        while g < n and keys[order[g]] == keys[order[k]]:
+            g += 1
+        nreps = 0
+        for q in range(k, g):
+            i = order[q]
+            li = starts[i + 1] - starts[i]
+            new = True
+            for r in range(nreps):
+                j = reps[r]
+                if starts[j + 1] - starts[j] != li:
+                    continue
+                same = True
+                for c in range(li):
+                    if norm[starts[i] + c] != norm[starts[j] + c]:
+                        same = False
+                        break
+                if same:
+                    new = False
+                    break
+            if new:
+                reps[nreps] = i
+                nreps += 1
+        distinct += nreps
+        k = g
+    return n - distinct
+
+
+@nb.njit(cache=True)
+def _scan_one(t, lo, hi, ascii_only, max_chars, max_objects, coords, row, row_limit, out_f, out_i, rec):
+    """One completion ``t[lo:hi]``; results go to its rows of the output arrays."""
+    nrec = 0
+    if hi - lo > max_chars:
+        out_i[6] = _add(rec, 0, TOO_LONG, hi - lo, max_chars)
+        out_i[7] = NR_TOO_LONG
+        return
+    think_s = _find(t, lo, hi, _T_THINK)
+    think_e = _find(t, think_s + 7, hi, _T_END_THINK) if think_s >= 0 else -1
+    if think_s < 0:
+        nrec = _add(rec, nrec, NO_THINK, 0, 0)
+    ans_s = _find(t, lo, hi, _T_ANSWER)
+    ans_e = _find(t, ans_s + 8, hi, _T_END_ANSWER) if ans_s >= 0 else -1
+    if ans_s < 0:
+        nrec = _add(rec, nrec, NO_ANSWER, 0, 0)
+    nrec = _tag_problems(t, lo, hi, rec, nrec)
+    structure = _structure_ok(t, lo, hi)
+    if not structure:
+        nrec = _add(rec, nrec, STRUCTURE, 0, 0)
+        if think_e >= 0 and ans_e >= 0:
+            if not (_blank(t, lo, think_s) and _blank(t, ans_e + 9, hi)):
+                nrec = _add(rec, nrec, OUTSIDE, 0, 0)
+    look = (think_e >= 0 and _has_look(t, think_s + 7, think_e)) or (
+        ans_e >= 0 and _has_look(t, ans_s + 8, ans_e)
+    )
+    if not look:
+        nrec = _add(rec, nrec, NO_LOOK, 0, 0)
+    out_f[0] = 1.0 if structure else 0.0
+    out_f[2] = 1.0 if look else 0.0
+    status = 0
+    if ans_e >= 0:
+        s, e = ans_s + 8, ans_e
+        while s < e and _isspace(t[s]):
+            s += 1
+        while e > s and _isspace(t[e - 1]):
+            e -= 1
+        out_i[0] = s - lo
+        out_i[1] = e - lo
+        ok, items, kept = _canonical_answer(t, s, e, coords, row, row_limit, max_objects)
+        if ok:
+            total = 0.0
+            for _ in range(items):
+                total += 2.0 / items  # the paper's per-item sum, in its order
+            out_f[1] = total
+            out_i[2] = 1
+            out_i[3] = kept
+        else:
+            status |= NEEDS_ANSWER
+    if ascii_only:
+        ph, a, b = _placeholder(t, lo, hi)
+        if ph >= 0:
+            out_i[7], out_i[8], out_i[9] = NR_PLACEHOLDER, a, b
+        else:
+            r = _repeats(t, lo, hi)
+            if r >= 2:
+                out_i[7], out_i[8] = NR_REPEATED, r
+    else:
+        status |= NEEDS_NON_REPEAT
+    out_i[5] = status
+    out_i[6] = nrec
+
+
+@nb.njit(cache=True, parallel=True)
+def _scan(t, offsets, ascii_only, max_chars, max_objects, coords, out_f, out_i, rec):
+    n = offsets.shape[0] - 1
+    row_limit = coords.shape[0]
+    for k in nb.prange(n):
+        lo, hi = offsets[k], offsets[k + 1]
+        _scan_one(t, lo, hi, ascii_only[k], max_chars, max_objects, coords, lo // _MIN_OBJECT_CHARS, row_limit,
+                  out_f[k], out_i[k], rec[k])  # fmt: skip
+
+
+@dataclass
+class BatchScan:
+    """What `scan_batch` found, one row per completion.
+
+    ``structure``, ``answer_items``, ``look``: the format parts (answer items only where
+    ``objects_ok``-canonical, else filled in by the caller from `read_answer`);
+    ``answer_span``: the stripped answer content (-1 without an answer); ``canonical``: the
+    answer was read here; ``num_kept`` objects at ``coords[row:row + num_kept]``;
+    ``status``: `NEEDS_ANSWER` / `NEEDS_NON_REPEAT` flags; ``records``/``num_records``: tag
+    problems; ``non_repeat``: (`NR_*` outcome, two details).
+    """
+
+    structure: np.ndarray
+    answer_items: np.ndarray
+    look: np.ndarray
+    answer_span: np.ndarray
+    canonical: np.ndarray
+    num_kept: np.ndarray
+    row: np.ndarray
+    status: np.ndarray
+    num_records: np.ndarray
+    records: np.ndarray
+    non_repeat: np.ndarray
+    coords: np.ndarray
+
+
+def _characters(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The batch as one array of code points (uint8 when Latin-1 fits, else uint32) and the
+    offsets of each text. O(total length), two C-level copies."""
+    lengths = np.fromiter(map(len, texts), np.int64, len(texts))
+    offsets = np.zeros(len(texts) + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    joined = "".join(texts)
+    try:
+        chars = np.frombuffer(joined.encode("latin-1"), np.uint8)
+    except UnicodeEncodeError:
+        chars = np.frombuffer(joined.encode("utf-32-le"), np.uint32)
+    return chars, offsets
+
+
+def scan_batch(texts: list[str], *, max_chars: int, max_objects: int) -> BatchScan:
+    """Scan every completion of ``texts`` at once (see the module docstring). O(total length)
+    plus, per completion, a sort of its sentence hashes.
+
+    Examples:
+        >>> s = scan_batch(['<think><look>a</look></think><answer>[]</answer>', 'x'],
+        ...                max_chars=1000, max_objects=120)
+        >>> s.structure.tolist(), s.look.tolist(), s.canonical.tolist(), s.num_records.tolist()
+        ([1.0, 0.0], [1.0, 0.0], [True, False], [0, 4])
+    """
+    chars, offsets = _characters(texts)
+    n = len(texts)
+    coords = np.empty((len(chars) // _MIN_OBJECT_CHARS + 1, 6))
+    out_f = np.zeros((n, 3))
+    out_i = np.zeros((n, 10), np.int64)
+    out_i[:, 0:2] = -1
+    rec = np.zeros((n, _MAX_RECORDS, _FIELDS), np.int64)
+    if n:
+        ascii_only = np.fromiter((t.isascii() for t in texts), np.bool_, n)
+        _scan(chars, offsets, ascii_only, max_chars, max_objects, coords, out_f, out_i, rec)
+    return BatchScan(
+        structure=out_f[:, 0],
+        answer_items=out_f[:, 1],
+        look=out_f[:, 2],
+        answer_span=out_i[:, 0:2],
+        canonical=out_i[:, 2].astype(bool),
+        num_kept=out_i[:, 3],
+        row=offsets[:-1] // _MIN_OBJECT_CHARS,
+        status=out_i[:, 5],
+        num_records=out_i[:, 6],
+        records=rec,
+        non_repeat=out_i[:, 7:10],
+        coords=coords,
+    )
+
+
+def problems_of(scan: BatchScan, k: int) -> list[Problem]:
+    """The tag-scan problems of completion ``k`` as `Problem` objects, exactly as
+    `parse_completion` lists them (its answer problems come after these).
+
+    Examples:
+        >>> s = scan_batch(['<think><look>a</look>'], max_chars=1000, max_objects=120)
+        >>> [str(p) for p in problems_of(s, 0)][:2]
+        ['no_answer: no <answer> section', 'unclosed_tag: <think> at 0 is never closed']
+    """
+    out = []
+    for code, a, b, c, count in scan.records[k, : scan.num_records[k]].tolist():
+        name = CODES[code]
+        more = count - 1
+        if code in (NESTED,):
+            out.append(_problem(name, NAMES[a], b, NAMES[c], more=more))
+        elif code in (STRAY, UNCLOSED):
+            out.append(_problem(name, NAMES[a], b, more=more))
+        elif code in (MANY, TOO_LONG):
+            out.append(_problem(name, a, b, more=more))
+        else:
+            out.append(_problem(name))
+    return out
