@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rankreward import RankNormalizer
@@ -174,3 +174,14 @@ def test_reference_accuracy_agrees_on_synthetic_answers():
     for c, g in zip(completions, gts, strict=True):
         assert accuracy_metrics(c, g) == reference_accuracy(c, g)
     assert json.loads(gts[0])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(st.floats(0, 1, allow_nan=False), min_size=1, max_size=700),
+)
+def test_matched_means_sum_in_numpys_order(values):
+    from rankreward.drseg.reward import _numpy_mean
+
+    a = np.array(values)
+    assert _numpy_mean(a, len(a)) == np.mean(a)  # bit for bit, also past numpy's 128 block

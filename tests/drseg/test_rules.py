@@ -16,6 +16,8 @@ from rankreward.drseg import (
 )
 from rankreward.testing import reference
 
+from .oracle import assert_batch_matches
+
 OBJ = '{"bbox_2d": [10, 10, 50, 50], "point_2d": [30, 30]}'
 
 
@@ -40,6 +42,7 @@ OBJ = '{"bbox_2d": [10, 10, 50, 50], "point_2d": [30, 30]}'
 def test_structure_matches_the_regex(text, ok):
     assert structure_ok(text) is ok
     assert (reference._STRUCTURE.fullmatch(text) is not None) is ok
+    assert_batch_matches([text])
 
 
 @pytest.mark.parametrize(
@@ -66,6 +69,7 @@ def test_answer_items(answer, score):
     p = parse_completion(text)
     assert p.answer_items == pytest.approx(score, abs=1e-12)
     assert reference.format_reward(text)[1] == pytest.approx(score, abs=1e-12)
+    assert_batch_matches([text])
 
 
 def test_answer_items_exact_paper_quirks():
@@ -91,6 +95,7 @@ def test_answer_items_exact_paper_quirks():
 def test_look(text, look):
     assert look_reward(text) == look
     assert reference.format_reward(text)[2] == look
+    assert_batch_matches([text])
 
 
 @pytest.mark.parametrize(
@@ -114,6 +119,7 @@ def test_look(text, look):
 def test_non_repeat(text, value):
     assert non_repeat_reward(text) == value
     assert reference.non_repeat_reward(text) == value
+    assert_batch_matches([text])
 
 
 def _answer(objs):
@@ -202,6 +208,7 @@ def test_malformed_answers_zero_accuracy_with_a_reason(answer, code):
     assert code in p.problem_codes()
     assert not p.objects_ok
     assert accuracy_metrics(text, f"[{OBJ}]") == (0.0, 0.0, 0.0)
+    assert_batch_matches([text])
 
 
 def test_lenient_mode_reports_what_it_tolerated():
@@ -219,6 +226,9 @@ def test_tag_problems_are_reported():
     assert "nested_tag" in codes and "stray_close" in codes and "unclosed_tag" in codes
     codes = parse_completion("hi <think>a</think><answer>[]</answer> bye").problem_codes()
     assert "text_outside_tags" in codes
+    assert_batch_matches(
+        ["<think><think>a</think></answer>", "hi <think>a</think><answer>[]</answer> bye"]
+    )
 
 
 def test_extract_answer_first_block_and_spans():
@@ -232,6 +242,7 @@ def test_size_cap():
     p = parse_completion("<think>" + "a" * 300 + "</think>", max_chars=100)
     assert p.problem_codes() == ["too_long"] and p.format_score == 0.0
     assert format_reward("x" * 10, max_chars=5) == 0.0
+    assert_batch_matches(["<think>" + "a" * 300 + "</think>", "x" * 100], max_chars=100)
 
 
 def test_linear_time_on_adversarial_input():
@@ -248,6 +259,7 @@ def test_linear_time_on_adversarial_input():
         non_repeat_reward(text)
         assert time.perf_counter() - t < 5.0, "parsing must not backtrack"
         assert p.format_score <= 4.0
+        assert_batch_matches([text], max_chars=2_000_000)
 
 
 def test_repeat_check_lowercases_per_sentence():
@@ -256,3 +268,4 @@ def test_repeat_check_lowercases_per_sentence():
 
     assert _normalise("ΑΣ") == "ας"
     assert non_repeat_reward("ΑΣ.Β ΑΣ. ας. ας.") == 0.0  # three equal "ας" sentences: 2 repeats
+    assert_batch_matches(["ΑΣ.Β ΑΣ. ας. ας."])

@@ -74,8 +74,8 @@ EDGE_CASES = [
     "<think>x</think><answer>[]",
     "<think>x<answer>[]</answer>",
     "<thinker>x</thinker><answer>[]</answer>",
-    "<think>é</think><answer>[{\"bbox_2d\": [1, 2, 3, 4], \"point_2d\": [1, 2]}]</answer>",
-    "<think>杯</think><answer>[{\"bbox_2d\": [1, 2, 3, 4], \"point_2d\": [1, 2]}]</answer>",
+    '<think>é</think><answer>[{"bbox_2d": [1, 2, 3, 4], "point_2d": [1, 2]}]</answer>',
+    '<think>杯</think><answer>[{"bbox_2d": [1, 2, 3, 4], "point_2d": [1, 2]}]</answer>',
     _wrap("[" + ", ".join([OBJ] * 130) + "]"),  # over the 120-object cap
     _wrap("[" + ", ".join([OBJ] * 119 + ['{"bbox_2d": [1, 2, 3], "point_2d": [1, 2]}']) + "]"),
     _wrap("[" + ", ".join([OBJ] * 121 + ['{"bbox_2d": [1, 2, 3, 4]}']) + "]"),
@@ -133,7 +133,7 @@ NUMBER_FORMATS = [
         st.tuples(
             st.one_of(
                 st.floats(-2e9, 2e9, allow_nan=False),
-                st.integers(-10**12, 10**12).map(float),
+                st.integers(-(10**12), 10**12).map(float),
                 st.sampled_from([0.0, -0.0, 1e-22, 1e22, 0.1, 999999999.5, 1e9, -1e9]),
             ),
             st.integers(0, len(NUMBER_FORMATS) - 1),
@@ -172,7 +172,9 @@ def test_token_soup_matches(pieces, strict):
 @settings(max_examples=200, deadline=None)
 @given(text=st.text(max_size=300))
 def test_arbitrary_unicode_matches(text):
-    assert_batch_matches([text, _wrap(text, think=text), f"<think>{text}</think><answer>[]</answer>"])
+    assert_batch_matches(
+        [text, _wrap(text, think=text), f"<think>{text}</think><answer>[]</answer>"]
+    )
 
 
 def test_many_tags_counted_past_the_check_cap():
@@ -187,3 +189,13 @@ def test_many_tags_counted_past_the_check_cap():
 def test_batch_sizes(n):
     completions, _ = synthetic_batch(n, np.random.default_rng(n))
     assert_batch_matches(completions)
+
+
+def test_repeat_check_is_linear_on_sentences_sharing_their_edges():
+    import time
+
+    # 20,000 distinct sentences with equal length and equal first and last 8 characters.
+    text = "".join(f"aaaaaaaa{k:06d}zzzzzzzz. " for k in range(20_000)) + "x. x. x."
+    t = time.perf_counter()
+    assert_batch_matches([text], max_chars=10**6)
+    assert time.perf_counter() - t < 30.0

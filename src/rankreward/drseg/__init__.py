@@ -8,6 +8,7 @@ from .parser import (
     extract_answer,
     parse_completion,
     parse_objects,
+    read_answer,
     structure_ok,
 )
 from .prompt import LOOK_TO_CONFIRM, PLACEHOLDER_PHRASES, build_messages, build_prompt
@@ -47,5 +48,6 @@ __all__ = [
     "parse_completion",
     "parse_ground_truth",
     "parse_objects",
+    "read_answer",
     "structure_ok",
 ]

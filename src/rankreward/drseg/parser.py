@@ -12,6 +12,10 @@ The scores follow ``drseg-reference.md`` exactly (the paper-compatible rules):
   item loop runs inside one ``try``, so an item that raises keeps the items before it;
 * look: a ``<look>`` block with non-whitespace content inside the think or the answer section.
 
+This module is the readable, one-completion rule set (and the public single-completion API);
+`DrSegReward` scores batches with the compiled scanner in ``scan.py``, which the tests hold to
+exactly these results, problem strings included.
+
 ``strict=True`` (the paper) reads objects with a plain ``json.loads`` of the answer and needs a
 list of ``{"bbox_2d": [4 numbers], "point_2d": [2 numbers]}``; any malformed item makes the
 answer unusable for accuracy. ``strict=False`` also accepts a fenced ```json block, a single

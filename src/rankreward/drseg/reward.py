@@ -1,10 +1,16 @@
 """The Dr. Seg reward: format + distribution-ranked accuracy + non_repeat, for whole batches.
 
-One call scores a batch of completions: every completion is parsed, the geometry of the whole
-batch (IoU, L1, point distances, point-in-box, the Hungarian matching) runs in a few vectorized
-calls of `rankreward.metrics`, and the raw accuracy metrics are ranked with one
-`RankNormalizer.rank_and_stage` call (the paper's per-step semantics: rank against the window as
-it stood before the step; the step's values join the window at `commit`).
+One call scores a batch of completions in three compiled passes and one normalizer call:
+
+1. `scan.scan_batch` parses every completion at once (tags, structure, looks, canonical answers
+   and their coordinates, the repeat check); the rare non-canonical answer and non-ASCII
+   repeat check fall back to the Python rules (`read_answer`, `non_repeat_problems`), which
+   are also the spec the scanner is tested against;
+2. one Numba pass over the samples computes each sample's IoU, L1, point distances, cost
+   matrix, Hungarian matching (scipy's pairs) and matched means, with no padding;
+3. the raw metrics are ranked with one `RankNormalizer.rank_and_stage` call (the paper's
+   per-step semantics: rank against the window as it stood before the step; the step's values
+   join the window at `commit`).
 """
 
 from __future__ import annotations
@@ -148,26 +154,75 @@ def _parse_ground_truth(ground_truth: Any, max_objects: int) -> tuple[np.ndarray
 
 
 @nb.njit(cache=True)
-def _numpy_mean(values, n):
-    """``np.mean`` of ``values[:n]`` with numpy's own summation order (pairwise with 8
-    accumulators for n >= 8), so the batch path equals the paper's per-sample numpy code bit for
-    bit. Valid for n <= 128 (numpy's block size), which the object cap guarantees."""
+def _block_sum(values, lo, n):
+    """numpy's ``pairwise_sum`` for ``n <= 128``: sequential below 8, else 8 accumulators."""
     if n < 8:
         s = 0.0
-        for i in range(n):
+        for i in range(lo, lo + n):
             s += values[i]
-        return s / n
-    r = values[:8].copy()
+        return s
+    r = values[lo : lo + 8].copy()
     i = 8
     while i < n - (n % 8):
         for j in range(8):
-            r[j] += values[i + j]
+            r[j] += values[lo + i + j]
         i += 8
     s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
     while i < n:
-        s += values[i]
+        s += values[lo + i]
         i += 1
-    return s / n
+    return s
+
+
+@nb.njit(cache=True)
+def _pairwise_sum(values, lo, n):
+    """numpy's pairwise summation of ``values[lo:lo + n]``: above 128 values it sums the two
+    halves (the first a multiple of 8) separately. Written with an explicit stack because
+    Numba cannot reload a recursive function from its cache."""
+    if n <= 128:
+        return _block_sum(values, lo, n)
+    # frames: start, length, left sum, whether the left half is done
+    f_lo = np.empty(64, np.int64)
+    f_n = np.empty(64, np.int64)
+    f_left = np.empty(64)
+    f_stage = np.zeros(64, np.int64)
+    f_lo[0], f_n[0], f_stage[0] = lo, n, 0
+    top = 1
+    value = 0.0
+    descend = True
+    while True:
+        if descend:
+            k = top - 1
+            if f_n[k] <= 128:
+                value = _block_sum(values, f_lo[k], f_n[k])
+                top -= 1
+                descend = False
+            else:
+                n2 = f_n[k] // 2
+                n2 -= n2 % 8
+                f_lo[top], f_n[top], f_stage[top] = f_lo[k], n2, 0
+                top += 1
+            continue
+        if top == 0:
+            return value
+        k = top - 1  # the parent of the frame that produced ``value``
+        n2 = f_n[k] // 2
+        n2 -= n2 % 8
+        if f_stage[k] == 0:
+            f_left[k], f_stage[k] = value, 1
+            f_lo[top], f_n[top], f_stage[top] = f_lo[k] + n2, f_n[k] - n2, 0
+            top += 1
+            descend = True
+        else:
+            value = f_left[k] + value
+            top -= 1
+
+
+@nb.njit(cache=True)
+def _numpy_mean(values, n):
+    """``np.mean`` of ``values[:n]`` with numpy's own summation order, so the batch path equals
+    the paper's per-sample numpy code bit for bit."""
+    return _pairwise_sum(values, 0, n) / n
 
 
 @nb.njit(cache=True)
@@ -235,8 +290,11 @@ def _accuracy(pred, prow, pcount, gt, grow, gcount, cfg: AccuracyConfig) -> np.n
     out = np.zeros((len(pcount), 3))
     params = np.array([cfg.iou_threshold, cfg.l1_threshold, cfg.point_threshold,
                        cfg.point_outer, 1.0 if cfg.pixel_inclusive else 0.0])  # fmt: skip
-    kernel = _accuracy_parallel if len(pcount) >= _PARALLEL_SAMPLES else _accuracy_serial
-    kernel(pred, prow, pcount, gt, grow, gcount, params, out)
+    if len(pcount) >= _PARALLEL_SAMPLES:
+        with _scan.PARALLEL_LOCK:  # see its comment
+            _accuracy_parallel(pred, prow, pcount, gt, grow, gcount, params, out)
+    else:
+        _accuracy_serial(pred, prow, pcount, gt, grow, gcount, params, out)
     return out
 
 

@@ -21,6 +21,7 @@ on the rule tables, on hypothesis-generated text and on the synthetic benchmark 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numba as nb
@@ -469,12 +470,23 @@ def _sentence_key(norm, start, end):
     return h
 
 
+@nb.njit(cache=True, inline="always")
+def _same(norm, starts, i, j):
+    li = starts[i + 1] - starts[i]
+    if starts[j + 1] - starts[j] != li:
+        return False
+    for c in range(li):
+        if norm[starts[i] + c] != norm[starts[j] + c]:
+            return False
+    return True
+
+
 @nb.njit(cache=True)
 def _repeats(t, lo, hi):
     """``rules.non_repeat_problems``' repeat count on ASCII text: sentences split on runs of
     ``.!?``, normalised (strip, strip edge punctuation, collapse spaces, lower), blanks dropped;
-    how many repeat an earlier one. Sentences are sorted by a key of their length and edge
-    characters, then compared exactly within equal keys."""
+    how many repeat an earlier one. Sentences are sorted by a cheap key of their length and
+    edge characters; equal keys are told apart by a hash of the whole sentence, then exactly."""
     ends = 0  # sentence-end runs: two repeats need at least three sentences
     prev = 0
     for p in range(lo, hi):
@@ -530,38 +542,51 @@ def _repeats(t, lo, hi):
     order = np.argsort(keys[:n], kind="mergesort")
     distinct = 0
     reps = np.empty(n, np.int64)
+    full = np.empty(n, np.int64)
     k = 0
     while k < n:
-        g = k
+        g = k + 1
         while g < n and keys[order[g]] == keys[order[k]]:
             g += 1
-        nreps = 0
+        if g - k == 1:
+            distinct += 1
+            k = g
+            continue
+        # Equal cheap keys: order the group by a hash of the whole sentence, then compare
+        # exactly within equal hashes (linear even for crafted sentences that share edges).
         for q in range(k, g):
             i = order[q]
-            li = starts[i + 1] - starts[i]
-            new = True
-            for r in range(nreps):
-                j = reps[r]
-                if starts[j + 1] - starts[j] != li:
-                    continue
-                same = True
-                for c in range(li):
-                    if norm[starts[i] + c] != norm[starts[j] + c]:
-                        same = False
+            h = np.int64(-3750763034362895579)  # FNV-1a
+            for c in range(starts[i], starts[i + 1]):
+                h = (h ^ norm[c]) * np.int64(1099511628211)
+            full[q] = h
+        sub = np.argsort(full[k:g], kind="mergesort")
+        q = 0
+        while q < g - k:
+            r = q + 1
+            while r < g - k and full[k + sub[r]] == full[k + sub[q]]:
+                r += 1
+            nreps = 0
+            for u in range(q, r):
+                i = order[k + sub[u]]
+                new = True
+                for v in range(nreps):
+                    if _same(norm, starts, i, reps[v]):
+                        new = False
                         break
-                if same:
-                    new = False
-                    break
-            if new:
-                reps[nreps] = i
-                nreps += 1
-        distinct += nreps
+                if new:
+                    reps[nreps] = i
+                    nreps += 1
+            distinct += nreps
+            q = r
         k = g
     return n - distinct
 
 
 @nb.njit(cache=True)
-def _scan_one(t, lo, hi, ascii_only, max_chars, max_objects, coords, row, row_limit, out_f, out_i, rec):
+def _scan_one(
+    t, lo, hi, ascii_only, max_chars, max_objects, coords, row, row_limit, out_f, out_i, rec
+):
     """One completion ``t[lo:hi]``; results go to its rows of the output arrays."""
     nrec = 0
     if hi - lo > max_chars:
@@ -623,14 +648,33 @@ def _scan_one(t, lo, hi, ascii_only, max_chars, max_objects, coords, row, row_li
     out_i[6] = nrec
 
 
+@nb.njit(cache=True)
+def _scan_serial(t, offsets, ascii_only, max_chars, max_objects, coords, out_f, out_i, rec):
+    for k in range(offsets.shape[0] - 1):
+        _scan_at(t, offsets, ascii_only, max_chars, max_objects, coords, out_f, out_i, rec, k)
+
+
 @nb.njit(cache=True, parallel=True)
-def _scan(t, offsets, ascii_only, max_chars, max_objects, coords, out_f, out_i, rec):
-    n = offsets.shape[0] - 1
-    row_limit = coords.shape[0]
-    for k in nb.prange(n):
-        lo, hi = offsets[k], offsets[k + 1]
-        _scan_one(t, lo, hi, ascii_only[k], max_chars, max_objects, coords, lo // _MIN_OBJECT_CHARS, row_limit,
-                  out_f[k], out_i[k], rec[k])  # fmt: skip
+def _scan_parallel(t, offsets, ascii_only, max_chars, max_objects, coords, out_f, out_i, rec):
+    for k in nb.prange(offsets.shape[0] - 1):
+        _scan_at(t, offsets, ascii_only, max_chars, max_objects, coords, out_f, out_i, rec, k)
+
+
+@nb.njit(cache=True, inline="always")
+def _scan_at(t, offsets, ascii_only, max_chars, max_objects, coords, out_f, out_i, rec, k):
+    lo, hi = offsets[k], offsets[k + 1]
+    row = lo // _MIN_OBJECT_CHARS
+    _scan_one(t, lo, hi, ascii_only[k], max_chars, max_objects, coords, row, coords.shape[0],
+              out_f[k], out_i[k], rec[k])  # fmt: skip
+
+
+#: Batches with at least this many completions are scanned in parallel threads.
+PARALLEL_COMPLETIONS = 64
+#: Serialises this package's parallel kernel launches: Numba's fallback threading layer
+#: (workqueue, used when neither TBB nor OpenMP is installed) aborts on concurrent launches from
+#: several Python threads, and trainers call rewards from threads. A big batch uses every core
+#: anyway, so waiting costs nothing; small batches run serially without the lock.
+PARALLEL_LOCK = threading.Lock()
 
 
 @dataclass
@@ -690,9 +734,13 @@ def scan_batch(texts: list[str], *, max_chars: int, max_objects: int) -> BatchSc
     out_i = np.zeros((n, 10), np.int64)
     out_i[:, 0:2] = -1
     rec = np.zeros((n, _MAX_RECORDS, _FIELDS), np.int64)
-    if n:
-        ascii_only = np.fromiter((t.isascii() for t in texts), np.bool_, n)
-        _scan(chars, offsets, ascii_only, max_chars, max_objects, coords, out_f, out_i, rec)
+    ascii_only = np.fromiter((t.isascii() for t in texts), np.bool_, n)
+    args = (chars, offsets, ascii_only, max_chars, max_objects, coords, out_f, out_i, rec)
+    if n >= PARALLEL_COMPLETIONS:
+        with PARALLEL_LOCK:
+            _scan_parallel(*args)
+    elif n:
+        _scan_serial(*args)
     return BatchScan(
         structure=out_f[:, 0],
         answer_items=out_f[:, 1],
