@@ -81,6 +81,12 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
             results["error"] = np.array("none")
         except ValueError as e:
             results["error"] = np.array(str(e))
+        # one rank sends text: it raises TypeError, the other ValueError, neither hangs
+        try:
+            norm.rank([["a", "b", "c"]] if rank == 0 else _batch(0, rank))
+            results["type_error"] = np.array("none")
+        except (TypeError, ValueError) as e:
+            results["type_error"] = np.array(f"{type(e).__name__}: {e}")
         np.savez(os.path.join(out_dir, f"rank{rank}.npz"), **results)
     finally:
         dist.destroy_process_group()
@@ -132,6 +138,8 @@ def test_two_gloo_ranks_match_one_process(tmp_path):
 
     assert "NaN" in str(got[1]["error"])
     assert "rank(s) [1]" in str(got[0]["error"])
+    assert str(got[0]["type_error"]).startswith("TypeError: values must be real numbers")
+    assert str(got[1]["type_error"]).startswith("ValueError: rank(s) [0]")
 
 
 def test_without_a_process_group_it_is_the_plain_normalizer():

@@ -104,23 +104,44 @@ class DistributedRankNormalizer(NormalizerWrapper):
             return 1
         return dist.get_world_size(self.group)
 
+    def _checked(self, values: Any) -> tuple[Any, tuple[int, ...]]:
+        """``values`` as a numpy or torch array of real numbers with a valid shape, all finite."""
+        native = values
+        if not (is_torch(values) or isinstance(values, np.ndarray)):
+            native = np.asarray(values)  # a ragged list raises ValueError here
+        if is_torch(native):
+            if native.is_complex():
+                raise TypeError(f"values must be real numbers, got a tensor of {native.dtype}")
+        elif native.dtype.kind not in "biuf":
+            raise TypeError(f"values must be real numbers, got an array of dtype {native.dtype}")
+        shape = tuple(native.shape)
+        error = self.inner._shape_error(shape)
+        if error is not None:
+            raise ValueError(error)
+        if not np.isfinite(to_numpy(native)).all():
+            raise ValueError("values contain NaN or inf")
+        return native, shape
+
     def _collective(self, op: str, values: Any) -> Any:
         call = getattr(self.inner, op)
         if self.world_size == 1:
             return call(values)
-        native = (
-            values if is_torch(values) or isinstance(values, np.ndarray) else np.asarray(values)
-        )
         # Checked before any collective, so one bad rank makes every rank raise instead of
-        # leaving the others waiting; the shape rule is the normalizer's own.
-        shape = tuple(native.shape)
-        error = self.inner._shape_error(shape)
-        if error is None and not np.isfinite(to_numpy(native)).all():
-            error = "values contain NaN or inf"
-        rows = (
-            np.zeros((0, self.num_metrics)) if error else native.reshape(shape[0], self.num_metrics)
-        )
-        gathered, offset = all_gather_rows(rows, self.group, error=error)
+        # leaving the others waiting; the rules are the normalizer's own. The faulty rank
+        # raises its own error (TypeError or ValueError), the others a ValueError naming it.
+        try:
+            native, shape = self._checked(values)
+            problem = None
+        except (TypeError, ValueError) as e:
+            native, shape, problem = None, (0,), e
+        k = self.num_metrics
+        rows = np.zeros((0, k)) if problem else native.reshape(shape[0], k)
+        try:
+            gathered, offset = all_gather_rows(rows, self.group, error=problem and str(problem))
+        except ValueError:
+            if problem is not None:
+                raise problem from None
+            raise
         result = call(gathered if len(shape) == 2 else gathered.reshape(-1))
         if result is None:
             return None
