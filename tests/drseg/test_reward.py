@@ -185,3 +185,13 @@ def test_matched_means_sum_in_numpys_order(values):
 
     a = np.array(values)
     assert _numpy_mean(a, len(a)) == np.mean(a)  # bit for bit, also past numpy's 128 block
+
+
+def test_batch_accuracy_validates_shapes():
+    from rankreward.drseg import batch_accuracy
+
+    box, pt = np.zeros((2, 4)), np.zeros((2, 2))
+    with pytest.raises(ValueError, match=r"pred\[0\].*\(2, 4\) and \(3, 2\)"):
+        batch_accuracy([(box, np.zeros((3, 2)))], [(box, pt)])
+    with pytest.raises(ValueError, match=r"gt\[0\].*\(2, 3\)"):
+        batch_accuracy([(box, pt)], [(np.zeros((2, 3)), pt)])

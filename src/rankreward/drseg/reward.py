@@ -298,6 +298,16 @@ def _accuracy(pred, prow, pcount, gt, grow, gcount, cfg: AccuracyConfig) -> np.n
     return out
 
 
+def _object_rows(pair: tuple[Any, Any], cap: int, where: str) -> np.ndarray:
+    """``(boxes (M, 4), points (M, 2))`` -> the first ``cap`` objects as ``(M, 6)`` float64 rows."""
+    boxes, points = (np.asarray(a, np.float64) for a in pair)
+    if boxes.ndim != 2 or boxes.shape[1:] != (4,) or points.shape != (len(boxes), 2):
+        raise ValueError(
+            f"{where}: expected boxes (M, 4) and points (M, 2), got {boxes.shape} and {points.shape}"
+        )
+    return np.concatenate([boxes[:cap], points[:cap]], axis=1)
+
+
 def _pack(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Concatenate ``(k, 6)`` arrays once each (a repeated object is stored once): rows, starts."""
     starts = np.empty(len(arrays), np.int64)
@@ -338,9 +348,10 @@ def batch_accuracy(
         raise ValueError(f"{len(pred)} predictions but {len(gt)} ground truths")
     cap = cfg.max_objects
     empty = np.zeros((0, 6))
-    pred_rows, prow = _pack([empty if p is None else np.hstack([p[0][:cap], p[1][:cap]]).reshape(-1, 6)
-                             for p in pred])  # fmt: skip
-    gt_rows, grow = _pack([np.hstack([g[0][:cap], g[1][:cap]]).reshape(-1, 6) for g in gt])
+    pred_rows, prow = _pack(
+        [empty if p is None else _object_rows(p, cap, f"pred[{k}]") for k, p in enumerate(pred)]
+    )
+    gt_rows, grow = _pack([_object_rows(g, cap, f"gt[{k}]") for k, g in enumerate(gt)])
     pcount = np.array([-1 if p is None else min(len(p[0]), cap) for p in pred], np.int64)
     gcount = np.array([min(len(g[0]), cap) for g in gt], np.int64)
     return _accuracy(pred_rows, prow, pcount, gt_rows, grow, gcount, cfg)
