@@ -27,8 +27,9 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from .parser import _DETAIL, Problem, _problem
+from .parser import _DETAIL, _MAX_TAGS_CHECKED, MAX_COORDINATE, Problem, _problem
 from .prompt import PLACEHOLDER_PHRASES
+from .rules import _EDGE, _SENTENCE_END
 
 __all__ = ["BatchScan", "problems_of", "scan_batch"]
 
@@ -46,12 +47,13 @@ NAMES = ("think", "answer", "look")
 NEEDS_ANSWER, NEEDS_NON_REPEAT = 1, 2
 #: non_repeat outcomes.
 NR_OK, NR_PLACEHOLDER, NR_REPEATED, NR_TOO_LONG = 0, 1, 2, 3
+#: Columns of the per-completion integer results.
+_SPAN_LO, _SPAN_HI, _CANONICAL, _KEPT, _STATUS, _NUM_RECORDS, _NR = range(7)
+_INT_COLUMNS = _NR + 3  # the non_repeat outcome and two details
 #: Every canonical object takes at least this many characters (``{"bbox_2d":[0,0,0,0],
 #: "point_2d":[0,0]}`` takes 38), so a completion starting at character ``s`` can own the
 #: coordinate rows from ``s // _MIN_OBJECT_CHARS`` on without overlapping the next one.
 _MIN_OBJECT_CHARS = 32
-_MAX_TAGS_CHECKED = 64
-_MAX_COORDINATE = 1e9
 
 
 def _codes(s: str) -> np.ndarray:
@@ -63,26 +65,30 @@ _CLOSE = (_codes("</think>"), _codes("</answer>"), _codes("</look>"))
 _T_THINK, _T_ANSWER, _T_LOOK = _OPEN
 _T_END_THINK, _T_END_ANSWER, _T_END_LOOK = _CLOSE
 _K_BBOX, _K_POINT = _codes('bbox_2d"'), _codes('point_2d"')
-# Character classes of the ASCII non_repeat rules, one table lookup per character.
+# Character classes of the ASCII non_repeat rules (from rules.py), one lookup per character.
 _SPACE, _END, _EDGE_CHAR, _ALNUM = 1, 2, 4, 8
-_CLASS = np.zeros(128, np.uint8)
+_classes = np.zeros(128, np.uint8)
 for _c in range(128):
     _ch = chr(_c)
-    _CLASS[_c] = ((_SPACE if _ch.isspace() else 0) | (_END if _ch in ".!?" else 0)
-                  | (_EDGE_CHAR if _ch in "\"'`()[]{}<>," else 0)
-                  | (_ALNUM if _ch.isalnum() else 0))  # fmt: skip
+    _classes[_c] = ((_SPACE if _ch.isspace() else 0)
+                    | (_END if _SENTENCE_END.fullmatch(_ch) else 0)
+                    | (_EDGE_CHAR if _ch in _EDGE else 0)
+                    | (_ALNUM if _ch.isalnum() else 0))  # fmt: skip
 _POW10 = np.array([10.0**k for k in range(23)])
-_PHRASE_WORDS = [p.split() for p in PLACEHOLDER_PHRASES]
+_phrase_words = [p.split() for p in PLACEHOLDER_PHRASES]
 # The phrases are matched as lower-case alphanumeric words separated by [\W_]* (see rules.py).
-assert all(w.isascii() and w.isalnum() and w == w.lower() for ws in _PHRASE_WORDS for w in ws)
-assert len(_PHRASE_WORDS) == 3 and all(ws[0][0].isalpha() for ws in _PHRASE_WORDS)
-_PHRASES = np.zeros((len(_PHRASE_WORDS), 3, 16), np.int64)
-_PHRASE_LEN = np.zeros((len(_PHRASE_WORDS), 3), np.int64)
-for _i, _words in enumerate(_PHRASE_WORDS):
-    assert len(_words) == 3
+assert all(w.isascii() and w.isalnum() and w == w.lower() for ws in _phrase_words for w in ws)
+assert len(_phrase_words) == 3 and all(len(ws) == 3 and ws[0][0].isalpha() for ws in _phrase_words)
+_phrases = np.zeros((3, 3, 16), np.int64)
+_phrase_len = np.zeros((3, 3), np.int64)
+for _i, _words in enumerate(_phrase_words):
     for _j, _w in enumerate(_words):
-        _PHRASES[_i, _j, : len(_w)] = _codes(_w)
-        _PHRASE_LEN[_i, _j] = len(_w)
+        _phrases[_i, _j, : len(_w)] = _codes(_w)
+        _phrase_len[_i, _j] = len(_w)
+#: What the kernels take from the Python rules, passed as an argument rather than read as
+#: globals: Numba freezes globals into its on-disk cache and would not notice a change in
+#: parser.py, rules.py or prompt.py (it only watches this file).
+_RULES = (_classes, _phrases, _phrase_len, MAX_COORDINATE, _MAX_TAGS_CHECKED)
 
 
 @nb.njit(cache=True, inline="always")
@@ -146,11 +152,10 @@ def _note(rec, nrec, slot, code, a, b, c):
 
 
 @nb.njit(cache=True)
-def _tag_problems(t, lo, hi, rec, nrec):
+def _tag_problems(t, lo, hi, rec, nrec, slot, max_tags):
     """The port of ``parser._sections``: one pass over the tags, problems noted in order."""
-    slot = np.full(len(CODES), -1, np.int64)
-    stack_name = np.empty(_MAX_TAGS_CHECKED, np.int64)
-    stack_pos = np.empty(_MAX_TAGS_CHECKED, np.int64)
+    stack_name = np.empty(max_tags, np.int64)
+    stack_pos = np.empty(max_tags, np.int64)
     open_count = np.zeros(3, np.int64)
     sp = 0
     seen = 0
@@ -164,21 +169,11 @@ def _tag_problems(t, lo, hi, rec, nrec):
         if name < 0:
             p += 1
             continue
-        if seen == _MAX_TAGS_CHECKED:
-            total = seen
-            q = p
-            while q < hi:
-                if t[q] == 60:
-                    other, _, q_end = _tag_at(t, q, hi)
-                    if other >= 0:
-                        total += 1
-                        q = q_end
-                        continue
-                q += 1
-            nrec = _note(rec, nrec, slot, MANY, total, seen, 0)
-            sp = 0  # what is still open may close after the cap: not reported
-            break
         pos = p - lo
+        p = end
+        seen += 1
+        if seen > max_tags:  # past the check cap tags are only counted
+            continue
         if not closing:
             if open_count[name]:
                 nrec = _note(rec, nrec, slot, NESTED, name, pos, name)
@@ -200,21 +195,12 @@ def _tag_problems(t, lo, hi, rec, nrec):
                     open_count[inner] -= 1
                     if inner == name:
                         break
-        seen += 1
-        p = end
+    if seen > max_tags:
+        nrec = _note(rec, nrec, slot, MANY, seen, max_tags, 0)
+        sp = 0  # what is still open may close after the cap: not reported
     for k in range(sp):
         nrec = _note(rec, nrec, slot, UNCLOSED, stack_name[k], stack_pos[k], 0)
     return nrec
-
-
-@nb.njit(cache=True)
-def _add(rec, nrec, code, a, b):
-    rec[nrec, 0] = code
-    rec[nrec, 1] = a
-    rec[nrec, 2] = b
-    rec[nrec, 3] = 0
-    rec[nrec, 4] = 1
-    return nrec + 1
 
 
 @nb.njit(cache=True)
@@ -268,7 +254,7 @@ def _skip_json_space(t, p, e):
 
 
 @nb.njit(cache=True)
-def _number(t, p, e):
+def _number(t, p, e, max_coordinate):
     """A JSON number at ``p`` as Python's ``json`` + ``float`` read it: ``(ok, value, end)``.
     ``ok`` is False where the exact fast path does not apply (the caller then falls back)."""
     neg = t[p] == 45  # "-"
@@ -332,13 +318,13 @@ def _number(t, p, e):
         v = w / _POW10[-exp10]
     if neg and (is_float or w):
         v = -v
-    if abs(v) > _MAX_COORDINATE:
+    if abs(v) > max_coordinate:
         return False, 0.0, p
     return True, v, p
 
 
 @nb.njit(cache=True)
-def _canonical_answer(t, p, e, coords, row, row_limit, max_objects):
+def _canonical_answer(t, p, e, coords, row, row_limit, max_objects, max_coordinate):
     """Read ``[{"bbox_2d": [4 numbers], "point_2d": [2 numbers]}, ...]`` (keys in either order,
     JSON whitespace anywhere) from ``[p, e)``; the first ``max_objects`` objects' coordinates go
     to ``coords[row:]`` as (x1, y1, x2, y2, px, py). Returns ``(ok, items, kept)``; not ok means
@@ -381,7 +367,7 @@ def _canonical_answer(t, p, e, coords, row, row_limit, max_objects):
             for k in range(size):
                 if p >= e:
                     return False, 0, 0
-                ok, v, p = _number(t, p, e)
+                ok, v, p = _number(t, p, e, max_coordinate)
                 if not ok:
                     return False, 0, 0
                 if keep:
@@ -414,39 +400,39 @@ def _lower(c):
 
 
 @nb.njit(cache=True)
-def _phrase_at(t, s, hi, ph):
+def _phrase_at(t, s, hi, ph, classes, phrases, phrase_len):
     """End of placeholder phrase ``ph`` matched at ``s`` on the lower-cased text, or -1."""
     p = s
     for w in range(3):
         if w:
-            while p < hi and not _CLASS[t[p]] & _ALNUM:
+            while p < hi and not classes[t[p]] & _ALNUM:
                 p += 1
-        n = _PHRASE_LEN[ph, w]
+        n = phrase_len[ph, w]
         if p + n > hi:
             return -1
         for k in range(n):
-            if _lower(t[p + k]) != _PHRASES[ph, w, k]:
+            if _lower(t[p + k]) != phrases[ph, w, k]:
                 return -1
         p += n
     return p
 
 
 @nb.njit(cache=True)
-def _placeholder(t, lo, hi):
+def _placeholder(t, lo, hi, classes, phrases, phrase_len):
     """``rules._PLACEHOLDERS`` on ASCII text: the first phrase (in order) found anywhere, at its
     leftmost occurrence; returns ``(phrase, start, end)``, phrase -1 if none. One pass: the
     phrases start with letters, and ``c | 32`` equals a lower-case letter only for it and its
     capital."""
-    nph = _PHRASES.shape[0]
+    nph = phrases.shape[0]
     best, best_s, best_e = nph, 0, 0
-    f0, f1, f2 = _PHRASES[0, 0, 0], _PHRASES[1, 0, 0], _PHRASES[2, 0, 0]
+    f0, f1, f2 = phrases[0, 0, 0], phrases[1, 0, 0], phrases[2, 0, 0]
     for s in range(lo, hi):
         c = t[s] | 32
         if c != f0 and c != f1 and c != f2:
             continue
         for ph in range(best):
-            if c == _PHRASES[ph, 0, 0]:
-                e = _phrase_at(t, s, hi, ph)
+            if c == phrases[ph, 0, 0]:
+                e = _phrase_at(t, s, hi, ph, classes, phrases, phrase_len)
                 if e >= 0:
                     best, best_s, best_e = ph, s, e
                     break
@@ -482,7 +468,7 @@ def _same(norm, starts, i, j):
 
 
 @nb.njit(cache=True)
-def _repeats(t, lo, hi):
+def _repeats(t, lo, hi, classes):
     """``rules.non_repeat_problems``' repeat count on ASCII text: sentences split on runs of
     ``.!?``, normalised (strip, strip edge punctuation, collapse spaces, lower), blanks dropped;
     how many repeat an earlier one. Sentences are sorted by a cheap key of their length and
@@ -490,7 +476,7 @@ def _repeats(t, lo, hi):
     ends = 0  # sentence-end runs: two repeats need at least three sentences
     prev = 0
     for p in range(lo, hi):
-        cur = _CLASS[t[p]] & _END
+        cur = classes[t[p]] & _END
         ends += cur > prev
         prev = cur
     if ends < 2:
@@ -503,29 +489,29 @@ def _repeats(t, lo, hi):
     a = lo
     while True:
         b = a
-        while b < hi and not _CLASS[t[b]] & _END:
+        while b < hi and not classes[t[b]] & _END:
             b += 1
         # the piece [a, b): strip whitespace, then edge characters (not whitespace)
         s, e = a, b
-        while s < e and _CLASS[t[s]] & _SPACE:
+        while s < e and classes[t[s]] & _SPACE:
             s += 1
-        while e > s and _CLASS[t[e - 1]] & _SPACE:
+        while e > s and classes[t[e - 1]] & _SPACE:
             e -= 1
-        while s < e and _CLASS[t[s]] & _EDGE_CHAR:
+        while s < e and classes[t[s]] & _EDGE_CHAR:
             s += 1
-        while e > s and _CLASS[t[e - 1]] & _EDGE_CHAR:
+        while e > s and classes[t[e - 1]] & _EDGE_CHAR:
             e -= 1
         start = used
         p = s
         while p < e:
-            while p < e and _CLASS[t[p]] & _SPACE:
+            while p < e and classes[t[p]] & _SPACE:
                 p += 1
             if p == e:
                 break
             if used > start:
                 norm[used] = 32
                 used += 1
-            while p < e and not _CLASS[t[p]] & _SPACE:
+            while p < e and not classes[t[p]] & _SPACE:
                 norm[used] = _lower(t[p])
                 used += 1
                 p += 1
@@ -536,7 +522,7 @@ def _repeats(t, lo, hi):
         if b == hi:
             break
         a = b
-        while a < hi and _CLASS[t[a]] & _END:
+        while a < hi and classes[t[a]] & _END:
             a += 1
     starts[n] = used
     order = np.argsort(keys[:n], kind="mergesort")
@@ -584,35 +570,36 @@ def _repeats(t, lo, hi):
 
 
 @nb.njit(cache=True)
-def _scan_one(
-    t, lo, hi, ascii_only, max_chars, max_objects, coords, row, row_limit, out_f, out_i, rec
-):
+def _scan_one(t, lo, hi, ascii_only, max_chars, max_objects, rules, coords, row, out_f, out_i,
+              rec):  # fmt: skip
     """One completion ``t[lo:hi]``; results go to its rows of the output arrays."""
+    classes, phrases, phrase_len, max_coordinate, max_tags = rules
+    slot = np.full(len(CODES), -1, np.int64)
     nrec = 0
     if hi - lo > max_chars:
-        out_i[6] = _add(rec, 0, TOO_LONG, hi - lo, max_chars)
-        out_i[7] = NR_TOO_LONG
+        out_i[_NUM_RECORDS] = _note(rec, 0, slot, TOO_LONG, hi - lo, max_chars, 0)
+        out_i[_NR] = NR_TOO_LONG
         return
     think_s = _find(t, lo, hi, _T_THINK)
     think_e = _find(t, think_s + 7, hi, _T_END_THINK) if think_s >= 0 else -1
     if think_s < 0:
-        nrec = _add(rec, nrec, NO_THINK, 0, 0)
+        nrec = _note(rec, nrec, slot, NO_THINK, 0, 0, 0)
     ans_s = _find(t, lo, hi, _T_ANSWER)
     ans_e = _find(t, ans_s + 8, hi, _T_END_ANSWER) if ans_s >= 0 else -1
     if ans_s < 0:
-        nrec = _add(rec, nrec, NO_ANSWER, 0, 0)
-    nrec = _tag_problems(t, lo, hi, rec, nrec)
+        nrec = _note(rec, nrec, slot, NO_ANSWER, 0, 0, 0)
+    nrec = _tag_problems(t, lo, hi, rec, nrec, slot, max_tags)
     structure = _structure_ok(t, lo, hi)
     if not structure:
-        nrec = _add(rec, nrec, STRUCTURE, 0, 0)
+        nrec = _note(rec, nrec, slot, STRUCTURE, 0, 0, 0)
         if think_e >= 0 and ans_e >= 0:
             if not (_blank(t, lo, think_s) and _blank(t, ans_e + 9, hi)):
-                nrec = _add(rec, nrec, OUTSIDE, 0, 0)
+                nrec = _note(rec, nrec, slot, OUTSIDE, 0, 0, 0)
     look = (think_e >= 0 and _has_look(t, think_s + 7, think_e)) or (
         ans_e >= 0 and _has_look(t, ans_s + 8, ans_e)
     )
     if not look:
-        nrec = _add(rec, nrec, NO_LOOK, 0, 0)
+        nrec = _note(rec, nrec, slot, NO_LOOK, 0, 0, 0)
     out_f[0] = 1.0 if structure else 0.0
     out_f[2] = 1.0 if look else 0.0
     status = 0
@@ -622,50 +609,56 @@ def _scan_one(
             s += 1
         while e > s and _isspace(t[e - 1]):
             e -= 1
-        out_i[0] = s - lo
-        out_i[1] = e - lo
-        ok, items, kept = _canonical_answer(t, s, e, coords, row, row_limit, max_objects)
+        out_i[_SPAN_LO] = s - lo
+        out_i[_SPAN_HI] = e - lo
+        ok, items, kept = _canonical_answer(
+            t, s, e, coords, row, coords.shape[0], max_objects, max_coordinate
+        )
         if ok:
             total = 0.0
             for _ in range(items):
                 total += 2.0 / items  # the paper's per-item sum, in its order
             out_f[1] = total
-            out_i[2] = 1
-            out_i[3] = kept
+            out_i[_CANONICAL] = 1
+            out_i[_KEPT] = kept
         else:
             status |= NEEDS_ANSWER
     if ascii_only:
-        ph, a, b = _placeholder(t, lo, hi)
+        ph, a, b = _placeholder(t, lo, hi, classes, phrases, phrase_len)
         if ph >= 0:
-            out_i[7], out_i[8], out_i[9] = NR_PLACEHOLDER, a, b
+            out_i[_NR], out_i[_NR + 1], out_i[_NR + 2] = NR_PLACEHOLDER, a, b
         else:
-            r = _repeats(t, lo, hi)
+            r = _repeats(t, lo, hi, classes)
             if r >= 2:
-                out_i[7], out_i[8] = NR_REPEATED, r
+                out_i[_NR], out_i[_NR + 1] = NR_REPEATED, r
     else:
         status |= NEEDS_NON_REPEAT
-    out_i[5] = status
-    out_i[6] = nrec
+    out_i[_STATUS] = status
+    out_i[_NUM_RECORDS] = nrec
 
 
 @nb.njit(cache=True)
-def _scan_serial(t, offsets, ascii_only, max_chars, max_objects, coords, out_f, out_i, rec):
+def _scan_serial(t, offsets, ascii_only, max_chars, max_objects, rules, coords, out_f, out_i, rec):
     for k in range(offsets.shape[0] - 1):
-        _scan_at(t, offsets, ascii_only, max_chars, max_objects, coords, out_f, out_i, rec, k)
+        _scan_at(
+            t, offsets, ascii_only, max_chars, max_objects, rules, coords, out_f, out_i, rec, k
+        )
 
 
 @nb.njit(cache=True, parallel=True)
-def _scan_parallel(t, offsets, ascii_only, max_chars, max_objects, coords, out_f, out_i, rec):
+def _scan_parallel(t, offsets, ascii_only, max_chars, max_objects, rules, coords, out_f, out_i,
+                   rec):  # fmt: skip
     for k in nb.prange(offsets.shape[0] - 1):
-        _scan_at(t, offsets, ascii_only, max_chars, max_objects, coords, out_f, out_i, rec, k)
+        _scan_at(
+            t, offsets, ascii_only, max_chars, max_objects, rules, coords, out_f, out_i, rec, k
+        )
 
 
 @nb.njit(cache=True, inline="always")
-def _scan_at(t, offsets, ascii_only, max_chars, max_objects, coords, out_f, out_i, rec, k):
+def _scan_at(t, offsets, ascii_only, max_chars, max_objects, rules, coords, out_f, out_i, rec, k):
     lo, hi = offsets[k], offsets[k + 1]
-    row = lo // _MIN_OBJECT_CHARS
-    _scan_one(t, lo, hi, ascii_only[k], max_chars, max_objects, coords, row, coords.shape[0],
-              out_f[k], out_i[k], rec[k])  # fmt: skip
+    _scan_one(t, lo, hi, ascii_only[k], max_chars, max_objects, rules, coords,
+              lo // _MIN_OBJECT_CHARS, out_f[k], out_i[k], rec[k])  # fmt: skip
 
 
 #: Batches with at least this many completions are scanned in parallel threads.
@@ -731,11 +724,11 @@ def scan_batch(texts: list[str], *, max_chars: int, max_objects: int) -> BatchSc
     n = len(texts)
     coords = np.empty((len(chars) // _MIN_OBJECT_CHARS + 1, 6))
     out_f = np.zeros((n, 3))
-    out_i = np.zeros((n, 10), np.int64)
-    out_i[:, 0:2] = -1
+    out_i = np.zeros((n, _INT_COLUMNS), np.int64)
+    out_i[:, _SPAN_LO : _SPAN_HI + 1] = -1
     rec = np.zeros((n, _MAX_RECORDS, _FIELDS), np.int64)
     ascii_only = np.fromiter((t.isascii() for t in texts), np.bool_, n)
-    args = (chars, offsets, ascii_only, max_chars, max_objects, coords, out_f, out_i, rec)
+    args = (chars, offsets, ascii_only, max_chars, max_objects, _RULES, coords, out_f, out_i, rec)
     if n >= PARALLEL_COMPLETIONS:
         with PARALLEL_LOCK:
             _scan_parallel(*args)
@@ -745,14 +738,14 @@ def scan_batch(texts: list[str], *, max_chars: int, max_objects: int) -> BatchSc
         structure=out_f[:, 0],
         answer_items=out_f[:, 1],
         look=out_f[:, 2],
-        answer_span=out_i[:, 0:2],
-        canonical=out_i[:, 2].astype(bool),
-        num_kept=out_i[:, 3],
+        answer_span=out_i[:, _SPAN_LO : _SPAN_HI + 1],
+        canonical=out_i[:, _CANONICAL].astype(bool),
+        num_kept=out_i[:, _KEPT],
         row=offsets[:-1] // _MIN_OBJECT_CHARS,
-        status=out_i[:, 5],
-        num_records=out_i[:, 6],
+        status=out_i[:, _STATUS],
+        num_records=out_i[:, _NUM_RECORDS],
         records=rec,
-        non_repeat=out_i[:, 7:10],
+        non_repeat=out_i[:, _NR : _NR + 3],
         coords=coords,
     )
 
@@ -770,7 +763,7 @@ def problems_of(scan: BatchScan, k: int) -> list[Problem]:
     for code, a, b, c, count in scan.records[k, : scan.num_records[k]].tolist():
         name = CODES[code]
         more = count - 1
-        if code in (NESTED,):
+        if code == NESTED:
             out.append(_problem(name, NAMES[a], b, NAMES[c], more=more))
         elif code in (STRAY, UNCLOSED):
             out.append(_problem(name, NAMES[a], b, more=more))
