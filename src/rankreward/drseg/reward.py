@@ -308,8 +308,9 @@ def _object_rows(pair: tuple[Any, Any], cap: int, where: str) -> np.ndarray:
     return np.concatenate([boxes[:cap], points[:cap]], axis=1)
 
 
-def _pack(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenate ``(k, 6)`` arrays once each (a repeated object is stored once): rows, starts."""
+def _pack(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Concatenate ``(k, 6)`` arrays once each (a repeated one is stored once): rows, and each
+    array's start row and row count."""
     starts = np.empty(len(arrays), np.int64)
     seen: dict[int, int] = {}
     chunks = []
@@ -322,7 +323,8 @@ def _pack(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
             total += len(a)
         starts[k] = start
     rows = np.concatenate(chunks) if chunks else np.zeros((0, 6))
-    return np.ascontiguousarray(rows, np.float64), starts
+    counts = np.fromiter(map(len, arrays), np.int64, len(arrays))
+    return np.ascontiguousarray(rows, np.float64), starts, counts
 
 
 def batch_accuracy(
@@ -348,12 +350,11 @@ def batch_accuracy(
         raise ValueError(f"{len(pred)} predictions but {len(gt)} ground truths")
     cap = cfg.max_objects
     empty = np.zeros((0, 6))
-    pred_rows, prow = _pack(
+    pred_rows, prow, pcount = _pack(
         [empty if p is None else _object_rows(p, cap, f"pred[{k}]") for k, p in enumerate(pred)]
     )
-    gt_rows, grow = _pack([_object_rows(g, cap, f"gt[{k}]") for k, g in enumerate(gt)])
-    pcount = np.array([-1 if p is None else min(len(p[0]), cap) for p in pred], np.int64)
-    gcount = np.array([min(len(g[0]), cap) for g in gt], np.int64)
+    pcount[[p is None for p in pred]] = -1  # unusable answers
+    gt_rows, grow, gcount = _pack([_object_rows(g, cap, f"gt[{k}]") for k, g in enumerate(gt)])
     return _accuracy(pred_rows, prow, pcount, gt_rows, grow, gcount, cfg)
 
 
@@ -494,8 +495,7 @@ class DrSegReward:
             problems[k] = [str(x) for x in probs]
         if extra_rows:
             pred_rows = np.concatenate([pred_rows, *extra_rows])
-        gt_rows, grow = _pack(gt_arrays)
-        gcount = np.fromiter(map(len, gt_arrays), np.int64, len(gt_arrays))
+        gt_rows, grow, gcount = _pack(gt_arrays)
         raw = _accuracy(pred_rows, prow, pcount, gt_rows, grow, gcount, cfg)
         with self._lock:
             ranks = self.normalizer.rank_and_stage(raw) if len(texts) else np.zeros((0, 3))
