@@ -154,6 +154,9 @@ def test_non_numeric_input_is_a_type_error():
         norm.rank(np.array(["a", "b"]))
     with pytest.raises(TypeError):
         norm.rank(np.array([1 + 2j]))
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match="real numbers"):
+        norm.rank(torch.tensor([1 + 2j]))  # like numpy: no silent drop of the imaginary part
 
 
 @pytest.mark.parametrize(

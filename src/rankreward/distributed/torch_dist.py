@@ -106,18 +106,8 @@ class DistributedRankNormalizer(NormalizerWrapper):
 
     def _checked(self, values: Any) -> tuple[Any, tuple[int, ...]]:
         """``values`` as a numpy or torch array of real numbers with a valid shape, all finite."""
-        native = values
-        if not (is_torch(values) or isinstance(values, np.ndarray)):
-            native = np.asarray(values)  # a ragged list raises ValueError here
-        if is_torch(native):
-            if native.is_complex():
-                raise TypeError(f"values must be real numbers, got a tensor of {native.dtype}")
-        elif native.dtype.kind not in "biuf":
-            raise TypeError(f"values must be real numbers, got an array of dtype {native.dtype}")
+        native = self.inner._checked_values(values)  # the normalizer's own dtype and shape rules
         shape = tuple(native.shape)
-        error = self.inner._shape_error(shape)
-        if error is not None:
-            raise ValueError(error)
         if not np.isfinite(to_numpy(native)).all():
             raise ValueError("values contain NaN or inf")
         return native, shape

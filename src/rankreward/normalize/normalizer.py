@@ -199,15 +199,9 @@ class RankNormalizer:
         Returns the native array and what is needed to give results back in the caller's form.
         Finiteness is checked by the backend's fused step (one pass, no extra numpy call).
         """
+        values = self._checked_values(values)
         torch_in = is_torch(values)
-        if not torch_in and type(values) is not np.ndarray:
-            values = np.asarray(values)
-        if not torch_in and values.dtype.kind not in "biuf":
-            raise TypeError(f"values must be real numbers, got an array of dtype {values.dtype}")
         shape = tuple(values.shape)
-        error = self._shape_error(shape)
-        if error:
-            raise ValueError(error)
         rows = values if len(shape) == 2 else values.reshape(-1, 1)
         meta = {
             "torch": torch_in,
@@ -222,6 +216,24 @@ class RankNormalizer:
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported as non-finite
             native = self._backend.native(rows)
         return native, meta
+
+    def _checked_values(self, values: Any) -> Any:
+        """``values`` as a numpy array or torch tensor of real numbers of a valid shape; a
+        ``TypeError`` or ``ValueError`` saying what is wrong otherwise."""
+        if is_torch(values):
+            if values.is_complex():
+                raise TypeError(f"values must be real numbers, got a tensor of {values.dtype}")
+        else:
+            if type(values) is not np.ndarray:
+                values = np.asarray(values)
+            if values.dtype.kind not in "biuf":
+                raise TypeError(
+                    f"values must be real numbers, got an array of dtype {values.dtype}"
+                )
+        error = self._shape_error(tuple(values.shape))
+        if error:
+            raise ValueError(error)
+        return values
 
     def _shape_error(self, shape: tuple[int, ...]) -> str | None:
         """Why a batch of this shape cannot be ranked, or None. (B, K), or (B,) when K == 1."""
