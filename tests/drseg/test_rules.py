@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rankreward.drseg import (
     accuracy_metrics,
@@ -12,6 +17,7 @@ from rankreward.drseg import (
     look_reward,
     non_repeat_reward,
     parse_completion,
+    read_answer,
     structure_ok,
 )
 from rankreward.testing import reference
@@ -269,3 +275,54 @@ def test_repeat_check_lowercases_per_sentence():
     assert _normalise("ΑΣ") == "ας"
     assert non_repeat_reward("ΑΣ.Β ΑΣ. ας. ας.") == 0.0  # three equal "ας" sentences: 2 repeats
     assert_batch_matches(["ΑΣ.Β ΑΣ. ας. ας."])
+
+
+_SCALARS = st.one_of(
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.none(),
+    st.sampled_from(["1", "x"]),
+)
+_COORDS = st.lists(st.one_of(st.integers(-100, 1000), st.floats(-1e10, 1e10), _SCALARS), max_size=5)
+_ITEMS = st.one_of(
+    st.fixed_dictionaries({"bbox_2d": _COORDS, "point_2d": _COORDS}),
+    st.fixed_dictionaries({"bbox_2d": _COORDS}),
+    st.dictionaries(st.sampled_from(["bbox_2d", "point_2d", "label"]), _COORDS),
+    _SCALARS,
+    st.text(max_size=8),
+)
+_ANSWERS = st.one_of(
+    st.lists(_ITEMS, max_size=6),
+    _ITEMS,
+    st.text(st.characters(exclude_characters="<"), max_size=20),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=_ANSWERS, cap=st.sampled_from([1, 3, 120]))
+def test_read_answer_matches_the_reference(data, cap):
+    content = (data if isinstance(data, str) else json.dumps(data)).strip()  # as extracted
+    items, boxes, points, problems, _ = read_answer(content, max_objects=cap)
+    assert items == reference.format_reward(f"<answer>{content}</answer>")[1]
+    try:
+        decoded = json.loads(content)
+        want = reference._objects(decoded, cap)
+    except Exception:
+        want = None
+    if want is not None and not isinstance(decoded, list):
+        # The reference iterates any container, so {} and "" are zero objects there; an answer
+        # must be a list here (the two differ only against an empty ground truth).
+        assert len(want[0]) == 0
+        want = None
+    if want is None:
+        assert boxes is None and problems  # unusable, with a reason
+    else:
+        assert boxes is not None
+        np.testing.assert_array_equal(boxes, want[0])
+        np.testing.assert_array_equal(points, want[1])
+
+
+def test_read_answer_needs_a_string():
+    with pytest.raises(TypeError, match="must be a str"):
+        read_answer(b"[]")

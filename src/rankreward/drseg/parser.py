@@ -500,6 +500,8 @@ def read_answer(
         >>> items, boxes, [p.code for p in problems]
         (1.0, None, ['missing_key'])
     """
+    if not isinstance(content, str):
+        raise TypeError(f"an answer must be a str, got {type(content).__name__}")
     problems: list[Problem] = []
     tolerated: list[str] = []
     items = 0.0
