@@ -86,7 +86,7 @@ def test_shape_errors():
         mask_iou(np.zeros((1, 3, 3)), np.zeros((1, 3, 4)))
     with pytest.raises(ValueError, match="pairwise=False"):
         mask_iou(np.zeros((3, 3)), np.zeros((3, 3)))
-    with pytest.raises(ValueError, match="not a COCO RLE"):
+    with pytest.raises(ValueError, match="RLE has no"):
         mask_iou([{"size": [2, 2]}], [{"size": [2, 2]}])
 
 

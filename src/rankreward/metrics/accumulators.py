@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from .._arrays import to_numpy
-from .masks import _is_rle, _mask_utils, _rle_list, mask_intersection_union
+from .masks import _is_rle, mask_intersection_union
+from .rle import rle_batch, rle_intersection_union
 
 __all__ = ["CountAccuracy", "ReasonSegIoU"]
 
@@ -65,12 +66,14 @@ class ReasonSegIoU:
 
     def _counts(self, pred: Any, gt: Any, k: int) -> tuple[int, int]:
         if _is_rle(pred) or _is_rle(gt):
-            mu = _mask_utils()
-            p, g = _rle_list(pred, "pred")[0], _rle_list(gt, "gt")[0]
-            if list(p["size"]) != list(g["size"]):
-                raise ValueError(f"image {k}: mask sizes differ, {p['size']} and {g['size']}")
-            inter = int(mu.area(mu.merge([p, g], intersect=True)))
-            return inter, int(mu.area(p)) + int(mu.area(g)) - inter
+            p = rle_batch([pred], f"pred_masks[{k}]")
+            g = rle_batch([gt], f"gt_masks[{k}]")
+            if (p.hw != g.hw).any():
+                raise ValueError(
+                    f"image {k}: mask sizes differ, {p.hw[0].tolist()} and {g.hw[0].tolist()}"
+                )
+            inter, union = rle_intersection_union(p, g)
+            return int(inter[0]), int(union[0])
         if tuple(pred.shape) != tuple(gt.shape):
             raise ValueError(
                 f"image {k}: prediction {tuple(pred.shape)} and ground truth {tuple(gt.shape)} differ"

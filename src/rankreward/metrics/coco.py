@@ -31,6 +31,10 @@ from typing import Any
 import numba as nb
 import numpy as np
 
+from .._parallel import launch
+from .rle import RLEBatch, _group_ious, rle_batch
+from .rle import _concat as _concat_rles
+
 __all__ = ["COCOResult", "DetectionAP", "coco_evaluate"]
 
 #: pycocotools' default area ranges (all, small, medium, large), bounds inclusive.
@@ -260,8 +264,11 @@ class _Flat:
     d_box: np.ndarray
     d_area: np.ndarray
     d_score: np.ndarray
-    g_seg: list | None = None
-    d_seg: list | None = None
+    g_seg: RLEBatch | None = None
+    d_seg: RLEBatch | None = None
+    # row of each ground truth / detection in g_seg / d_seg (None: the same order)
+    g_seg_rows: np.ndarray | None = None
+    d_seg_rows: np.ndarray | None = None
 
 
 def _evaluate(
@@ -400,33 +407,122 @@ def _mask_api() -> Any:
 
 
 def _to_rle(seg: Any, h: int, w: int, where: str) -> Any:
-    """pycocotools' ``annToRLE``: polygons and uncompressed RLE become compressed RLE."""
-    mask_api = _mask_api()
+    """pycocotools' ``annToRLE`` for one segmentation: polygons are rasterised by pycocotools
+    (its exact rasteriser) into a compressed RLE; RLE dicts pass through (validated later)."""
     if isinstance(seg, list):
         if not seg or not all(isinstance(p, (list, tuple)) and len(p) >= 6 for p in seg):
             raise ValueError(f"{where}: a polygon segmentation needs lists of >= 3 points")
+        mask_api = _mask_api()
         return mask_api.merge(mask_api.frPyObjects(seg, h, w))
     if isinstance(seg, Mapping) and "counts" in seg and "size" in seg:
-        if isinstance(seg["counts"], list):
-            return mask_api.frPyObjects(seg, h, w)
         return seg
     raise ValueError(
         f"{where}: segmentation must be polygons or an RLE dict, got {type(seg).__name__}"
     )
 
 
+def _segm_rles(entries: list, images: dict, what: str) -> RLEBatch:
+    """Every segmentation of ``entries`` as one validated RLE batch, each checked against its
+    image's size (pycocotools would score a mismatch -1, i.e. silently unmatched)."""
+    segs = _field(entries, "segmentation", what)
+    img = _field(entries, "image_id", what)
+    rles = []
+    for n, (s, i) in enumerate(zip(segs, img, strict=True)):
+        rles.append(s if isinstance(s, Mapping) else _to_rle(s, *images[i], f"{what}[{n}]"))
+    batch = rle_batch(rles, what)
+    want = np.array([images[i] for i in img], np.int64).reshape(-1, 2)
+    bad = np.flatnonzero((batch.hw != want).any(axis=1))
+    if len(bad):
+        n = int(bad[0])
+        raise ValueError(
+            f"{what}[{n}]: segmentation size {batch.hw[n].tolist()} differs from image "
+            f"{img[n]}'s [height, width] {want[n].tolist()}"
+        )
+    return batch
+
+
+def _segm_inputs(images: list, anns: list, dets: list) -> tuple[RLEBatch, RLEBatch, np.ndarray]:
+    """Ground-truth and result RLEs and the results' areas, by pycocotools' ``loadRes`` rule:
+    if the first result carries a non-empty ``bbox``, every result's area is its box's
+    ``w * h`` (detectron2-style output); otherwise it is the mask's pixel count."""
+    size = {}
+    for n, im in enumerate(images):
+        if "height" not in im or "width" not in im:
+            raise ValueError(f"gt['images'][{n}] needs 'height' and 'width' for iou_type='segm'")
+        size[im["id"]] = (int(im["height"]), int(im["width"]))
+    g_seg = _segm_rles(anns, size, "gt['annotations']")
+    d_seg = _segm_rles(dets, size, "predictions")
+    if dets and isinstance(dets[0], Mapping) and dets[0].get("bbox") not in (None, []):
+        boxes = _boxes(_field(dets, "bbox", "predictions"), "predictions")
+        d_area = boxes[:, 2] * boxes[:, 3]
+    else:
+        d_area = d_seg.area.astype(np.float64)
+    return g_seg, d_seg, d_area
+
+
 def _segm_ious(flat, g_order, d_order, gstart, dstart, g_crowd, iou_start, ious) -> None:
-    mask_api = _mask_api()
-    g_seg = [flat.g_seg[i] for i in g_order]
-    d_seg = [flat.d_seg[i] for i in d_order]
-    nz = np.flatnonzero((np.diff(gstart) > 0) & (np.diff(dstart) > 0))
-    for grp in nz:
-        g0, g1, d0, d1 = gstart[grp], gstart[grp + 1], dstart[grp], dstart[grp + 1]
-        block = mask_api.iou(d_seg[d0:d1], g_seg[g0:g1], [int(c) for c in g_crowd[g0:g1]])
-        ious[iou_start[grp] : iou_start[grp + 1]] = np.asarray(block, np.float64).ravel()
+    both = _concat_rles(flat.d_seg, flat.g_seg)
+    d_index = np.ascontiguousarray(_rows(flat.d_seg_rows, d_order), np.int64)
+    g_index = np.ascontiguousarray(_rows(flat.g_seg_rows, g_order), np.int64) + len(flat.d_seg)
+    launch("coco", 0, None, _group_ious, d_index, g_index, gstart, dstart, iou_start,
+           both.runs, both.start, both.area, both.bbox, g_crowd, ious)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- input
+def _check_params(
+    max_dets: Sequence[int],
+    iou_thresholds: Sequence[float] | None,
+    area_ranges: Sequence[tuple[float, float]] | None,
+) -> tuple[np.ndarray, tuple[tuple[float, float], ...], tuple[int, ...]]:
+    """The evaluation parameters of `coco_evaluate` and `DetectionAP`, checked one way:
+    ``max_dets`` positive integers, strictly increasing; ``iou_thresholds`` a non-empty 1-D
+    list in [0, 1]; ``area_ranges`` (lo, hi) pairs with 0 <= lo <= hi. Returns them as the
+    kernels take them."""
+    md = tuple(max_dets)
+    if (
+        not md
+        or not all(isinstance(m, (int, np.integer)) and not isinstance(m, bool) for m in md)
+        or any(m < 1 for m in md)
+        or any(b <= a for a, b in zip(md, md[1:]))
+    ):
+        raise ValueError(f"max_dets must be positive integers in increasing order, got {md}")
+    if iou_thresholds is None:
+        thr = IOU_THRESHOLDS
+    else:
+        try:
+            thr = np.asarray(iou_thresholds, np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"iou_thresholds must be numbers, got {iou_thresholds!r}") from None
+    if thr.ndim != 1 or not len(thr) or not np.isfinite(thr).all() or ((thr < 0) | (thr > 1)).any():
+        raise ValueError(f"iou_thresholds must be a non-empty list of values in [0, 1], got {thr}")
+    try:
+        rng = np.asarray(AREA_RANGES if area_ranges is None else area_ranges, np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"area_ranges must be (lo, hi) pairs, got {area_ranges!r}") from None
+    if rng.ndim != 2 or rng.shape[1] != 2 or not len(rng) or np.isnan(rng).any() or (
+        (rng[:, 0] < 0) | (rng[:, 1] < rng[:, 0])
+    ).any():
+        raise ValueError(f"area_ranges must be (lo, hi) pairs with 0 <= lo <= hi, got {rng.tolist()}")
+    return thr, tuple((float(a), float(b)) for a, b in rng), md
+
+
+def _integer_ids(values: Any, what: str, kind: str) -> np.ndarray:
+    """Ids (image, category, label) as int64; a non-integer value raises naming the entry
+    (``1.7`` is an error, not category 1; ``2.0`` is 2)."""
+    arr = np.asarray(values).reshape(-1)
+    if not len(arr):
+        return np.zeros(0, np.int64)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64)
+    if arr.dtype.kind == "f":
+        bad = ~np.isfinite(arr) | (arr != np.round(arr))
+        if not bad.any():
+            return arr.astype(np.int64)
+        n = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{what}[{n}]: {kind}s must be integers, got {arr[n]!r}")
+    raise ValueError(f"{what}: {kind}s must be integers, got {arr.dtype}")
+
+
 def _load_json(obj: Any, what: str) -> Any:
     if isinstance(obj, (str, os.PathLike)):
         path = Path(obj)
@@ -480,10 +576,7 @@ def _boxes(raw: list, what: str) -> np.ndarray:
 
 def _index(ids: list, known: np.ndarray, what: str, kind: str) -> np.ndarray:
     """Positions of ``ids`` in the sorted ``known`` ids; unknown ids raise naming the entry."""
-    arr = np.asarray(ids)
-    if len(arr) and arr.dtype.kind not in "iu":
-        raise ValueError(f"{what}: {kind}s must be integers, got {arr.dtype}")
-    arr = arr.astype(np.int64).reshape(-1)
+    arr = _integer_ids(ids, what, kind)
     idx = np.searchsorted(known, arr)
     found = np.zeros(len(arr), np.bool_)
     inside = idx < len(known)
@@ -525,23 +618,9 @@ def _flatten(gt: Mapping, dets: list, iou_type: str, use_categories: bool) -> _F
         d_box = _boxes(_field(dets, "bbox", "predictions"), "predictions")
         d_area = d_box[:, 2] * d_box[:, 3]
     else:
-        mask_api = _mask_api()
-        size = {int(im["id"]): (int(im["height"]), int(im["width"])) for im in images}
-        g_seg = [
-            _to_rle(s, *size[int(a["image_id"])], f"gt['annotations'][{n}]")
-            for n, (a, s) in enumerate(
-                zip(anns, _field(anns, "segmentation", "gt['annotations']"), strict=True)
-            )
-        ]
-        d_seg = [
-            _to_rle(s, *size[int(d["image_id"])], f"predictions[{n}]")
-            for n, (d, s) in enumerate(
-                zip(dets, _field(dets, "segmentation", "predictions"), strict=True)
-            )
-        ]
+        g_seg, d_seg, d_area = _segm_inputs(images, anns, dets)
         g_box = np.zeros((len(anns), 4))
         d_box = np.zeros((len(dets), 4))
-        d_area = np.asarray(mask_api.area(d_seg), np.float64).reshape(-1) if d_seg else np.zeros(0)
     if (g_area < 0).any() or not np.isfinite(g_area).all():
         n = int(np.flatnonzero((g_area < 0) | ~np.isfinite(g_area))[0])
         raise ValueError(f"gt['annotations'][{n}] has an invalid area {anns[n]['area']!r}")
@@ -569,9 +648,15 @@ def _pool_categories(flat: _Flat) -> _Flat:
         d_box=flat.d_box[d],
         d_area=flat.d_area[d],
         d_score=flat.d_score[d],
-        g_seg=None if flat.g_seg is None else [flat.g_seg[i] for i in g],
-        d_seg=None if flat.d_seg is None else [flat.d_seg[i] for i in d],
+        g_seg=flat.g_seg,
+        d_seg=flat.d_seg,
+        g_seg_rows=_rows(flat.g_seg_rows, g),
+        d_seg_rows=_rows(flat.d_seg_rows, d),
     )
+
+
+def _rows(rows: np.ndarray | None, order: np.ndarray) -> np.ndarray:
+    return order if rows is None else rows[order]
 
 
 def _per_image_predictions(preds: Mapping) -> list[dict]:
@@ -644,13 +729,9 @@ def coco_evaluate(
         predictions = _per_image_predictions(predictions)
     if not isinstance(predictions, Sequence) or isinstance(predictions, (str, bytes)):
         raise ValueError("predictions must be a list of result dicts, a path, or a mapping")
-    if len(max_dets) == 0 or any(int(m) < 1 for m in max_dets):
-        raise ValueError(f"max_dets must be positive ints, got {tuple(max_dets)}")
+    params = _check_params(max_dets, iou_thresholds, area_ranges)
     flat = _flatten(gt, list(predictions), iou_type, use_categories)
-    thr = IOU_THRESHOLDS if iou_thresholds is None else np.asarray(iou_thresholds, np.float64)
-    if thr.ndim != 1 or not len(thr) or ((thr < 0) | (thr > 1)).any():
-        raise ValueError(f"iou_thresholds must be values in [0, 1], got {thr}")
-    return _evaluate(flat, iou_type, thr, area_ranges or AREA_RANGES, max_dets)
+    return _evaluate(flat, iou_type, *params)
 
 
 # ----------------------------------------------------------------------------- streaming
@@ -688,9 +769,8 @@ class DetectionAP:
         if box_format not in ("xyxy", "xywh", "cxcywh"):
             raise ValueError(f"box_format must be xyxy, xywh or cxcywh, got {box_format!r}")
         self.box_format = box_format
-        self.max_dets = tuple(max_dets)
-        self.iou_thresholds = iou_thresholds
-        self.area_ranges = area_ranges
+        self._params = _check_params(max_dets, iou_thresholds, area_ranges)
+        self.iou_thresholds, self.area_ranges, self.max_dets = self._params
         self.reset()
 
     def reset(self) -> None:
@@ -732,9 +812,9 @@ class DetectionAP:
         image_id = int(image_id)
         pb = self._xywh(pred_boxes, f"image {image_id} pred_boxes")
         ps = np.asarray(to_numpy(pred_scores), np.float64).reshape(-1)
-        pl = np.asarray(to_numpy(pred_labels)).reshape(-1).astype(np.int64)
+        pl = _integer_ids(to_numpy(pred_labels), f"image {image_id} pred_labels", "label")
         gb = self._xywh(gt_boxes, f"image {image_id} gt_boxes")
-        gl = np.asarray(to_numpy(gt_labels)).reshape(-1).astype(np.int64)
+        gl = _integer_ids(to_numpy(gt_labels), f"image {image_id} gt_labels", "label")
         gc = (
             np.zeros(len(gb), np.bool_)
             if gt_iscrowd is None
@@ -803,5 +883,4 @@ class DetectionAP:
             d_area=d_box[:, 2] * d_box[:, 3],
             d_score=cat(self._dt, 2, np.zeros(0)),
         )
-        thr = IOU_THRESHOLDS if self.iou_thresholds is None else np.asarray(self.iou_thresholds)
-        return _evaluate(flat, "bbox", thr, self.area_ranges or AREA_RANGES, self.max_dets)
+        return _evaluate(flat, "bbox", *self._params)

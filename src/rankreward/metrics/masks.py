@@ -1,8 +1,9 @@
 """Mask IoU for dense masks (numpy or torch) and COCO RLE, polygon IoU and polygon rasterisation.
 
 Dense masks are boolean (or 0/1 integer) arrays ``(..., H, W)``; any non-zero pixel is
-foreground. RLE masks are COCO dicts ``{"size": [H, W], "counts": ...}``; the RLE work is done by
-pycocotools (``pip install rankreward[coco]``). Polygons use shapely (``rankreward[geometry]``).
+foreground. RLE masks are COCO dicts ``{"size": [H, W], "counts": ...}``, validated on entry and measured by
+rankreward's own run-length kernels (`rankreward.metrics.rle`); only encoding a dense mask and
+rasterising polygons use pycocotools (``pip install rankreward[coco]``). Polygons use shapely (``rankreward[geometry]``).
 
 A pair whose union is empty has IoU 0 here; the ReasonSeg convention (both empty counts as 1.0)
 belongs to the `ReasonSegIoU` accumulator.
@@ -17,6 +18,7 @@ import numba as nb
 import numpy as np
 
 from .._arrays import is_torch, namespace
+from .rle import rle_batch, rle_counts, rle_decode, rle_iou_paired, rle_iou_pairwise
 
 __all__ = [
     "mask_intersection_union",
@@ -44,19 +46,8 @@ def _is_rle(x: Any) -> bool:
     return isinstance(x, (list, tuple)) and len(x) > 0 and all(isinstance(r, Mapping) for r in x)
 
 
-def _rle_list(x: Any, name: str) -> list[dict]:
-    items = [x] if isinstance(x, Mapping) else list(x)
-    out = []
-    for k, r in enumerate(items):
-        if "size" not in r or "counts" not in r:
-            raise ValueError(f"{name}[{k}] is not a COCO RLE dict (needs 'size' and 'counts')")
-        counts = r["counts"]
-        if isinstance(counts, list):  # uncompressed RLE: let pycocotools compress it
-            r = _mask_utils().frPyObjects(dict(r), *r["size"])
-        elif isinstance(counts, str):
-            r = {"size": list(r["size"]), "counts": counts.encode("ascii")}
-        out.append(r)
-    return out
+def _rle_dicts(x: Any) -> list:
+    return [x] if isinstance(x, Mapping) else list(x)
 
 
 def mask_to_rle(mask: Any) -> dict:
@@ -75,13 +66,14 @@ def mask_to_rle(mask: Any) -> dict:
 
 
 def rle_to_mask(rle: Mapping) -> np.ndarray:
-    """Decode a COCO RLE dict to a boolean ``(H, W)`` mask. O(HW).
+    """Decode a COCO RLE dict (compressed string or counts list) to a boolean ``(H, W)`` mask.
+    The RLE is validated first (`rankreward.metrics.rle.rle_counts`). O(HW).
 
     Examples:
         >>> rle_to_mask(mask_to_rle(np.eye(2, dtype=bool))).tolist()
         [[True, False], [False, True]]
     """
-    return _mask_utils().decode(_rle_list(rle, "rle")[0]).astype(bool)
+    return rle_decode(*rle_counts(rle))
 
 
 def rle_area(rle: Mapping) -> int:
@@ -91,7 +83,7 @@ def rle_area(rle: Mapping) -> int:
         >>> rle_area(mask_to_rle(np.ones((2, 3))))
         6
     """
-    return int(_mask_utils().area(_rle_list(rle, "rle")[0]))
+    return int(rle_batch([rle]).area[0])
 
 
 @nb.njit(cache=True, parallel=True)
@@ -187,20 +179,9 @@ def _pairwise_dense(pred: Any, gt: Any) -> Any:
 
 
 def _rle_iou(pred: Any, gt: Any, pairwise: bool) -> np.ndarray:
-    mu = _mask_utils()
-    p, g = _rle_list(pred, "pred"), _rle_list(gt, "gt")
-    if pairwise:
-        if not p or not g:
-            return np.zeros((len(p), len(g)))
-        return np.asarray(mu.iou(p, g, [0] * len(g)), np.float64).reshape(len(p), len(g))
-    if len(p) != len(g):
-        raise ValueError(f"paired RLE lists differ in length: {len(p)} and {len(g)}")
-    out = np.empty(len(p))
-    for k, (a, b) in enumerate(zip(p, g, strict=True)):
-        if list(a["size"]) != list(b["size"]):
-            raise ValueError(f"pair {k}: mask sizes differ, {a['size']} and {b['size']}")
-        out[k] = mu.iou([a], [b], [0])[0][0] if mu.area(a) or mu.area(b) else 0.0
-    return out
+    p = rle_batch(_rle_dicts(pred), "pred")
+    g = rle_batch(_rle_dicts(gt), "gt")
+    return rle_iou_pairwise(p, g) if pairwise else rle_iou_paired(p, g)
 
 
 def mask_iou(pred: Any, gt: Any, *, pairwise: bool = True) -> Any:
@@ -211,8 +192,10 @@ def mask_iou(pred: Any, gt: Any, *, pairwise: bool = True) -> Any:
       O(P G H W / simd).
     * ``pairwise=False``: masks paired elementwise, ``(..., H, W)`` x ``(..., H, W)`` -> ``(...)``
       (leading shapes broadcast); O(n H W), one pass.
-    * RLE dicts or lists of them: pycocotools computes the IoU; pairwise gives ``(P, G)``, paired
-      gives ``(n,)``. O(runs) per pair.
+    * RLE dicts or lists of them (compressed strings or counts lists): every RLE is validated
+      (`rankreward.metrics.rle`), then a Numba kernel walks the run lengths of each pair (no
+      decode to pixels), pycocotools' numbers bit for bit; pairwise gives ``(P, G)`` (one mask
+      size, else ``ValueError``), paired gives ``(n,)``. O(runs) per overlapping pair.
 
     Results are float64 (float64 tensors for torch). An empty union gives 0.
 

@@ -8,7 +8,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SHAPE_COLOURS", "synthetic_batch", "synthetic_coco", "synthetic_shapes"]
+__all__ = [
+    "SHAPE_COLOURS",
+    "synthetic_batch",
+    "synthetic_coco",
+    "synthetic_coco_segm",
+    "synthetic_shapes",
+]
 
 
 def _objects(rng: np.random.Generator, n: int, size: int = 840) -> list[dict]:
@@ -144,6 +150,84 @@ def synthetic_coco(
                          "score": float(s)})  # fmt: skip
     gt = {"images": images, "categories": categories, "annotations": anns}
     return gt, dets
+
+
+def _polygon(rng: np.random.Generator, x: float, y: float, w: float, h: float) -> list[float]:
+    """A star-shaped polygon of 6-12 vertices inside the box (x, y, w, h)."""
+    k = int(rng.integers(6, 13))
+    ang = np.sort(rng.uniform(0, 2 * np.pi, k))
+    rad = rng.uniform(0.5, 1.0, k)
+    px = x + w / 2 + np.cos(ang) * rad * w / 2
+    py = y + h / 2 + np.sin(ang) * rad * h / 2
+    return np.round(np.stack([px, py], 1).reshape(-1), 2).tolist()
+
+
+def synthetic_coco_segm(
+    n_images: int,
+    n_categories: int,
+    rng: np.random.Generator,
+    *,
+    max_gt: int = 8,
+    dets_per_image: int = 20,
+    crowd_rate: float = 0.05,
+    image_size: tuple[int, int] = (120, 160),
+    det_bbox: bool = False,
+    tie_decimals: int | None = 2,
+) -> tuple[dict, list[dict]]:
+    """A COCO segm ground truth and results in the formats real files use.
+
+    Ground truths: polygons (``area`` = the rasterised mask's pixel count, as COCO's own
+    annotations), crowd regions as uncompressed RLE (``counts`` a list). Results: compressed
+    RLE strings (``counts`` a str, what ``pycocotools.mask.encode`` + ``decode("ascii")`` and
+    detectron2 write), about half jittered copies of ground truths, scores tied at
+    ``tie_decimals``; ``det_bbox`` adds a detectron2-style ``bbox`` (the mask's box) to every
+    result, which changes the result areas under pycocotools' ``loadRes`` rule.
+    """
+    from pycocotools import mask as mask_api
+
+    h_img, w_img = image_size
+    images = [{"id": int(i), "height": h_img, "width": w_img}
+              for i in rng.permutation(np.arange(1, n_images + 1) * 2)]  # fmt: skip
+    categories = [{"id": int(c), "name": f"c{c}"} for c in range(1, n_categories + 1)]
+    anns: list[dict] = []
+    dets: list[dict] = []
+
+    def box() -> tuple[float, float, float, float]:
+        w = float(np.exp(rng.uniform(np.log(3), np.log(w_img * 0.7))))
+        h = float(np.exp(rng.uniform(np.log(3), np.log(h_img * 0.7))))
+        return float(rng.uniform(0, w_img - w)), float(rng.uniform(0, h_img - h)), w, h
+
+    for im in images:
+        polys = []
+        for _ in range(int(rng.integers(0, max_gt + 1))):
+            poly = _polygon(rng, *box())
+            cat = int(rng.integers(1, n_categories + 1))
+            polys.append((poly, cat))
+            rle = mask_api.merge(mask_api.frPyObjects([poly], h_img, w_img))
+            seg: Any = [poly]
+            crowd = bool(rng.random() < crowd_rate)
+            if crowd:
+                flat = mask_api.decode(rle).ravel(order="F")
+                change = np.flatnonzero(np.diff(np.concatenate([[0], flat, [1 - flat[-1]]])))
+                seg = {"size": [h_img, w_img], "counts": np.diff(np.concatenate([[0], change])).tolist()}
+            anns.append({"id": len(anns) + 1, "image_id": im["id"], "category_id": cat,
+                         "segmentation": seg, "area": float(mask_api.area(rle)),
+                         "bbox": mask_api.toBbox(rle).tolist(), "iscrowd": int(crowd)})  # fmt: skip
+        for k in range(dets_per_image):
+            if polys and k % 2 == 0:
+                poly, cat = polys[int(rng.integers(0, len(polys)))]
+                poly = (np.asarray(poly) + rng.normal(0, 1.5, len(poly))).tolist()
+            else:
+                poly, cat = _polygon(rng, *box()), int(rng.integers(1, n_categories + 1))
+            rle = mask_api.merge(mask_api.frPyObjects([poly], h_img, w_img))
+            score = float(rng.random())
+            det = {"image_id": im["id"], "category_id": cat,
+                   "segmentation": {"size": [h_img, w_img], "counts": rle["counts"].decode("ascii")},
+                   "score": score if tie_decimals is None else round(score, tie_decimals)}  # fmt: skip
+            if det_bbox:
+                det["bbox"] = mask_api.toBbox(rle).tolist()
+            dets.append(det)
+    return {"images": images, "categories": categories, "annotations": anns}, dets
 
 
 SHAPE_COLOURS = {
