@@ -163,3 +163,20 @@ def test_torch_float16_and_int_inputs():
     out = box_iou(b, b)  # areas overflow float16; computed in float32
     assert out.dtype == torch.float32 and out.item() == 1.0
     assert box_iou(b.int(), b.int()).dtype == torch.get_default_dtype()
+
+
+@pytest.mark.parametrize("dtype, v", [("float32", 3e19), ("float32", 3e38), ("float64", 1e155),
+                                      ("float64", 1e307)])  # fmt: skip
+def test_huge_finite_coordinates_give_correct_values_not_nan(backend, dtype, v):
+    """Areas of such boxes overflow; the metrics rescale by a power of two first."""
+    from rankreward.metrics import complete_box_iou, distance_box_iou, generalized_box_iou
+
+    boxes = np.array([[-v, -v, v, v], [0, 0, v, v]], dtype)
+    small = np.array([[-2.0, -2.0, 2.0, 2.0], [0.0, 0.0, 2.0, 2.0]], dtype)
+    for f in (box_iou, generalized_box_iou, distance_box_iou, complete_box_iou):
+        got = back(f(convert(boxes, backend), convert(boxes, backend)))
+        want = back(f(convert(small, backend), convert(small, backend)))
+        assert np.isfinite(got).all(), f.__name__
+        np.testing.assert_allclose(got, want, rtol=1e-6, err_msg=f.__name__)
+    got = back(box_iou(convert(boxes, backend), convert(boxes, backend), pixel_inclusive=True))
+    assert np.isfinite(got).all() and np.allclose(np.diag(got), 1.0)

@@ -18,7 +18,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from rankreward.metrics import DetectionAP, coco_evaluate
-from rankreward.testing.synthetic import synthetic_coco
+from rankreward.testing.synthetic import synthetic_coco, synthetic_coco_segm
 
 
 def pycoco(gt, dets, iou_type="bbox", **params):
@@ -136,6 +136,54 @@ def test_segm_identical_to_pycocotools():
     assert_same(ev, coco_evaluate(gt, dets, iou_type="segm"))
 
 
+@pytest.mark.parametrize("det_bbox", [False, True])
+def test_segm_real_format_identical_to_pycocotools(det_bbox, tmp_path):
+    """Results as real files hold them (compressed RLE strings, detectron2's extra ``bbox``),
+    polygons and uncompressed crowd RLE in the ground truth, 1000+ predictions per category
+    (256+ used to overflow pycocotools' ``mask.area`` on NumPy 2), read from JSON files."""
+    import json
+
+    gt, dets = synthetic_coco_segm(
+        150, 2, np.random.default_rng(7), dets_per_image=16, det_bbox=det_bbox,
+        image_size=(200, 300),
+    )  # fmt: skip
+    assert min(np.bincount([d["category_id"] for d in dets])[1:]) > 1000
+    assert any(a["iscrowd"] for a in gt["annotations"])
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "res.json").write_text(json.dumps(dets))
+    ev, _ = pycoco(gt, dets, "segm")
+    result = coco_evaluate(tmp_path / "gt.json", tmp_path / "res.json", iou_type="segm")
+    assert_same(ev, result)
+
+
+def test_segm_area_follows_load_res_first_result_rule():
+    """pycocotools' loadRes looks at the first result: with a ``bbox`` there, every result's
+    area is its box's w * h (APs/APm/APl change); without, the mask's pixel count."""
+    gt, dets = synthetic_coco_segm(60, 1, np.random.default_rng(3), det_bbox=True)
+    with_box = coco_evaluate(gt, dets, iou_type="segm")
+    assert_same(pycoco(gt, dets, "segm")[0], with_box)
+    no_box = [{k: v for k, v in d.items() if k != "bbox"} for d in dets]
+    without = coco_evaluate(gt, no_box, iou_type="segm")
+    assert_same(pycoco(gt, no_box, "segm")[0], without)
+    assert with_box.stats[0] == without.stats[0] and not np.array_equal(
+        with_box.stats, without.stats
+    )
+    del dets[5]["bbox"]
+    with pytest.raises(ValueError, match=r"predictions\[5\] has no 'bbox'"):
+        coco_evaluate(gt, dets, iou_type="segm")
+
+
+def test_segm_size_mismatch_and_bad_rle_raise():
+    gt, dets = synthetic_coco_segm(4, 1, np.random.default_rng(0), image_size=(20, 30))
+    dets[2]["segmentation"] = {"size": [30, 20], "counts": "0" + "?" * 3}
+    with pytest.raises(ValueError, match=r"predictions\[2\]"):
+        coco_evaluate(gt, dets, iou_type="segm")
+    gt, dets = synthetic_coco_segm(4, 1, np.random.default_rng(0), image_size=(20, 30))
+    dets[1]["segmentation"] = {"size": [20, 30], "counts": [5, 5]}
+    with pytest.raises(ValueError, match=r"predictions\[1\]: RLE counts sum to 10"):
+        coco_evaluate(gt, dets, iou_type="segm")
+
+
 def test_per_image_arrays_and_paths(tmp_path):
     import json
 
@@ -216,6 +264,38 @@ def test_detection_ap_validation():
     ap.update(1, [[0, 0, 1, 1]], [0.5], [1], [[0, 0, 1, 1]], [1])
     with pytest.raises(ValueError, match="already added"):
         ap.update(1, [[0, 0, 1, 1]], [0.5], [1], [[0, 0, 1, 1]], [1])
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"iou_thresholds": [0.5, 1.5]}, "iou_thresholds"),
+        ({"iou_thresholds": []}, "iou_thresholds"),
+        ({"max_dets": (0, 10, 100)}, "max_dets"),
+        ({"max_dets": (10, 1, 100)}, "max_dets"),
+        ({"max_dets": (1, 10, 10)}, "max_dets"),
+        ({"max_dets": (1.5, 10, 100)}, "max_dets"),
+        ({"area_ranges": [(10, 5)] * 4}, "area_ranges"),
+    ],
+)
+def test_detection_ap_validates_parameters_like_coco_evaluate(params, message):
+    gt, dets = synthetic_coco(2, 1, np.random.default_rng(0), dets_per_image=3)
+    with pytest.raises(ValueError, match=message):
+        coco_evaluate(gt, dets, **params)
+    with pytest.raises(ValueError, match=message):
+        DetectionAP(**params)
+
+
+def test_non_integer_labels_are_errors_not_truncated():
+    ap = DetectionAP()
+    with pytest.raises(ValueError, match=r"pred_labels\[0\]: labels must be integers, got 1.7"):
+        ap.update(1, [[0, 0, 1, 1]], [0.5], [1.7], [[0, 0, 1, 1]], [1])
+    ap.update(1, [[0, 0, 1, 1]], [0.5], np.array([1.0]), [[0, 0, 1, 1]], [1])  # 1.0 is 1
+    assert ap.compute().stats[0] == pytest.approx(1.0)
+    gt, dets = synthetic_coco(2, 1, np.random.default_rng(0), dets_per_image=3)
+    dets[1]["category_id"] = 1.7
+    with pytest.raises(ValueError, match="must be integers"):
+        coco_evaluate(gt, dets)
 
 
 @st.composite

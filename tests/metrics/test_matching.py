@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy.optimize import linear_sum_assignment
 
+from rankreward._parallel import THRESHOLDS
 from rankreward.metrics import hungarian_match, hungarian_match_padded
-from rankreward.metrics import matching as matching_mod
 
 from . import oracle
 
@@ -62,7 +62,7 @@ def test_list_of_matrices(cs):
         _check(c, rows, cols)
 
 
-@pytest.mark.parametrize("batch", [5, matching_mod.PARALLEL_BATCH + 3])
+@pytest.mark.parametrize("batch", [5, THRESHOLDS["matching"] + 3])
 def test_padded_batch_serial_and_parallel(batch):
     rng = np.random.default_rng(batch)
     costs = rng.integers(0, 4, (batch, 9, 8)).astype(float)
@@ -100,3 +100,20 @@ def test_tie_heavy_integer_costs_pick_scipys_pairs():
         m, n = rng.integers(1, 10, 2)
         c = rng.integers(0, 4, (m, n)).astype(float)  # the reward's cost matrix: values 0..3
         _check(c, *hungarian_match(c))
+
+
+@pytest.mark.parametrize(
+    "cost",
+    [
+        np.array([["a", "b"], ["c", "d"]]),
+        np.array([[1 + 1j, 2]]),
+        np.array([[1, None]], dtype=object),
+        [np.array([["x"]])],
+    ],
+)
+def test_non_numeric_costs_raise_type_error(cost):
+    with pytest.raises(TypeError, match="real numbers"):
+        hungarian_match(cost)
+    if isinstance(cost, np.ndarray):
+        with pytest.raises(TypeError, match="real numbers"):
+            hungarian_match_padded(cost[None])

@@ -14,6 +14,8 @@ Conventions:
   clipped at 0.
 * A pair whose union is empty (two zero-area boxes) has IoU 0, never NaN. GIoU/DIoU/CIoU drop
   their penalty terms when the enclosing box is degenerate.
+* Huge finite coordinates (float32 past 1e18, float64 past 1e152) are scaled by an exact power
+  of two before the arithmetic, so areas cannot overflow: finite input never gives NaN.
 * Validation (the default) rejects NaN/inf and boxes with ``x2 < x1`` or ``y2 < y1`` (negative
   width/height for the size formats) with a ``ValueError`` naming the offending box. With
   ``validate=False`` the formulas run as written on whatever arrives (the paper's reward code
@@ -135,6 +137,36 @@ def _prepare(a: Any, b: Any, fmt: str, validate: bool) -> tuple[Any, Any, Any]:
     if fa.dtype != fb.dtype:
         fa, fb = common_float(fa, fb, xp)
     return xp, fa, fb
+
+
+def _rescale(xp: Any, fa: Any, fb: Any) -> tuple[Any, Any, Any]:
+    """Boxes scaled by one power of two so that no area, union, enclosing area or squared
+    diagonal can overflow (coordinates at most ``2**((maxexp - 8) // 2)``: 2^60 for float32,
+    2^508 for float64), and the scale. IoU, GIoU, DIoU and CIoU are scale-free, and scaling by
+    a power of two is exact (every operation rounds the same way), so results are unchanged
+    for ordinary boxes and correct, not NaN, for huge finite ones.
+
+    numpy: one max over the boxes, scaled only when needed; torch: the scale is computed on
+    the device (no host sync) and always applied.
+    """
+    if xp is np:
+        if not fa.size or not fb.size:
+            return fa, fb, 1.0
+        m = max(float(np.abs(fa).max()), float(np.abs(fb).max()))
+        limit = (np.finfo(fa.dtype).maxexp - 8) // 2
+        if not math.isfinite(m) or m <= 2.0**limit:
+            return fa, fb, 1.0
+        k = math.frexp(m)[1] - limit
+        scale = math.ldexp(1.0, -k)
+        return fa * fa.dtype.type(scale), fb * fb.dtype.type(scale), scale
+    if not fa.numel() or not fb.numel():
+        return fa, fb, 1.0
+    m = xp.maximum(fa.abs().amax(), fb.abs().amax())
+    limit = (int(math.log2(xp.finfo(fa.dtype).max)) + 1 - 8) // 2
+    exponent = xp.frexp(xp.where(xp.isfinite(m), m, xp.ones_like(m)))[1]
+    k = (exponent - limit).clamp(min=0)
+    scale = xp.ldexp(xp.ones_like(m), -k)
+    return fa * scale, fb * scale, scale
 
 
 def _split(fa: Any, fb: Any) -> tuple[tuple, tuple]:
@@ -262,8 +294,9 @@ def box_iou(
         >>> box_iou(np.zeros((0, 4)), b).shape
         (0, 3)
     """
-    extra = 1.0 if pixel_inclusive else 0.0
     xp, fa, fb = _prepare(a, b, fmt, validate)
+    fa, fb, scale = _rescale(xp, fa, fb)
+    extra = scale if pixel_inclusive else 0.0  # one pixel, in the scaled units
     if xp is np:
         return _pairwise_numpy(fa, fb, _IOU, extra)
     pa, pb = _split(fa, fb)
@@ -288,6 +321,7 @@ def generalized_box_iou(a: Any, b: Any, *, fmt: BoxFormat = "xyxy", validate: bo
         [[-0.3333333333333333]]
     """
     xp, fa, fb = _prepare(a, b, fmt, validate)
+    fa, fb, _ = _rescale(xp, fa, fb)
     if xp is np:
         return _pairwise_numpy(fa, fb, _GIOU, 0.0)
     pa, pb = _split(fa, fb)
@@ -319,6 +353,7 @@ def distance_box_iou(a: Any, b: Any, *, fmt: BoxFormat = "xyxy", validate: bool 
         [[-0.2]]
     """
     xp, fa, fb = _prepare(a, b, fmt, validate)
+    fa, fb, _ = _rescale(xp, fa, fb)
     if xp is np:
         return _pairwise_numpy(fa, fb, _DIOU, 0.0)
     iou, penalty = _diou_parts(xp, *_split(fa, fb))
@@ -337,6 +372,7 @@ def complete_box_iou(a: Any, b: Any, *, fmt: BoxFormat = "xyxy", validate: bool 
         [[1.0]]
     """
     xp, fa, fb = _prepare(a, b, fmt, validate)
+    fa, fb, _ = _rescale(xp, fa, fb)
     if xp is np:
         return _pairwise_numpy(fa, fb, _CIOU, 0.0)
     pa, pb = _split(fa, fb)

@@ -499,10 +499,16 @@ def _check_params(
         rng = np.asarray(AREA_RANGES if area_ranges is None else area_ranges, np.float64)
     except (TypeError, ValueError):
         raise ValueError(f"area_ranges must be (lo, hi) pairs, got {area_ranges!r}") from None
-    if rng.ndim != 2 or rng.shape[1] != 2 or not len(rng) or np.isnan(rng).any() or (
-        (rng[:, 0] < 0) | (rng[:, 1] < rng[:, 0])
-    ).any():
-        raise ValueError(f"area_ranges must be (lo, hi) pairs with 0 <= lo <= hi, got {rng.tolist()}")
+    if (
+        rng.ndim != 2
+        or rng.shape[1] != 2
+        or not len(rng)
+        or np.isnan(rng).any()
+        or ((rng[:, 0] < 0) | (rng[:, 1] < rng[:, 0])).any()
+    ):
+        raise ValueError(
+            f"area_ranges must be (lo, hi) pairs with 0 <= lo <= hi, got {rng.tolist()}"
+        )
     return thr, tuple((float(a), float(b)) for a, b in rng), md
 
 
@@ -519,7 +525,7 @@ def _integer_ids(values: Any, what: str, kind: str) -> np.ndarray:
         if not bad.any():
             return arr.astype(np.int64)
         n = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{what}[{n}]: {kind}s must be integers, got {arr[n]!r}")
+        raise ValueError(f"{what}[{n}]: {kind}s must be integers, got {arr[n].item()!r}")
     raise ValueError(f"{what}: {kind}s must be integers, got {arr.dtype}")
 
 

@@ -19,11 +19,9 @@ import numba as nb
 import numpy as np
 
 from .._arrays import format_index, is_torch, namespace, to_numpy
+from .._parallel import launch
 
 __all__ = ["hungarian_match", "hungarian_match_padded"]
-
-#: Batches with at least this many problems use parallel threads.
-PARALLEL_BATCH = 256
 
 
 @nb.njit(cache=True, inline="always")
@@ -140,6 +138,15 @@ def _check_costs(costs: np.ndarray, nrows: np.ndarray, ncols: np.ndarray) -> Non
         )
 
 
+def _numeric(x: Any, name: str) -> np.ndarray:
+    """``x`` as a numpy array of real numbers (bool, integer or float); anything else (strings,
+    complex numbers, objects) raises ``TypeError`` as scipy's solver does, before any kernel."""
+    arr = np.asarray(to_numpy(x))
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    return arr
+
+
 def hungarian_match_padded(costs: Any, nrows: Any = None, ncols: Any = None) -> np.ndarray:
     """Solve a padded batch ``(B, M, N)``; returns ``(B, M)`` int64 column per row, -1 if none.
 
@@ -151,7 +158,7 @@ def hungarian_match_padded(costs: Any, nrows: Any = None, ncols: Any = None) -> 
         >>> cols.tolist()
         [[1, 0]]
     """
-    costs = np.ascontiguousarray(to_numpy(costs), dtype=np.float64)
+    costs = np.ascontiguousarray(_numeric(costs, "costs"), dtype=np.float64)
     if costs.ndim != 3:
         raise ValueError(f"costs must have shape (B, M, N), got {costs.shape}")
     b, m, n = costs.shape
@@ -164,10 +171,7 @@ def hungarian_match_padded(costs: Any, nrows: Any = None, ncols: Any = None) -> 
             raise ValueError(f"{name} must lie in 0..{limit}, got {sizes.min()}..{sizes.max()}")
     _check_costs(costs, nrows, ncols)
     out = np.empty((b, m), np.int64)
-    if b >= PARALLEL_BATCH:
-        _solve_batch_parallel(costs, nrows, ncols, out)
-    else:
-        _solve_batch_serial(costs, nrows, ncols, out)
+    launch("matching", b, _solve_batch_serial, _solve_batch_parallel, costs, nrows, ncols, out)
     return out
 
 
@@ -203,7 +207,7 @@ def hungarian_match(cost: Any, sizes: Any = None) -> tuple[Any, Any] | list[tupl
         [[1, 0], [0]]
     """
     if isinstance(cost, Sequence) and not isinstance(cost, (str, bytes)):
-        mats = [to_numpy(c) for c in cost]
+        mats = [_numeric(c, f"cost[{k}]") for k, c in enumerate(cost)]
         for k, c in enumerate(mats):
             if c.ndim != 2:
                 raise ValueError(f"cost[{k}] must have shape (M, N), got {c.shape}")
@@ -223,7 +227,7 @@ def hungarian_match(cost: Any, sizes: Any = None) -> tuple[Any, Any] | list[tupl
         ]
     shape = tuple(cost.shape) if hasattr(cost, "shape") else np.shape(cost)
     if len(shape) == 2:
-        cols = hungarian_match_padded(to_numpy(cost)[None])[0]
+        cols = hungarian_match_padded(_numeric(cost, "cost")[None])[0]
         return tuple(_like(x, cost) for x in _pairs(cols))
     if len(shape) == 3:
         if sizes is None:

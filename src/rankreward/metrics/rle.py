@@ -163,7 +163,11 @@ def _count_list(counts: Any, where: str) -> np.ndarray:
 
 
 def _integral_floats(arr: np.ndarray) -> bool:
-    return arr.dtype.kind == "f" and bool(np.isfinite(arr).all()) and bool((arr == np.round(arr)).all())
+    return (
+        arr.dtype.kind == "f"
+        and bool(np.isfinite(arr).all())
+        and bool((arr == np.round(arr)).all())
+    )
 
 
 # ----------------------------------------------------------------------------- batches

@@ -209,7 +209,10 @@ def synthetic_coco_segm(
             if crowd:
                 flat = mask_api.decode(rle).ravel(order="F")
                 change = np.flatnonzero(np.diff(np.concatenate([[0], flat, [1 - flat[-1]]])))
-                seg = {"size": [h_img, w_img], "counts": np.diff(np.concatenate([[0], change])).tolist()}
+                seg = {
+                    "size": [h_img, w_img],
+                    "counts": np.diff(np.concatenate([[0], change])).tolist(),
+                }
             anns.append({"id": len(anns) + 1, "image_id": im["id"], "category_id": cat,
                          "segmentation": seg, "area": float(mask_api.area(rle)),
                          "bbox": mask_api.toBbox(rle).tolist(), "iscrowd": int(crowd)})  # fmt: skip
