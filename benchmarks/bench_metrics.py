@@ -6,7 +6,8 @@
    (the VisionReasoner/Dr. Seg reward code's style). Both give the same matched IoUs.
 2. `mask_iou` on 256 pairs of 840x840 masks: paired (one IoU per pair) against plain numpy and
    pycocotools' `maskUtils.iou` per pair on the same masks as RLE; pairwise 256 x 256 against
-   pycocotools' `maskUtils.iou` on the lists.
+   pycocotools' `maskUtils.iou` on the lists. The same with RLE input (compressed strings, as
+   result files hold them): rankreward's validated run-length kernels against `maskUtils.iou`.
 3. `generalized_box_iou` 2000 x 2000 against a straightforward numpy implementation.
 
 Writes the `bench_metrics` section of docs/performance.md. ``--quick`` shrinks every size.
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> str:
     from tqdm import tqdm
 
     rows: list[tuple[str, str, float, float]] = []  # (case, baseline, ours, theirs)
-    bar = tqdm(total=4, desc="bench_metrics", unit="case")
+    bar = tqdm(total=5, desc="bench_metrics", unit="case")
 
     data = make_rollouts(rollouts, 8, rng)
     np.testing.assert_allclose(batched_step(*data), reference_step(*data), rtol=1e-12)
@@ -162,6 +163,25 @@ def main(argv: list[str] | None = None) -> str:
     )
     case = f"mask_iou {masks}x{masks} pairwise {mask_size}x{mask_size}"
     rows.append((case, "pycocotools iou (RLE)", t["ours"], t["coco"]))
+    bar.update()
+
+    # RLE in, RLE kernels (validation and decoding of the compressed strings included)
+    sp, sg = [mask_to_rle(m) for m in p], [mask_to_rle(m) for m in g]
+    np.testing.assert_array_equal(mask_iou(sp, sg), mask_utils.iou(rp, rg, [0] * len(rg)))
+    np.testing.assert_array_equal(mask_iou(sp, sg, pairwise=False), coco_paired())
+    t = time_interleaved(
+        {
+            "pairwise": lambda: mask_iou(sp, sg),
+            "coco": lambda: mask_utils.iou(rp, rg, [0] * len(rg)),
+            "paired": lambda: mask_iou(sp, sg, pairwise=False),
+            "coco_paired": coco_paired,
+        },
+        budget,
+    )
+    case = f"mask_iou RLE input, {masks}x{masks} pairwise {mask_size}x{mask_size}"
+    rows.append((case, "pycocotools iou (RLE)", t["pairwise"], t["coco"]))
+    case = f"mask_iou RLE input, {masks} pairs {mask_size}x{mask_size} (paired)"
+    rows.append((case, "pycocotools iou per pair (RLE)", t["paired"], t["coco_paired"]))
     bar.update()
 
     xy = rng.uniform(0, 800, (giou_n, 2))

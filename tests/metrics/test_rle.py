@@ -71,7 +71,7 @@ def test_kernels_equal_decode_and_count(pair, compressed, crowd_seed):
         np.testing.assert_array_equal(rle_to_mask(pr[k]), m)
         assert rle_area(pr[k]) == int(m.sum())
     got = rle_iou_pairwise(dt, gt, crowd)
-    want = np.array([[_oracle(a, b, c) for b, c in zip(g, crowd)] for a in p]).reshape(
+    want = np.array([[_oracle(a, b, c) for b, c in zip(g, crowd, strict=True)] for a in p]).reshape(
         len(p), len(g)
     )
     np.testing.assert_array_equal(got, want)

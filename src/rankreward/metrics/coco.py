@@ -21,6 +21,7 @@ every category (in parallel). `DetectionAP` streams per-image arrays into the sa
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -483,7 +484,7 @@ def _check_params(
         not md
         or not all(isinstance(m, (int, np.integer)) and not isinstance(m, bool) for m in md)
         or any(m < 1 for m in md)
-        or any(b <= a for a, b in zip(md, md[1:]))
+        or any(b <= a for a, b in itertools.pairwise(md))
     ):
         raise ValueError(f"max_dets must be positive integers in increasing order, got {md}")
     if iou_thresholds is None:

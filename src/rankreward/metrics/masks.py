@@ -18,7 +18,7 @@ import numba as nb
 import numpy as np
 
 from .._arrays import is_torch, namespace
-from .rle import rle_batch, rle_counts, rle_decode, rle_iou_paired, rle_iou_pairwise
+from .rle import rle_batch, rle_counts, rle_decode, rle_iou_lists
 
 __all__ = [
     "mask_intersection_union",
@@ -179,9 +179,7 @@ def _pairwise_dense(pred: Any, gt: Any) -> Any:
 
 
 def _rle_iou(pred: Any, gt: Any, pairwise: bool) -> np.ndarray:
-    p = rle_batch(_rle_dicts(pred), "pred")
-    g = rle_batch(_rle_dicts(gt), "gt")
-    return rle_iou_pairwise(p, g) if pairwise else rle_iou_paired(p, g)
+    return rle_iou_lists(_rle_dicts(pred), _rle_dicts(gt), pairwise)
 
 
 def mask_iou(pred: Any, gt: Any, *, pairwise: bool = True) -> Any:

@@ -39,6 +39,7 @@ __all__ = [
     "rle_counts",
     "rle_decode",
     "rle_intersection_union",
+    "rle_iou_lists",
     "rle_iou_paired",
     "rle_iou_pairwise",
 ]
@@ -280,19 +281,22 @@ def rle_batch(rles: Sequence[Any], what: str = "rle") -> RLEBatch:
         if len(bad):
             k = str_rows[int(bad[0])]
             raise ValueError(f"{what}[{k}]: RLE counts {_DECODE_ERRORS[int(err[bad[0]])]}")
-    # assemble in input order
-    nruns = np.zeros(n, np.int64)
-    rows = np.asarray(str_rows, np.int64)
-    nruns[rows] = np.diff(rstart)
-    for k, runs in lists.items():
-        nruns[k] = len(runs)
-    start = np.zeros(n + 1, np.int64)
-    np.cumsum(nruns, out=start[1:])
-    runs = np.empty(int(start[-1]), np.int64)
-    if strings:
-        _scatter(dec, rstart, start, rows, runs)
-    for k, r in lists.items():
-        runs[start[k] : start[k + 1]] = r
+    if not lists:  # all compressed (result files): the decoded runs are already in order
+        start, runs = rstart, dec[: rstart[-1]]
+        nruns = np.diff(start)
+    else:
+        nruns = np.zeros(n, np.int64)
+        rows = np.asarray(str_rows, np.int64)
+        nruns[rows] = np.diff(rstart)
+        for k, r in lists.items():
+            nruns[k] = len(r)
+        start = np.zeros(n + 1, np.int64)
+        np.cumsum(nruns, out=start[1:])
+        runs = np.empty(int(start[-1]), np.int64)
+        if strings:
+            _scatter(dec, rstart, start, rows, runs)
+        for k, r in lists.items():
+            runs[start[k] : start[k + 1]] = r
     area = np.zeros(n, np.int64)
     bbox = np.zeros((n, 4), np.int64)
     total = np.add.reduceat(runs, start[:-1]) if len(runs) else np.zeros(n, np.int64)
@@ -437,49 +441,65 @@ def _concat(a: RLEBatch, b: RLEBatch) -> RLEBatch:
     )
 
 
-def _check_sizes(dt: RLEBatch, gt: RLEBatch, pairwise: bool) -> None:
+def rle_iou_lists(dt: Sequence[Any], gt: Sequence[Any], pairwise: bool) -> np.ndarray:
+    """IoU of two lists of RLE dicts (validated in one pass over both): ``(D, G)`` pairwise or
+    ``(n,)`` paired. What `rankreward.metrics.mask_iou` runs on RLE input."""
+    both = rle_batch([*dt, *gt], "rle")
+    n_d = len(dt)
     if pairwise:
-        sizes = np.unique(np.concatenate([dt.hw, gt.hw]), axis=0)
-        if len(sizes) > 1:
-            raise ValueError(
-                f"pairwise RLE IoU needs masks of one size, got sizes {sizes.tolist()}"
-            )
-        return
-    bad = np.flatnonzero((dt.hw != gt.hw).any(axis=1))
+        return _pairwise(both, n_d, np.zeros(len(gt), np.bool_))
+    if n_d != len(gt):
+        raise ValueError(f"paired RLE lists differ in length: {n_d} and {len(gt)}")
+    return _paired(both, n_d)
+
+
+def _split_sizes(both: RLEBatch, n_d: int) -> tuple[np.ndarray, np.ndarray]:
+    return both.hw[:n_d], both.hw[n_d:]
+
+
+def _pairwise(both: RLEBatch, n_d: int, crowd: np.ndarray) -> np.ndarray:
+    sizes = np.unique(both.hw, axis=0)
+    if len(sizes) > 1:
+        raise ValueError(f"pairwise RLE IoU needs masks of one size, got sizes {sizes.tolist()}")
+    out = np.zeros((n_d, len(both) - n_d))
+    if out.size:
+        args = (both.runs, both.start, both.area, both.bbox, n_d, crowd, out)
+        launch("rle", out.size, _pairwise_serial, _pairwise_parallel, *args)
+    return out
+
+
+def _check_paired_sizes(both: RLEBatch, n: int) -> None:
+    dh, gh = _split_sizes(both, n)
+    bad = np.flatnonzero((dh != gh).any(axis=1))
     if len(bad):
         k = int(bad[0])
-        raise ValueError(
-            f"pair {k}: mask sizes differ, {dt.hw[k].tolist()} and {gt.hw[k].tolist()}"
-        )
+        raise ValueError(f"pair {k}: mask sizes differ, {dh[k].tolist()} and {gh[k].tolist()}")
+
+
+def _paired(both: RLEBatch, n: int) -> np.ndarray:
+    _check_paired_sizes(both, n)
+    out = np.zeros(n)
+    if n:
+        args = (both.runs, both.start, both.area, both.bbox, n, out)
+        launch("rle", n, _paired_serial, _paired_parallel, *args)
+    return out
 
 
 def rle_iou_pairwise(dt: RLEBatch, gt: RLEBatch, iscrowd: Any = None) -> np.ndarray:
     """``(D, G)`` IoU of every detection mask against every ground-truth mask (one size).
     ``iscrowd[g]`` divides by the detection's area instead of the union (COCO's crowd rule).
     O(D G) box tests plus O(runs) per overlapping pair; parallel over pairs when large."""
-    _check_sizes(dt, gt, pairwise=True)
     crowd = np.zeros(len(gt), np.bool_) if iscrowd is None else np.asarray(iscrowd, np.bool_)
     if crowd.shape != (len(gt),):
         raise ValueError(f"iscrowd must have shape ({len(gt)},), got {crowd.shape}")
-    out = np.zeros((len(dt), len(gt)))
-    if out.size:
-        both = _concat(dt, gt)
-        args = (both.runs, both.start, both.area, both.bbox, len(dt), crowd, out)
-        launch("rle", out.size, _pairwise_serial, _pairwise_parallel, *args)
-    return out
+    return _pairwise(_concat(dt, gt), len(dt), crowd)
 
 
 def rle_iou_paired(dt: RLEBatch, gt: RLEBatch) -> np.ndarray:
     """``(n,)`` IoU of ``dt[k]`` with ``gt[k]``. O(runs) per pair; parallel when large."""
     if len(dt) != len(gt):
         raise ValueError(f"paired RLE lists differ in length: {len(dt)} and {len(gt)}")
-    _check_sizes(dt, gt, pairwise=False)
-    out = np.zeros(len(dt))
-    if len(dt):
-        both = _concat(dt, gt)
-        args = (both.runs, both.start, both.area, both.bbox, len(dt), out)
-        launch("rle", len(dt), _paired_serial, _paired_parallel, *args)
-    return out
+    return _paired(_concat(dt, gt), len(dt))
 
 
 @nb.njit(cache=True)
@@ -493,10 +513,10 @@ def rle_intersection_union(dt: RLEBatch, gt: RLEBatch) -> tuple[np.ndarray, np.n
     """Paired intersection and union pixel counts, ``(n,)`` int64 each. O(runs) per pair."""
     if len(dt) != len(gt):
         raise ValueError(f"paired RLE lists differ in length: {len(dt)} and {len(gt)}")
-    _check_sizes(dt, gt, pairwise=False)
+    both = _concat(dt, gt)
+    _check_paired_sizes(both, len(dt))
     inter = np.zeros(len(dt), np.int64)
     if len(dt):
-        both = _concat(dt, gt)
         _paired_inter(both.runs, both.start, both.area, both.bbox, len(dt), inter)
     return inter, dt.area + gt.area - inter
 
