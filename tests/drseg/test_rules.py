@@ -110,7 +110,13 @@ def test_look(text, look):
         ("The cup is red. The table is brown.", 1.0),
         ("[your reasoning text]", 0.0),
         ("YOUR REASONING TEXT", 0.0),
-        ("your_visual-focus", 0.0),
+        ("your_visual-focus", 1.0),  # released: _ is a word character, not a separator
+        ("your visual-focus!", 0.0),
+        ("xyour reasoning text", 1.0),  # released: whole words (\\b) only
+        ("your reasoning texts", 1.0),
+        ("(\nA). (\nA). a.", 1.0),  # released normalisation: "(\nA)" is " a", not "a"
+        ("(\nA). (\nA). (\nA).", 0.0),
+        ("<look></look>x</look>. y", 1.0),
         ("more  reasoning, text", 0.0),
         ("yourreasoningtext", 0.0),
         ("A cup. A cup.", 1.0),  # one repetition is allowed
@@ -213,7 +219,7 @@ def test_malformed_answers_zero_accuracy_with_a_reason(answer, code):
     p = parse_completion(text)
     assert code in p.problem_codes()
     assert not p.objects_ok
-    assert accuracy_metrics(text, f"[{OBJ}]") == (0.0, 0.0, 0.0)
+    assert accuracy_metrics(text, f"[{OBJ}]", compat="strict") == (0.0, 0.0, 0.0)
     assert_batch_matches([text])
 
 

@@ -39,11 +39,13 @@ __all__ = [
     "LookBlock",
     "ParsedCompletion",
     "Problem",
+    "ReleasedAnswer",
     "answer_items_score",
     "extract_answer",
     "parse_completion",
     "parse_objects",
     "read_answer",
+    "read_answer_released",
     "structure_ok",
 ]
 
@@ -395,6 +397,23 @@ def _looks(text: str, lo: int, hi: int, section: str) -> list[LookBlock]:
         pos = e + 7
 
 
+def _look_counts(text: str, span: tuple[int, int] | None) -> bool:
+    """The released look rule in the section ``span``: ``<look>\\s*\\S[\\s\\S]*?</look>``
+    found in it. Only the first ``<look>`` matters (a later one has a later first non-space
+    character): its first non-space character must be followed by a ``</look>`` (that
+    character may itself be the ``<`` of an empty block's ``</look>``)."""
+    if span is None:
+        return False
+    lo, hi = span
+    s = text.find("<look>", lo, hi)
+    if s < 0:
+        return False
+    j = s + 6
+    while j < hi and text[j].isspace():
+        j += 1
+    return j < hi and text.find("</look>", j + 1, hi) >= 0
+
+
 def _section(text: str, name: str) -> tuple[int, int] | None:
     start = text.find(f"<{name}>")
     if start < 0:
@@ -456,7 +475,7 @@ def parse_completion(
     for sec_name, span in (("think", think), ("answer", answer_region)):
         if span is not None:
             out.looks.extend(_looks(text, span[0], span[1], sec_name))
-    out.look = 1.0 if any(b.text.strip() for b in out.looks) else 0.0
+    out.look = 1.0 if _look_counts(text, think) or _look_counts(text, answer_region) else 0.0
     if not out.look:
         problems.append(_problem("no_look"))
 
@@ -526,3 +545,94 @@ def read_answer(
         return items, None, None, problems, tolerated
     boxes, points, more, lenient = parse_objects(data, strict=strict, max_objects=max_objects)
     return items, boxes, points, problems + more, tolerated + lenient
+
+
+@dataclass
+class ReleasedAnswer:
+    """What the released reward reads from an answer (see `read_answer_released`).
+
+    Attributes:
+        answer_items: the format part (0..2), the released loop.
+        count: M, the number of predictions the count fit sees (every item, capped).
+        boxes, points: ``(M, 4)`` / ``(M, 2)`` float64 when the geometry can run, else None.
+        plain_numbers: every coordinate was a JSON number (VisionReasoner's reader, which does
+            not coerce, needs this; booleans count as numbers unless a whole list is boolean).
+        problems: why the answer lost points (for logging).
+    """
+
+    answer_items: float
+    count: int
+    boxes: np.ndarray | None
+    points: np.ndarray | None
+    plain_numbers: bool
+    problems: list[Problem]
+
+
+def _released_values(values: list, width: int) -> tuple[np.ndarray | None, str]:
+    """``np.array(values, dtype=float)`` as the released code builds it, kept only when it is
+    ``(M, width)`` and finite; else ``None`` and why."""
+    try:
+        arr = np.array(values, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as e:
+        return None, f"coordinates do not convert to numbers ({str(e)[:60]})"
+    if arr.shape != (len(values), width):
+        return None, f"coordinates have shape {arr.shape}, need ({len(values)}, {width})"
+    if not np.isfinite(arr).all():
+        return None, "a coordinate is NaN or infinite"
+    return arr, ""
+
+
+def _plain(values: list) -> bool:
+    flat = [c for v in values for c in (v if isinstance(v, list) else [v])]
+    kinds = {type(c) for c in flat}
+    return kinds <= {int, float, bool} and kinds != {bool}
+
+
+def read_answer_released(content: str, *, max_objects: int = 120) -> ReleasedAnswer:
+    """The released reward's reading of the stripped answer content. O(len(content)).
+
+    - ``json.loads``; invalid JSON: no predictions (M = 0);
+    - only a JSON list gives predictions: ``item["bbox_2d"]`` and ``item["point_2d"]`` of every
+      item; if any item lacks a key (or is not a dict) there are none (M = 0);
+    - M counts every item, whatever its values (capped at ``max_objects``);
+    - the geometry runs on ``float()``-coerced coordinates (numeric strings, booleans) when the
+      boxes are ``(M, 4)`` and the points ``(M, 2)``; otherwise x1 = x3 = 0 and x2 keeps M.
+      Non-finite coordinates (JSON ``NaN``/``Infinity``, ``"nan"``) also skip the geometry
+      here, where the released code computes NaN.
+
+    Examples:
+        >>> r = read_answer_released('[{"bbox_2d": [1, 2, 3], "point_2d": [1, 2]}]')
+        >>> r.count, r.boxes, r.answer_items
+        (1, None, 1.0)
+        >>> read_answer_released('[{"bbox_2d": ["1", 2, 3, 4], "point_2d": [true, 2]}]').boxes
+        array([[1., 2., 3., 4.]])
+    """
+    if not isinstance(content, str):
+        raise TypeError(f"an answer must be a str, got {type(content).__name__}")
+    try:
+        data = _loads(content)
+    except (ValueError, RecursionError) as e:
+        problem = Problem("invalid_json", f"the answer is not JSON ({str(e)[:80]})")
+        return ReleasedAnswer(0.0, 0, None, None, False, [problem])
+    items = answer_items_score(data)
+    if not isinstance(data, list):
+        problem = Problem("not_a_list", f"the answer is a {type(data).__name__}")
+        return ReleasedAnswer(items, 0, None, None, False, [problem])
+    try:
+        boxes = [item["bbox_2d"] for item in data]
+        points = [item["point_2d"] for item in data]
+    except Exception:
+        problem = Problem("missing_key", "an item is not an object with bbox_2d and point_2d")
+        return ReleasedAnswer(items, 0, None, None, False, [problem])
+    boxes, points = boxes[:max_objects], points[:max_objects]
+    count = len(boxes)
+    if count == 0:
+        return ReleasedAnswer(items, 0, None, None, True, [])
+    b, why_b = _released_values(boxes, 4)
+    p, why_p = _released_values(points, 2)
+    problems = []
+    if b is None or p is None:
+        problems.append(Problem("wrong_length" if "shape" in why_b + why_p else "non_numeric",
+                                why_b or why_p))  # fmt: skip
+        return ReleasedAnswer(items, count, None, None, False, problems)
+    return ReleasedAnswer(items, count, b, p, _plain(boxes) and _plain(points), problems)

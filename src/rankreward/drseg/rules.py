@@ -3,6 +3,7 @@ non_repeat, as plain functions of the text (see ``drseg-reference.md``)."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 from .parser import DEFAULT_MAX_CHARS, Problem, parse_completion
@@ -10,14 +11,26 @@ from .prompt import PLACEHOLDER_PHRASES
 
 __all__ = ["format_reward", "look_reward", "non_repeat_problems", "non_repeat_reward"]
 
-# "your reasoning text" with any punctuation, spaces or underscores (or none) between the words,
-# matched on the lower-cased text ("case-insensitive" is str.lower()). One pattern per phrase:
-# a pattern that starts with a literal is searched with sre's fast literal scan (an alternation
-# or re.IGNORECASE would make it try every position, about 5x slower).
-_PLACEHOLDERS = [re.compile(r"[\W_]*".join(map(re.escape, p.split()))) for p in PLACEHOLDER_PHRASES]
+
+# The released rule: each phrase as whole words (\b at both ends), any run of non-word
+# characters (or none) between the words, re.IGNORECASE, searched anywhere in the text.
+def _phrase_pattern(phrase: str) -> re.Pattern[str]:
+    words = r"[\s\W]*".join(map(re.escape, phrase.split()))
+    return re.compile(rf"\b{words}\b", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=64)
+def placeholder_patterns(phrases: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    """The compiled placeholder patterns of a phrase set (cached)."""
+    return tuple(_phrase_pattern(p) for p in phrases)
+
+
 # Sentence ends: . ! ? and their CJK (full-width) forms, and the ellipsis character.
 _SENTENCE_END = re.compile(r"[.!?\u3002\uff01\uff1f\u2026]+")
-_EDGE = "\"'`“”‘’„«»()[]{}<>（）【】「」『』《》〈〉,，、"
+#: What the released normalisation strips from a sentence's ends after the whitespace (one
+#: ``str.strip`` call with these characters: the ASCII space but no other whitespace).
+_EDGE = " \"'“”‘’[](){}，,;:、"
+_SPACES = re.compile(r"\s+")
 
 
 def _placeholder_problem(found: str) -> Problem:
@@ -50,26 +63,27 @@ def look_reward(text: str, *, max_chars: int = DEFAULT_MAX_CHARS) -> float:
 
 
 def _normalise(sentence: str) -> str:
-    """A sentence as the repeat check compares it (trimmed, edge punctuation stripped, spaces
-    collapsed, lower-cased)."""
-    return " ".join(sentence.strip().strip(_EDGE).split()).lower()
+    """A sentence as the released repeat check compares it: ``strip()``, then strip the edge
+    characters, then every whitespace run becomes one space (leading and trailing ones
+    included: ``"(\\nx"`` becomes ``" x"``), then ``lower()``."""
+    return _SPACES.sub(" ", sentence.strip().strip(_EDGE)).lower()
 
 
-def non_repeat_problems(text: str) -> list[Problem]:
-    """Why ``non_repeat`` is 0 for ``text`` (an empty list when it is 1). O(len(text)).
+def non_repeat_problems(text: str, phrases: tuple[str, ...] = PLACEHOLDER_PHRASES) -> list[Problem]:
+    """Why ``non_repeat`` is 0 for ``text`` (an empty list when it is 1), by the released rule:
+    a placeholder phrase of the prompt (``phrases``) copied anywhere, or two or more sentences
+    (split on runs of . ! ? 。 ！ ？ …, normalised by `_normalise`, empty ones dropped) that
+    repeat an earlier one. O(len(text)).
 
     Examples:
         >>> [p.code for p in non_repeat_problems("A. B. A. B.")]
         ['repeated_sentences']
     """
-    lowered = text.lower()
-    for pattern in _PLACEHOLDERS:
-        m = pattern.search(lowered)
+    for pattern in placeholder_patterns(tuple(phrases)):
+        m = pattern.search(text)
         if m:
-            return [_placeholder_problem(m.group())]
-    # `_normalise` inlined. Lower-casing stays per sentence: the whole text's lower() differs at
-    # sentence ends (Greek final sigma: "ΑΣ.Β".lower() is "ασ.β", "ΑΣ".lower() is "ας").
-    parts = [" ".join(s.strip().strip(_EDGE).split()).lower() for s in _SENTENCE_END.split(text)]
+            return [_placeholder_problem(m.group().lower())]
+    parts = [_normalise(s) for s in _SENTENCE_END.split(text)]
     parts = [s for s in parts if s]
     repeats = len(parts) - len(set(parts))
     if repeats >= 2:
@@ -77,7 +91,7 @@ def non_repeat_problems(text: str) -> list[Problem]:
     return []
 
 
-def non_repeat_reward(text: str) -> float:
+def non_repeat_reward(text: str, phrases: tuple[str, ...] = PLACEHOLDER_PHRASES) -> float:
     """0.0 if the text copies a placeholder phrase of the prompt or two or more of its sentences
     repeat an earlier one, else 1.0. O(len(text)).
 
@@ -87,4 +101,4 @@ def non_repeat_reward(text: str) -> float:
         >>> non_repeat_reward("<think>[Your reasoning text]</think>")
         0.0
     """
-    return 0.0 if non_repeat_problems(text) else 1.0
+    return 0.0 if non_repeat_problems(text, phrases) else 1.0

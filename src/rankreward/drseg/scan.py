@@ -21,12 +21,13 @@ on the rule tables, on hypothesis-generated text and on the synthetic benchmark 
 
 from __future__ import annotations
 
-import threading
+import functools
 from dataclasses import dataclass
 
 import numba as nb
 import numpy as np
 
+from .._parallel import launch
 from .parser import _DETAIL, _MAX_TAGS_CHECKED, MAX_COORDINATE, Problem, _problem
 from .prompt import PLACEHOLDER_PHRASES
 from .rules import _EDGE, _SENTENCE_END
@@ -66,29 +67,49 @@ _T_THINK, _T_ANSWER, _T_LOOK = _OPEN
 _T_END_THINK, _T_END_ANSWER, _T_END_LOOK = _CLOSE
 _K_BBOX, _K_POINT = _codes('bbox_2d"'), _codes('point_2d"')
 # Character classes of the ASCII non_repeat rules (from rules.py), one lookup per character.
-_SPACE, _END, _EDGE_CHAR, _ALNUM = 1, 2, 4, 8
+# _WORD is re's \w on ASCII (letters, digits, underscore): the placeholder's \b and separators.
+_SPACE, _END, _EDGE_CHAR, _WORD = 1, 2, 4, 8
 _classes = np.zeros(128, np.uint8)
 for _c in range(128):
     _ch = chr(_c)
     _classes[_c] = ((_SPACE if _ch.isspace() else 0)
                     | (_END if _SENTENCE_END.fullmatch(_ch) else 0)
                     | (_EDGE_CHAR if _ch in _EDGE else 0)
-                    | (_ALNUM if _ch.isalnum() else 0))  # fmt: skip
+                    | (_WORD if _ch.isalnum() or _ch == "_" else 0))  # fmt: skip
 _POW10 = np.array([10.0**k for k in range(23)])
-_phrase_words = [p.split() for p in PLACEHOLDER_PHRASES]
-# The phrases are matched as lower-case alphanumeric words separated by [\W_]* (see rules.py).
-assert all(w.isascii() and w.isalnum() and w == w.lower() for ws in _phrase_words for w in ws)
-assert len(_phrase_words) == 3 and all(len(ws) == 3 and ws[0][0].isalpha() for ws in _phrase_words)
-_phrases = np.zeros((3, 3, 16), np.int64)
-_phrase_len = np.zeros((3, 3), np.int64)
-for _i, _words in enumerate(_phrase_words):
-    for _j, _w in enumerate(_words):
-        _phrases[_i, _j, : len(_w)] = _codes(_w)
-        _phrase_len[_i, _j] = len(_w)
-#: What the kernels take from the Python rules, passed as an argument rather than read as
-#: globals: Numba freezes globals into its on-disk cache and would not notice a change in
-#: parser.py, rules.py or prompt.py (it only watches this file).
-_RULES = (_classes, _phrases, _phrase_len, MAX_COORDINATE, _MAX_TAGS_CHECKED)
+
+
+def _phrase_arrays(phrases: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Placeholder phrases as code arrays ``(P, W, L)``, word lengths ``(P, W)`` and word counts
+    ``(P,)``; ``None`` if a phrase is not ASCII alphanumeric words (then the Python rule runs)."""
+    words = [p.split() for p in phrases]
+    if not all(ws and all(w.isascii() and w.isalnum() for w in ws) for ws in words):
+        return None
+    P = max(len(words), 1)
+    W = max((len(ws) for ws in words), default=1)
+    L = max((len(w) for ws in words for w in ws), default=1)
+    codes = np.zeros((P, W, L), np.int64)
+    lens = np.zeros((P, W), np.int64)
+    count = np.zeros(P, np.int64)
+    for i, ws in enumerate(words):
+        count[i] = len(ws)
+        for j, w in enumerate(ws):
+            codes[i, j, : len(w)] = _codes(w.lower())
+            lens[i, j] = len(w)
+    return codes, lens, count
+
+
+@functools.lru_cache(maxsize=64)
+def _rules(phrases: tuple[str, ...]) -> tuple[tuple, bool]:
+    """What the kernels take from the Python rules, passed as an argument rather than read as
+    globals (Numba freezes globals into its on-disk cache and would not notice a change in
+    parser.py, rules.py or prompt.py; it only watches this file), and whether the phrases can
+    be matched in the kernel."""
+    arrays = _phrase_arrays(phrases)
+    ok = arrays is not None and len(phrases) > 0
+    if not ok:
+        arrays = (np.zeros((1, 1, 1), np.int64), np.zeros((1, 1), np.int64), np.zeros(1, np.int64))
+    return (_classes, *arrays, MAX_COORDINATE, _MAX_TAGS_CHECKED), ok
 
 
 @nb.njit(cache=True, inline="always")
@@ -213,18 +234,15 @@ def _blank(t, lo, hi):
 
 @nb.njit(cache=True)
 def _has_look(t, lo, hi):
-    """A ``<look>`` block with non-whitespace content in ``[lo, hi)`` (``parser._looks``)."""
-    pos = lo
-    while True:
-        s = _find(t, pos, hi, _T_LOOK)
-        if s < 0:
-            return False
-        e = _find(t, s + 6, hi, _T_END_LOOK)
-        if e < 0:
-            return False
-        if not _blank(t, s + 6, e):
-            return True
-        pos = e + 7
+    """``parser._look_counts``: the first ``<look>`` in ``[lo, hi)``, its first non-space
+    character, and a ``</look>`` after that character (the released regex)."""
+    s = _find(t, lo, hi, _T_LOOK)
+    if s < 0:
+        return False
+    j = s + 6
+    while j < hi and _isspace(t[j]):
+        j += 1
+    return j < hi and _find(t, j + 1, hi, _T_END_LOOK) >= 0
 
 
 @nb.njit(cache=True)
@@ -400,12 +418,15 @@ def _lower(c):
 
 
 @nb.njit(cache=True)
-def _phrase_at(t, s, hi, ph, classes, phrases, phrase_len):
-    """End of placeholder phrase ``ph`` matched at ``s`` on the lower-cased text, or -1."""
+def _phrase_at(t, s, lo, hi, ph, classes, phrases, phrase_len, phrase_words):
+    """End of placeholder phrase ``ph`` matched at ``s`` (the released ``\\bw1[\\s\\W]*w2
+    ...\\b``, ASCII letters case-insensitive), or -1."""
+    if s > lo and classes[t[s - 1]] & _WORD:
+        return -1
     p = s
-    for w in range(3):
+    for w in range(phrase_words[ph]):
         if w:
-            while p < hi and not classes[t[p]] & _ALNUM:
+            while p < hi and not classes[t[p]] & _WORD:
                 p += 1
         n = phrase_len[ph, w]
         if p + n > hi:
@@ -414,25 +435,25 @@ def _phrase_at(t, s, hi, ph, classes, phrases, phrase_len):
             if _lower(t[p + k]) != phrases[ph, w, k]:
                 return -1
         p += n
+    if p < hi and classes[t[p]] & _WORD:
+        return -1
     return p
 
 
 @nb.njit(cache=True)
-def _placeholder(t, lo, hi, classes, phrases, phrase_len):
-    """``rules._PLACEHOLDERS`` on ASCII text: the first phrase (in order) found anywhere, at its
-    leftmost occurrence; returns ``(phrase, start, end)``, phrase -1 if none. One pass: the
-    phrases start with letters, and ``c | 32`` equals a lower-case letter only for it and its
-    capital."""
+def _placeholder(t, lo, hi, classes, phrases, phrase_len, phrase_words):
+    """``rules.non_repeat_problems``' placeholder search on ASCII text: the first phrase (in
+    order) found anywhere, at its leftmost occurrence; returns ``(phrase, start, end)``, phrase
+    -1 if none. One pass over the text; a phrase can only start where ``c | 32`` equals its
+    first character's (that is the character or its capital, or a non-letter the full check
+    then rejects)."""
     nph = phrases.shape[0]
     best, best_s, best_e = nph, 0, 0
-    f0, f1, f2 = phrases[0, 0, 0], phrases[1, 0, 0], phrases[2, 0, 0]
     for s in range(lo, hi):
         c = t[s] | 32
-        if c != f0 and c != f1 and c != f2:
-            continue
         for ph in range(best):
-            if c == phrases[ph, 0, 0]:
-                e = _phrase_at(t, s, hi, ph, classes, phrases, phrase_len)
+            if c == phrases[ph, 0, 0] | 32:
+                e = _phrase_at(t, s, lo, hi, ph, classes, phrases, phrase_len, phrase_words)
                 if e >= 0:
                     best, best_s, best_e = ph, s, e
                     break
@@ -470,7 +491,8 @@ def _same(norm, starts, i, j):
 @nb.njit(cache=True)
 def _repeats(t, lo, hi, classes):
     """``rules.non_repeat_problems``' repeat count on ASCII text: sentences split on runs of
-    ``.!?``, normalised (strip, strip edge punctuation, collapse spaces, lower), blanks dropped;
+    ``.!?``, normalised (strip, strip edge characters, whitespace runs to one space, lower),
+    empty ones dropped;
     how many repeat an earlier one. Sentences are sorted by a cheap key of their length and
     edge characters; equal keys are told apart by a hash of the whole sentence, then exactly."""
     ends = 0  # sentence-end runs: two repeats need at least three sentences
@@ -491,7 +513,8 @@ def _repeats(t, lo, hi, classes):
         b = a
         while b < hi and not classes[t[b]] & _END:
             b += 1
-        # the piece [a, b): strip whitespace, then edge characters (not whitespace)
+        # the piece [a, b): strip whitespace, then the edge characters (the space among them,
+        # no other whitespace), then each whitespace run becomes one space, ends included
         s, e = a, b
         while s < e and classes[t[s]] & _SPACE:
             s += 1
@@ -504,14 +527,12 @@ def _repeats(t, lo, hi, classes):
         start = used
         p = s
         while p < e:
-            while p < e and classes[t[p]] & _SPACE:
-                p += 1
-            if p == e:
-                break
-            if used > start:
+            if classes[t[p]] & _SPACE:
                 norm[used] = 32
                 used += 1
-            while p < e and not classes[t[p]] & _SPACE:
+                while p < e and classes[t[p]] & _SPACE:
+                    p += 1
+            else:
                 norm[used] = _lower(t[p])
                 used += 1
                 p += 1
@@ -573,7 +594,7 @@ def _repeats(t, lo, hi, classes):
 def _scan_one(t, lo, hi, ascii_only, max_chars, max_objects, rules, coords, row, out_f, out_i,
               rec):  # fmt: skip
     """One completion ``t[lo:hi]``; results go to its rows of the output arrays."""
-    classes, phrases, phrase_len, max_coordinate, max_tags = rules
+    classes, phrases, phrase_len, phrase_words, max_coordinate, max_tags = rules
     slot = np.full(len(CODES), -1, np.int64)
     nrec = 0
     if hi - lo > max_chars:
@@ -624,7 +645,7 @@ def _scan_one(t, lo, hi, ascii_only, max_chars, max_objects, rules, coords, row,
         else:
             status |= NEEDS_ANSWER
     if ascii_only:
-        ph, a, b = _placeholder(t, lo, hi, classes, phrases, phrase_len)
+        ph, a, b = _placeholder(t, lo, hi, classes, phrases, phrase_len, phrase_words)
         if ph >= 0:
             out_i[_NR], out_i[_NR + 1], out_i[_NR + 2] = NR_PLACEHOLDER, a, b
         else:
@@ -659,15 +680,6 @@ def _scan_at(t, offsets, ascii_only, max_chars, max_objects, rules, coords, out_
     lo, hi = offsets[k], offsets[k + 1]
     _scan_one(t, lo, hi, ascii_only[k], max_chars, max_objects, rules, coords,
               lo // _MIN_OBJECT_CHARS, out_f[k], out_i[k], rec[k])  # fmt: skip
-
-
-#: Batches with at least this many completions are scanned in parallel threads.
-PARALLEL_COMPLETIONS = 64
-#: Serialises this package's parallel kernel launches: Numba's fallback threading layer
-#: (workqueue, used when neither TBB nor OpenMP is installed) aborts on concurrent launches from
-#: several Python threads, and trainers call rewards from threads. A big batch uses every core
-#: anyway, so waiting costs nothing; small batches run serially without the lock.
-PARALLEL_LOCK = threading.Lock()
 
 
 @dataclass
@@ -710,7 +722,13 @@ def _characters(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return chars, offsets
 
 
-def scan_batch(texts: list[str], *, max_chars: int, max_objects: int) -> BatchScan:
+def scan_batch(
+    texts: list[str],
+    *,
+    max_chars: int,
+    max_objects: int,
+    phrases: tuple[str, ...] = PLACEHOLDER_PHRASES,
+) -> BatchScan:
     """Scan every completion of ``texts`` at once (see the module docstring). O(total length)
     plus, per completion, a sort of its sentence hashes.
 
@@ -727,13 +745,12 @@ def scan_batch(texts: list[str], *, max_chars: int, max_objects: int) -> BatchSc
     out_i = np.zeros((n, _INT_COLUMNS), np.int64)
     out_i[:, _SPAN_LO : _SPAN_HI + 1] = -1
     rec = np.zeros((n, _MAX_RECORDS, _FIELDS), np.int64)
-    ascii_only = np.fromiter((t.isascii() for t in texts), np.bool_, n)
-    args = (chars, offsets, ascii_only, max_chars, max_objects, _RULES, coords, out_f, out_i, rec)
-    if n >= PARALLEL_COMPLETIONS:
-        with PARALLEL_LOCK:
-            _scan_parallel(*args)
-    elif n:
-        _scan_serial(*args)
+    rules, kernel_phrases = _rules(tuple(phrases))
+    # non_repeat runs here for ASCII texts (and phrases the kernel can match), else in Python
+    ascii_only = np.fromiter((kernel_phrases and t.isascii() for t in texts), np.bool_, n)
+    args = (chars, offsets, ascii_only, max_chars, max_objects, rules, coords, out_f, out_i, rec)
+    if n:
+        launch("scan", n, _scan_serial, _scan_parallel, *args)
     return BatchScan(
         structure=out_f[:, 0],
         answer_items=out_f[:, 1],

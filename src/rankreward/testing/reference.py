@@ -3,9 +3,10 @@ is (regexes, ``json.loads``, numpy broadcasting, ``scipy.optimize.linear_sum_ass
 rank query per completion against a plain sorted list).
 
 It is the oracle of the reward tests and the baseline of ``benchmarks/bench_reward.py``; it shares
-no code with `rankreward.drseg`. Deliberate differences from the released code are the ones
-``drseg-reference.md`` asks for: a malformed or non-finite answer scores (0, 0, 0) accuracy
-instead of propagating NaN, and errors in the ground truth raise.
+no code with `rankreward.drseg`. It follows the released rules (``drseg-reference.md``, "The
+released reward, exactly") with the deliberate differences that document allows: non-finite
+coordinates score x1 = x3 = 0 instead of propagating NaN, and errors in the ground truth raise.
+``compat="strict"`` gives rankreward's strict reading (a malformed answer scores (0, 0, 0)).
 """
 
 from __future__ import annotations
@@ -21,16 +22,16 @@ __all__ = ["ReferenceDrSeg", "accuracy", "format_reward", "match", "non_repeat_r
 
 _STRUCTURE = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>", re.DOTALL)
 _ANSWER = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.DOTALL)
-_THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
-_ANSWER_SECTION = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
-_LOOK = re.compile(r"<look>(.*?)</look>", re.DOTALL)
-_PLACEHOLDERS = [  # applied to text.lower()
-    re.compile(r"your[\W_]*reasoning[\W_]*text"),
-    re.compile(r"your[\W_]*visual[\W_]*focus"),
-    re.compile(r"more[\W_]*reasoning[\W_]*text"),
+_THINK = re.compile(r"<think>\s*(.*?)\s*</think>", re.DOTALL)
+_ANSWER_SECTION = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.DOTALL)
+_LOOK = re.compile(r"<look>\s*\S[\s\S]*?</look>", re.DOTALL)
+_PLACEHOLDERS = [
+    re.compile(r"\byour[\s\W]*reasoning[\s\W]*text\b", re.IGNORECASE),
+    re.compile(r"\byour[\s\W]*visual[\s\W]*focus\b", re.IGNORECASE),
+    re.compile(r"\bmore[\s\W]*reasoning[\s\W]*text\b", re.IGNORECASE),
 ]
 _SPLIT = re.compile(r"[.!?。！？…]+")
-_EDGE = "\"'`“”‘’„«»()[]{}<>（）【】「」『』《》〈〉,，、"
+_EDGE = " \"'“”‘’[](){}，,;:、"
 
 
 def format_reward(text: str) -> float:
@@ -54,17 +55,17 @@ def format_reward(text: str) -> float:
             pass
     look = 0.0
     for section in (_THINK.search(text), _ANSWER_SECTION.search(text)):
-        if section and any(b.strip() for b in _LOOK.findall(section.group(1))):
+        if section and _LOOK.search(section.group(1)):
             look = 1.0
     return structure, items, look
 
 
 def non_repeat_reward(text: str) -> float:
-    if any(p.search(text.lower()) for p in _PLACEHOLDERS):
+    if any(p.search(text) for p in _PLACEHOLDERS):
         return 0.0
     seen, repeats = set(), 0
     for raw in _SPLIT.split(text):
-        s = " ".join(raw.strip().strip(_EDGE).strip().split()).lower()
+        s = re.sub(r"\s+", " ", raw.strip().strip(_EDGE)).lower()
         if not s:
             continue
         if s in seen:
@@ -126,7 +127,52 @@ def match(boxes, points, gt_boxes, gt_points):
     return iou, dist, rows, cols
 
 
-def accuracy(text: str, ground_truth: str, cap: int = 120) -> tuple[float, float, float]:
+def _released(text: str, ground_truth: str, cap: int) -> tuple[float, float, float]:
+    gt_boxes, gt_points = _objects(json.loads(ground_truth), cap)  # errors here are the data's
+    boxes, points = [], []
+    m = _ANSWER.search(text)
+    data = None
+    if m:
+        try:
+            data = json.loads(m.group(1))
+        except Exception:
+            data = None
+    if isinstance(data, list):
+        try:
+            boxes = [item["bbox_2d"] for item in data]
+            points = [item["point_2d"] for item in data]
+        except Exception:
+            boxes, points = [], []
+    boxes, points = boxes[:cap], points[:cap]
+    mm, nn = len(boxes), len(gt_boxes)
+    x2 = 1.0 if mm == nn == 0 else min(mm, nn) / max(mm, nn)
+    if mm == 0 or nn == 0:
+        return 0.0, x2, 0.0
+    try:
+        b = np.array(boxes, dtype=float)
+        p = np.array(points, dtype=float)
+        if (
+            b.shape != (mm, 4)
+            or p.shape != (mm, 2)
+            or not (np.isfinite(b).all() and np.isfinite(p).all())
+        ):
+            raise ValueError("not usable")
+    except Exception:
+        return 0.0, x2, 0.0
+    iou, dist, rows, cols = match(b, p, gt_boxes, gt_points)
+    d = dist[rows, cols]
+    score = np.where(d <= 30, 1.0, np.where(d < 200, (200 - d) / 170, 0.0))
+    x1, x3 = float(iou[rows, cols].mean()), float(score.mean())
+    if not (np.isfinite(x1) and np.isfinite(x3)):
+        return 0.0, x2, 0.0
+    return x1, x2, x3
+
+
+def accuracy(
+    text: str, ground_truth: str, cap: int = 120, compat: str = "released"
+) -> tuple[float, float, float]:
+    if compat == "released":
+        return _released(text, ground_truth, cap)
     gt_boxes, gt_points = _objects(json.loads(ground_truth), cap)  # errors here are the data's
     try:
         m = _ANSWER.search(text)
@@ -149,7 +195,8 @@ class ReferenceDrSeg:
     """The paper's per-step loop: rank each completion against the window before the step (one
     query per completion and metric), buffer, append at `commit`."""
 
-    def __init__(self, window: int = 2048, prefill: int = 128) -> None:
+    def __init__(self, window: int = 2048, prefill: int = 128, compat: str = "released") -> None:
+        self.compat = compat
         self.window = window
         self.values: list[list[float]] = [[0.0] * prefill for _ in range(3)]
         self.buffer: list[tuple[float, float, float]] = []
@@ -167,7 +214,7 @@ class ReferenceDrSeg:
         out = []
         for text, gt in zip(completions, ground_truth, strict=True):
             structure, items, look = format_reward(text)
-            xs = accuracy(text, gt)
+            xs = accuracy(text, gt, compat=self.compat)
             ranks = [self._rank(k, x) for k, x in enumerate(xs)]
             self.buffer.append(xs)
             out.append(
