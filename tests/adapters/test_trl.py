@@ -95,3 +95,22 @@ def test_tiny_training_runs_and_resumes(tmp_path, capsys):
         | {"ties": str(saved["ties"]), "dtype": str(saved["dtype"])}
     )
     np.testing.assert_array_equal(final.window[: len(before)], before.window)
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2, 3), (3, 1, 0, 2)])
+def test_identical_consecutive_batches_are_each_scored_once(order):
+    """A collapsed policy hands TRL the same batch twice: each is staged (was memoised on
+    content, so the second was dropped and a distributed rank skipped its collective)."""
+    completions, gts = synthetic_batch(8, np.random.default_rng(1))
+    reward = DrSegReward()
+    funcs = DrSegRewardFunctions(reward).all()
+    for step in range(3):
+        for i in order:
+            funcs[i](completions, solution=gts)
+        assert reward.normalizer.num_staged == 8 * (step + 1)
+    # a function used alone scores every call
+    reward2 = DrSegReward()
+    acc = DrSegRewardFunctions(reward2).function("accuracy")
+    acc(completions, solution=gts)
+    acc(completions, solution=gts)
+    assert reward2.normalizer.num_staged == 16

@@ -3,9 +3,13 @@ checkpoints the normalizer.
 
 ``GRPOTrainer(reward_funcs=drseg_reward_funcs(reward), callbacks=[RankNormalizerCallback(reward)])``
 gives the paper's training. The four reward functions (format, look, accuracy, non_repeat) share
-one `DrSegReward`: the first one TRL calls scores the whole batch once, the others read that
-breakdown, so TRL logs each component while the batch is parsed, matched and ranked only once.
-Their sum is the Dr. Seg reward (0..8 with unit weights).
+one `DrSegReward` and score each batch TRL hands them exactly once: a batch is scored when a
+function is called that has already read the current breakdown (TRL calls each function once
+per batch, so this is the first function of the next batch) or when the batch differs; the
+others read that breakdown. So TRL logs each component while the batch is parsed, matched and
+ranked once, and identical consecutive batches (a collapsed policy, greedy decoding, a tiny
+dataset) are each scored and staged; under `DistributedRankNormalizer` every rank enters the
+same collectives. Their sum is the Dr. Seg reward (0..8 with unit weights).
 
 Per-step semantics: every completion of a generation batch is ranked against the windows as they
 stood before the step; the callback commits the staged raw metrics at ``on_step_end``, after the
@@ -60,7 +64,8 @@ class DrSegRewardFunctions:
         self.ground_truth_key = ground_truth_key
         self._lock = threading.Lock()
         self._key: tuple | None = None
-        self._breakdown: dict[str, np.ndarray] | None = None
+        self._breakdown: dict[str, Any] | None = None
+        self._read: set[str] = set()  # the functions that read the current breakdown
 
     def _ground_truth(self, kwargs: dict[str, Any]) -> Sequence[Any]:
         for key in (self.ground_truth_key, "ground_truth", "solution"):
@@ -71,23 +76,29 @@ class DrSegRewardFunctions:
             "(TRL passes dataset columns to reward functions as keyword arguments)"
         )
 
-    def breakdown(self, completions: Sequence[Any], **kwargs: Any) -> dict[str, np.ndarray]:
-        """Score the batch once; later calls with the same completions reuse the result."""
+    def breakdown(
+        self, completions: Sequence[Any], reader: str = "", **kwargs: Any
+    ) -> dict[str, Any]:
+        """This batch's breakdown for the function ``reader``: scored when ``reader`` already
+        read the current one (a new batch) or the batch differs, else the shared result."""
         texts = tuple(completion_text(c) for c in completions)
         gt = self._ground_truth(kwargs)
         key = (texts, tuple(map(str, gt)))
+        scored = False
         with self._lock:
-            if self._key == key and self._breakdown is not None:
-                return self._breakdown
-            b = self.reward.score(texts, gt)
-            self._key, self._breakdown = key, b
-        log_metric: Callable[[str, float], None] | None = kwargs.get("log_metric")
-        if log_metric is not None:
-            for name in ("x1", "x2", "x3", "r1", "r2", "r3", "num_pred", "num_problems"):
-                log_metric(f"drseg/{name}", float(np.mean(b[name])) if len(b[name]) else 0.0)
-        log_extra = kwargs.get("log_extra")
-        if log_extra is not None:
-            log_extra("drseg_problems", ["; ".join(p) for p in self.reward.last_problems])
+            if self._breakdown is None or reader in self._read or self._key != key:
+                self._breakdown = self.reward.score(texts, gt)
+                self._key, self._read, scored = key, set(), True
+            self._read.add(reader)
+            b = self._breakdown
+        if scored:
+            log_metric: Callable[[str, float], None] | None = kwargs.get("log_metric")
+            if log_metric is not None:
+                for name in ("x1", "x2", "x3", "r1", "r2", "r3", "num_pred", "num_problems"):
+                    log_metric(f"drseg/{name}", float(np.mean(b[name])) if len(b[name]) else 0.0)
+            log_extra = kwargs.get("log_extra")
+            if log_extra is not None:  # this call's problems, from its own result
+                log_extra("drseg_problems", ["; ".join(p) for p in b["problems"]])
         return b
 
     def function(self, part: str) -> Callable[..., list[float]]:
@@ -96,7 +107,9 @@ class DrSegRewardFunctions:
         weights = self.reward.weights
 
         def reward_func(completions: Sequence[Any], **kwargs: Any) -> list[float]:
-            b = self.breakdown(completions, **kwargs)
+            b = self.breakdown(completions, part, **kwargs)
+            if part == "accuracy":  # ranked, raw or the baseline's accuracy, weights applied
+                return [float(x) for x in b["accuracy"]]
             total = np.zeros(len(completions))
             for n in names:
                 total = total + weights[n] * b[n]

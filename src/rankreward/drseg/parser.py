@@ -558,6 +558,11 @@ class ReleasedAnswer:
         plain_numbers: every coordinate was a JSON number (VisionReasoner's reader, which does
             not coerce, needs this; booleans count as numbers unless a whole list is boolean).
         problems: why the answer lost points (for logging).
+
+    Examples:
+        >>> r = read_answer_released('[{"bbox_2d": [1, 2, 3, 4], "point_2d": [2, 3]}]')
+        >>> r.count, r.boxes.shape, r.plain_numbers
+        (1, (1, 4), True)
     """
 
     answer_items: float

@@ -43,6 +43,7 @@ from .._arrays import (
     is_torch,
     namespace,
 )
+from .._parallel import launch
 
 __all__ = [
     "BoxFormat",
@@ -177,8 +178,6 @@ def _split(fa: Any, fb: Any) -> tuple[tuple, tuple]:
 
 # Metric codes of the fused Numba kernel.
 _IOU, _GIOU, _DIOU, _CIOU, _L1 = 0, 1, 2, 3, 4
-#: Pairs per call above which the kernel runs rows in parallel threads.
-PARALLEL_PAIRS = 1 << 16
 
 
 @nb.njit(cache=True, inline="always")
@@ -239,8 +238,7 @@ def _pairwise_numpy(fa: np.ndarray, fb: np.ndarray, kind: int, extra: float) -> 
     b = np.require(np.broadcast_to(fb, (*lead, n, 4)), requirements=["C", "W"]).reshape(size, n, 4)
     out = np.empty((a.shape[0], m, n), fa.dtype)
     if out.size:
-        kernel = _pairwise_parallel if out.size >= PARALLEL_PAIRS else _pairwise_serial
-        kernel(a, b, kind, extra, out)
+        launch("boxes", out.size, _pairwise_serial, _pairwise_parallel, a, b, kind, extra, out)
     return out.reshape(*lead, m, n)
 
 

@@ -309,7 +309,7 @@ def _evaluate(
     np.cumsum(sizes, out=iou_start[1:])
     ious = np.zeros(int(iou_start[-1]))
     if iou_type == "bbox":
-        _bbox_ious(gstart, dstart, g_box, d_box, g_crowd, iou_start, ious)
+        launch("coco", 0, None, _bbox_ious, gstart, dstart, g_box, d_box, g_crowd, iou_start, ious)
     else:
         _segm_ious(flat, g_order, d_order, gstart, dstart, g_crowd, iou_start, ious)
 
@@ -318,8 +318,8 @@ def _evaluate(
     A, T, M = len(area_rng), len(thr), len(max_dets_arr)
     matched = np.zeros((A, T, len(d_order)), np.bool_)
     ignored = np.zeros((A, T, len(d_order)), np.bool_)
-    _match_groups(gstart, dstart, iou_start, ious, g_area, g_crowd, g_id, d_area, thr, area_rng,
-                  matched, ignored)  # fmt: skip
+    launch("coco", 0, None, _match_groups, gstart, dstart, iou_start, ious, g_area, g_crowd, g_id,
+           d_area, thr, area_rng, matched, ignored)  # fmt: skip
 
     # non-ignored ground truths per (category, area range)
     npig = np.zeros((K, A), np.int64)
@@ -332,8 +332,8 @@ def _evaluate(
     rec = -np.ones((T, K, A, M))
     sc = -np.ones((T, R, K, A, M))
     cat_start = dstart[np.arange(K + 1) * n_img]
-    _accumulate(cat_start, d_score, pos, matched, ignored, npig, max_dets_arr, RECALL_THRESHOLDS,
-                prec, rec, sc)  # fmt: skip
+    launch("coco", 0, None, _accumulate, cat_start, d_score, pos, matched, ignored, npig,
+           max_dets_arr, RECALL_THRESHOLDS, prec, rec, sc)  # fmt: skip
     result = COCOResult(
         stats=np.zeros(12),
         precision=prec,

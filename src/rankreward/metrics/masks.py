@@ -18,6 +18,7 @@ import numba as nb
 import numpy as np
 
 from .._arrays import is_torch, namespace
+from .._parallel import launch
 from .rle import rle_batch, rle_counts, rle_decode, rle_iou_lists
 
 __all__ = [
@@ -137,7 +138,7 @@ def mask_intersection_union(pred: Any, gt: Any) -> tuple[Any, Any]:
         g2 = g2.view(np.uint8)
     inter = np.empty(p2.shape[0], np.int64)
     union = np.empty(p2.shape[0], np.int64)
-    _paired_counts(p2, g2, inter, union)
+    launch("masks", 0, None, _paired_counts, p2, g2, inter, union)
     return inter.reshape(lead), union.reshape(lead)
 
 

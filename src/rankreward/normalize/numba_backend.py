@@ -24,10 +24,13 @@ O(T + b): about twice the raw data. The tests hold every path to the `SortedBack
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numba as nb
 import numpy as np
+
+from .._parallel import THRESHOLDS, launch
 
 __all__ = ["NumbaBackend"]
 
@@ -36,7 +39,6 @@ SMALL_WINDOW = 1 << 13
 #: ...unless the batch is below 1/SMALL_BATCH_RATIO of the window.
 SMALL_BATCH_RATIO = 64
 #: Above this many window values (all metrics together) the metrics run in parallel threads.
-PARALLEL_THRESHOLD = 1 << 18
 
 #: Batches at least this large are sorted with numpy before the kernel runs.
 PRESORT = 64
@@ -439,8 +441,8 @@ class NumbaBackend:
             compact = self._plan(b)
         cap = max(self._alloc, 1)
         kernel = (
-            _step_parallel
-            if self.num_metrics > 1 and n * self.num_metrics >= PARALLEL_THRESHOLD
+            functools.partial(launch, "rank", 0, None, _step_parallel)  # under the launch lock
+            if self.num_metrics > 1 and n * self.num_metrics >= THRESHOLDS["rank"]
             else _step_serial
         )
         rebuild = self.capacity <= SMALL_WINDOW and b * REBUILD_RATIO >= cap
