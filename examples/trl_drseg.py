@@ -71,6 +71,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--save-steps", type=int, default=None, help="checkpoint every N steps")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--reward", choices=("drseg", "visionreasoner"), default="drseg",
+                   help="the paper's reward or its baseline (VisionReasoner's)")  # fmt: skip
+    p.add_argument("--no-look", action="store_true", help="ablation: drop the look part")
+    p.add_argument("--accuracy", choices=("ranked", "raw", "visionreasoner"), default="ranked",
+                   help="ablation: ranked x1..x3 (paper), raw x1..x3, or the baseline's accuracy")  # fmt: skip
+    p.add_argument("--no-rank", action="store_const", const="raw", dest="accuracy",
+                   help="ablation: raw x1..x3 instead of their ranks (= --accuracy raw)")  # fmt: skip
     return p.parse_args(argv)
 
 
@@ -142,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from rankreward.adapters.trl import STATE_FILE, RankNormalizerCallback, drseg_reward_funcs
     from rankreward.distributed import DistributedRankNormalizer
-    from rankreward.drseg import DrSegReward
+    from rankreward.drseg import DrSegReward, VisionReasonerReward
     from rankreward.normalize import RankNormalizer
     from rankreward.testing.synthetic import synthetic_shapes
     from rankreward.testing.tiny_vlm import build_tiny_qwen2_5_vl, load_image_only_processor
@@ -186,7 +193,14 @@ def main(argv: list[str] | None = None) -> int:
     # The paper's normalizer (window 2048, 128 zeros, ties right, 1 decimal). Under `accelerate
     # launch` every process scores its own completions: the distributed wrapper all-gathers the
     # raw metrics so all ranks rank against one window (a plain normalizer in one process).
-    reward = DrSegReward(DistributedRankNormalizer(RankNormalizer.paper()))
+    if args.reward == "visionreasoner":
+        reward = VisionReasonerReward()
+    else:
+        reward = DrSegReward(
+            DistributedRankNormalizer(RankNormalizer.paper()),
+            look=not args.no_look,
+            accuracy=args.accuracy,
+        )
     callback = RankNormalizerCallback(reward, resume_from=resume)
     config = GRPOConfig(
         output_dir=str(out),

@@ -44,7 +44,7 @@ def _score(args: argparse.Namespace) -> int:
     normalizer = RankNormalizer.paper()
     if args.state:
         normalizer.load(args.state)
-    reward = DrSegReward(normalizer=normalizer, strict=not args.lenient)
+    reward = DrSegReward(normalizer=normalizer, compat="lenient" if args.lenient else "released")
     try:
         from tqdm import tqdm
     except ImportError:  # pragma: no cover
@@ -64,12 +64,13 @@ def _score(args: argparse.Namespace) -> int:
             except ValueError as e:
                 raise SystemExit(f"lines {start + 1}..{min(stop, len(gts))}: {e}") from None
             reward.commit()  # each chunk is one "step", as in training
-            for name, values in b.items():
+            arrays = {name: v for name, v in b.items() if name != "problems"}
+            for name, values in arrays.items():
                 sums[name] = sums.get(name, 0.0) + float(values.sum())
             if out:
                 for k in range(len(b["reward"])):
-                    row = {name: b[name][k].item() for name in b}
-                    row["problems"] = reward.last_problems[k]
+                    row = {name: arrays[name][k].item() for name in arrays}
+                    row["problems"] = b["problems"][k]
                     out.write(json.dumps({"index": start + k, **row}) + "\n")
             if bar:
                 bar.update(len(b["reward"]))

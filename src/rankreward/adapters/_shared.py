@@ -45,7 +45,7 @@ def shared_reward(
     actor_name: str | None = None,
     state_file: str | None = None,
     resume_from: str | None = None,
-    strict: bool = True,
+    strict: bool | None = None,
     weights: dict[str, float] | None = None,
     **thresholds: Any,
 ) -> DrSegReward:

@@ -127,7 +127,9 @@ class OpenRLHFReward:
 def reward_func_from_env(env: dict[str, str] | None = None) -> OpenRLHFReward:
     """An `OpenRLHFReward` configured from ``RANKREWARD_*`` environment variables:
     ``COMMIT_EVERY`` (required), ``SHARE`` (auto|ray|local), ``ACTOR_NAME``, ``STATE_FILE``,
-    ``RESUME_FROM``, ``LENIENT`` (1 for the lenient parser).
+    ``RESUME_FROM``, ``LENIENT`` (1 for the lenient parser), and the paper's ablation rows:
+    ``COMPAT`` (released|strict|lenient), ``LOOK`` (0 drops the look part), ``ACCURACY``
+    (ranked|raw|visionreasoner), ``NON_REPEAT`` (drseg|visionreasoner).
 
     Examples:
         >>> reward_func_from_env({"RANKREWARD_COMMIT_EVERY": "1024"}).commit_every
@@ -139,11 +141,18 @@ def reward_func_from_env(env: dict[str, str] | None = None) -> OpenRLHFReward:
         return env.get(f"RANKREWARD_{name}") or None
 
     every = get("COMMIT_EVERY")
+    ablation: dict[str, Any] = {}
+    for name, key in (("COMPAT", "compat"), ("ACCURACY", "accuracy"), ("NON_REPEAT", "non_repeat")):
+        if get(name):
+            ablation[key] = get(name)
+    if get("LOOK") is not None:
+        ablation["look"] = get("LOOK") not in ("0", "false", "no")
     return OpenRLHFReward(
         int(every) if every else None,
         share=get("SHARE") or "auto",
         actor_name=get("ACTOR_NAME"),
         state_file=get("STATE_FILE"),
         resume_from=get("RESUME_FROM"),
-        strict=get("LENIENT") not in ("1", "true", "yes"),
+        strict=False if get("LENIENT") in ("1", "true", "yes") else None,
+        **ablation,
     )
