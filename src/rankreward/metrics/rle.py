@@ -453,10 +453,6 @@ def rle_iou_lists(dt: Sequence[Any], gt: Sequence[Any], pairwise: bool) -> np.nd
     return _paired(both, n_d)
 
 
-def _split_sizes(both: RLEBatch, n_d: int) -> tuple[np.ndarray, np.ndarray]:
-    return both.hw[:n_d], both.hw[n_d:]
-
-
 def _pairwise(both: RLEBatch, n_d: int, crowd: np.ndarray) -> np.ndarray:
     sizes = np.unique(both.hw, axis=0)
     if len(sizes) > 1:
@@ -469,7 +465,7 @@ def _pairwise(both: RLEBatch, n_d: int, crowd: np.ndarray) -> np.ndarray:
 
 
 def _check_paired_sizes(both: RLEBatch, n: int) -> None:
-    dh, gh = _split_sizes(both, n)
+    dh, gh = both.hw[:n], both.hw[n:]
     bad = np.flatnonzero((dh != gh).any(axis=1))
     if len(bad):
         k = int(bad[0])
