@@ -68,7 +68,7 @@ def test_count_by_hand():
     ]
     out = evaluate_count(samples, completions)
     assert out.metrics == {"accuracy": pytest.approx(2 / 3), "mae": pytest.approx(2 / 3),
-                           "num_samples": 3}  # fmt: skip
+                           "rmse": pytest.approx((4 / 3) ** 0.5), "num_samples": 3}  # fmt: skip
     assert [r["pred_count"] for r in out.records] == [2, 1, 0]
 
 

@@ -15,6 +15,7 @@ from .parser import (
 )
 from .prompt import (
     LOOK_TO_CONFIRM,
+    VISIONREASONER_PROMPT,
     PLACEHOLDER_PHRASES,
     build_messages,
     build_prompt,
@@ -38,6 +39,7 @@ __all__ = [
     "COMPONENTS",
     "COMPONENT_MAX",
     "LOOK_TO_CONFIRM",
+    "VISIONREASONER_PROMPT",
     "PLACEHOLDER_PHRASES",
     "AccuracyConfig",
     "DrSegReward",

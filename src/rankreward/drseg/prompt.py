@@ -16,6 +16,7 @@ from typing import Any, Literal
 __all__ = [
     "LOOK_TO_CONFIRM",
     "PLACEHOLDER_PHRASES",
+    "VISIONREASONER_PROMPT",
     "build_messages",
     "build_prompt",
     "placeholder_phrases",
@@ -34,6 +35,18 @@ LOOK_TO_CONFIRM = (
     " Output the bbox(es) and point(s) inside the interested object(s) in JSON format."
     " i.e., <think> [your reasoning text] <look> [your visual focus] </look> [more reasoning "
     "text] </think>"
+    '<answer>[{{"bbox_2d": [10,100,200,210], "point_2d": [30,110]}}, '
+    '{{"bbox_2d": [225,296,706,786], "point_2d": [302,410]}}]</answer>'
+)
+
+#: VisionReasoner's detection/segmentation prompt (``DETECTION_TEMPLATE`` of its released
+#: ``vision_reasoner_model.py``), byte for byte, for the baseline and its evaluation protocol.
+VISIONREASONER_PROMPT = (
+    'Please find "{question}" with bboxs and points.'
+    "Compare the difference between object(s) and find the most closely matched object(s)."
+    "Output the thinking process in <think> </think> and final answer in <answer> </answer> tags."
+    "Output the bbox(es) and point(s) inside the interested object(s) in JSON format."
+    "i.e., <think> thinking process here </think>"
     '<answer>[{{"bbox_2d": [10,100,200,210], "point_2d": [30,110]}}, '
     '{{"bbox_2d": [225,296,706,786], "point_2d": [302,410]}}]</answer>'
 )

@@ -1,10 +1,11 @@
 """Paper-style evaluation of a trained policy: ReasonSeg gIoU/cIoU through a segmenter (SAM2),
-COCO AP and counting. ``examples/eval_drseg.py`` is the command-line front.
+COCO AP and counting, under the released scripts' protocols (`protocols`). ``examples/eval_drseg.py`` is the command-line front.
 
 Torch and transformers load only when a generator or SAM2 is used.
 """
 
 from .generate import generate_completions
+from .protocols import PROTOCOLS, EvalProtocol, get_protocol, read_released_answer
 from .segmenters import BoxSegmenter, Sam2Segmenter, Segmenter, build_tiny_sam2
 from .tasks import (
     EvalOutput,
@@ -16,8 +17,10 @@ from .tasks import (
 )
 
 __all__ = [
+    "PROTOCOLS",
     "BoxSegmenter",
     "EvalOutput",
+    "EvalProtocol",
     "Sam2Segmenter",
     "Segmenter",
     "build_tiny_sam2",
@@ -25,6 +28,8 @@ __all__ = [
     "evaluate_count",
     "evaluate_reasonseg",
     "generate_completions",
+    "get_protocol",
     "image_array",
+    "read_released_answer",
     "rescale_objects",
 ]

@@ -8,12 +8,22 @@ both run `main`.
     rankreward eval --task coco --model ... --dataset instances_val2017.json \\
         --image-root val2017 --output-dir runs/eval_coco
     rankreward eval --task count --model ... --dataset pixmo_val.jsonl ...
+    rankreward eval --task reasonseg --protocol visionreasoner --dataset Ricky06662/ReasonSeg_test ...
     rankreward eval --tiny            # offline smoke run of all three tasks
 
+Protocols (``--protocol``): ``paper`` (default: ``drseg`` for reasonseg, ``visionreasoner`` for
+coco and count, the scripts behind the paper's numbers), ``drseg``, ``visionreasoner``,
+``visionreasoner-nonobj`` or ``rankreward``. Each sets the prompt, decoding, batch size, image
+size, answer reader and scoring rules of its released scripts; ``--batch-size``,
+``--max-new-tokens`` and ``--seen-size`` override the generation settings.
+
 Datasets: ReasonSeg-style JSONL rows ``{"image", "question", "mask"}`` (mask as an RLE dict,
-COCO polygons, or a PNG path), counting JSONL rows ``{"image", "question", "count"}``, or a
+COCO polygons, or a PNG path), counting JSONL rows ``{"image", "question", "count"}``, a
 COCO detection JSON (one query per image and category present, the question being the
-category name). Image paths are relative to the dataset file (or ``--image-root``).
+category name), or the released evaluation sets (a parquet file, a ``save_to_disk``
+directory or a hub id such as ``Ricky06662/ReasonSeg_test``, split ``test``; columns
+``image``, ``text``, ``mask``, ``bbox``, ``count``, ``cat_id``, ``img_width``, ``img_height``;
+COCO needs ``--coco-gt``). Image paths are relative to the dataset file (or ``--image-root``).
 
 Writes ``results.json`` (metrics and settings), ``records-<task>.jsonl`` (completion, parsed
 objects in original-image pixels, parse problems, per-sample score) and prints a short table.
@@ -34,6 +44,10 @@ from typing import Any
 import numpy as np
 
 TASKS = ("reasonseg", "coco", "count")
+PROTOCOL_NAMES = ("drseg", "visionreasoner", "visionreasoner-nonobj", "rankreward")
+#: the released evaluation sets' columns -> this loader's sample keys
+RELEASED_COLUMNS = {"text": "question", "cat_id": "category_id", "img_width": "width",
+                    "img_height": "height"}  # fmt: skip
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -48,12 +62,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="a SAM2 checkpoint for transformers' Sam2Model, or 'box' (box = mask)")  # fmt: skip
     p.add_argument("--output-dir", default="runs/eval", help="where results and records go")
     p.add_argument("--completions", help="JSONL of precomputed completions (skips generation)")
-    p.add_argument("--seen-size", type=int, default=840,
-                   help="the square size images are resized to for the model (0: no resize)")  # fmt: skip
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--max-new-tokens", type=int, default=1024)
+    p.add_argument("--protocol", default="paper", choices=("paper", *PROTOCOL_NAMES),
+                   help="whose evaluation rules (default: the paper's for the task)")  # fmt: skip
+    p.add_argument("--coco-gt", help="COCO ground-truth JSON for a released COCO dataset")
+    p.add_argument("--seen-size", type=int,
+                   help="the square size images are resized to for the model (0: no resize; "
+                        "default: the protocol's 840)")  # fmt: skip
+    p.add_argument("--batch-size", type=int, help="default: the protocol's (16)")
+    p.add_argument("--max-new-tokens", type=int, help="default: the protocol's")
     p.add_argument("--limit", type=int, help="evaluate only the first N samples")
-    p.add_argument("--strict", action="store_true", help="the paper's strict answer parsing")
+    p.add_argument("--strict", action="store_true",
+                   help="plain json.loads answers (rankreward protocol only)")  # fmt: skip
     p.add_argument("--tiny", action="store_true",
                    help="offline CPU smoke run: tiny random Qwen2.5-VL and SAM2, synthetic data")  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
@@ -91,12 +110,49 @@ def _mask(value: Any, root: Path, size: tuple[int, int]) -> np.ndarray:
     raise SystemExit(f"unsupported mask {type(value).__name__}: use RLE, polygons or a PNG path")
 
 
-def load_samples(task: str, dataset: str, image_root: str | None) -> tuple[list[dict], Any]:
+def load_released(task: str, dataset: str, coco_gt: str | None = None) -> tuple[list[dict], Any]:
+    """Rows of a released evaluation set (the Hugging Face datasets the released scripts read
+    with ``load_dataset(path, split="test")``): a parquet file, a ``save_to_disk`` directory or
+    a hub id. Columns are renamed to this loader's keys (``text`` -> ``question``, ``cat_id``
+    -> ``category_id``, ``img_width``/``img_height`` -> ``width``/``height``); masks become
+    bool arrays. O(rows)."""
+    import datasets
+
+    path = Path(dataset)
+    if path.suffix == ".parquet":
+        ds = datasets.load_dataset("parquet", data_files=str(path), split="train")
+    elif path.is_dir() and (path / "dataset_info.json").exists():
+        ds = datasets.load_from_disk(str(path))
+        ds = ds["test"] if isinstance(ds, datasets.DatasetDict) else ds
+    else:
+        ds = datasets.load_dataset(dataset, split="test")
+    need = {"reasonseg": ("image", "text", "mask"), "count": ("image", "text", "count"),
+            "coco": ("image", "text", "image_id", "cat_id", "bbox")}[task]  # fmt: skip
+    missing = [c for c in need if c not in ds.column_names]
+    if missing:
+        raise SystemExit(f"{dataset}: the {task} evaluation needs columns {missing}")
+    rows = []
+    for row in ds:
+        sample = {RELEASED_COLUMNS.get(k, k): v for k, v in row.items()}
+        if task == "reasonseg":
+            sample["mask"] = np.asarray(sample["mask"], bool)
+        rows.append(sample)
+    if task != "coco":
+        return rows, None
+    if not coco_gt:
+        raise SystemExit("--coco-gt (the COCO ground-truth JSON) is needed with a released set")
+    return rows, json.loads(Path(coco_gt).read_text())
+
+
+def load_samples(task: str, dataset: str, image_root: str | None,
+                 coco_gt: str | None = None) -> tuple[list[dict], Any]:  # fmt: skip
     """Samples for ``task`` (and the COCO ground truth for coco)."""
     from PIL import Image
 
     path = Path(dataset)
     root = Path(image_root) if image_root else path.parent
+    if path.suffix not in (".json", ".jsonl"):
+        return load_released(task, dataset, coco_gt)
     if task == "coco":
         gt = json.loads(path.read_text())
         names = {c["id"]: c.get("name", str(c["id"])) for c in gt["categories"]}
@@ -170,23 +226,36 @@ def main(argv: list[str] | None = None) -> int:
         evaluate_count,
         evaluate_reasonseg,
         generate_completions,
+        get_protocol,
     )
 
     start = time.time()
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    seen = (args.seen_size, args.seen_size) if args.seen_size else None
+    tasks = [args.task] if args.task else list(TASKS)
+    name = None if args.protocol == "paper" else args.protocol
+    try:
+        protocols = {t: get_protocol(name, t) for t in tasks}
+    except ValueError as e:
+        raise SystemExit(f"rankreward eval: {e}") from None
+    if args.strict and any(p.reader != "rankreward" for p in protocols.values()):
+        raise SystemExit("rankreward eval: --strict needs --protocol rankreward")
+    max_new = args.max_new_tokens
     if args.tiny:
         setup = tiny_setup(out, args.seed)
         model_path, segmenter = setup["model"], setup["segmenter"]
-        tasks = [args.task] if args.task else list(TASKS)
         data = setup["data"]
         seen, max_new = (56, 56), 24
     else:
-        tasks = [args.task]
-        data = {args.task: load_samples(args.task, args.dataset, args.image_root)}
-        model_path, max_new = args.model, args.max_new_tokens
-        segmenter = BoxSegmenter() if args.segmenter == "box" else Sam2Segmenter(args.segmenter)
+        data = {args.task: load_samples(args.task, args.dataset, args.image_root, args.coco_gt)}
+        model_path = args.model
+        if args.segmenter == "box":
+            segmenter = BoxSegmenter()
+        else:  # the released protocols keep the best of SAM2's three candidates
+            segmenter = Sam2Segmenter(args.segmenter, multimask=protocols[args.task].multimask)
+        seen = "protocol" if args.seen_size is None else None
+        if args.seen_size:
+            seen = (args.seen_size, args.seen_size)
 
     model = processor = None
     if not args.completions:
@@ -206,7 +275,14 @@ def main(argv: list[str] | None = None) -> int:
             processor = load_image_only_processor(model_path)
 
     results: dict[str, Any] = {"settings": {k: v for k, v in vars(args).items()}}
+    if not args.completions:
+        import torch
+
+        torch.manual_seed(args.seed)  # the drseg protocol samples
     for task in tasks:
+        proto = protocols[task]
+        task_seen = proto.seen_size if seen == "protocol" else seen
+        results.setdefault("protocols", {})[task] = proto.name
         samples, gt = data[task]
         samples = samples[: args.limit] if args.limit else samples
         if args.completions:
@@ -215,19 +291,22 @@ def main(argv: list[str] | None = None) -> int:
         else:
             completions = generate_completions(
                 model, processor, [s["image"] for s in samples], [s["question"] for s in samples],
-                seen_size=seen, batch_size=args.batch_size, max_new_tokens=max_new,
+                protocol=proto, seen_size=task_seen, batch_size=args.batch_size,
+                max_new_tokens=max_new,
             )  # fmt: skip
         if task == "reasonseg":
-            res = evaluate_reasonseg(samples, completions, segmenter, seen_size=seen,
-                                     strict=args.strict)  # fmt: skip
+            res = evaluate_reasonseg(samples, completions, segmenter, seen_size=task_seen,
+                                     strict=args.strict, protocol=proto)  # fmt: skip
         elif task == "coco":
-            res = evaluate_coco(samples, completions, gt, seen_size=seen, strict=args.strict)
+            res = evaluate_coco(samples, completions, gt, seen_size=task_seen,
+                                strict=args.strict, protocol=proto)  # fmt: skip
         else:
-            res = evaluate_count(samples, completions, strict=args.strict)
+            res = evaluate_count(samples, completions, strict=args.strict, protocol=proto)
         results[task] = res.metrics
         with open(out / f"records-{task}.jsonl", "w", encoding="utf-8") as f:
             for rec in res.records:
                 f.write(json.dumps(rec) + "\n")
+        print(f"protocol: {proto.name}")
         print(res.table())
         if res.coco is not None:
             print(res.coco.summary())

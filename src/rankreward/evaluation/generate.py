@@ -1,11 +1,12 @@
-"""Batched generation with the Look-to-Confirm prompt, the way the paper evaluates."""
+"""Batched generation the way an evaluation protocol's released script generates."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from ..drseg.prompt import LOOK_TO_CONFIRM, build_messages
+from ..drseg.prompt import build_messages
+from .protocols import EvalProtocol, get_protocol
 
 __all__ = ["generate_completions"]
 
@@ -16,29 +17,49 @@ def generate_completions(
     images: Sequence[Any],
     questions: Sequence[str],
     *,
-    seen_size: tuple[int, int] | None = (840, 840),
-    batch_size: int = 8,
-    max_new_tokens: int = 1024,
-    template: str = LOOK_TO_CONFIRM,
+    protocol: str | EvalProtocol = "drseg",
+    seen_size: tuple[int, int] | str | None = "protocol",
+    batch_size: int | None = None,
+    max_new_tokens: int | None = None,
+    template: str | None = None,
     progress: bool = True,
 ) -> list[str]:
-    """Greedy completions for (image, question) pairs, ``batch_size`` at a time.
+    """Completions for (image, question) pairs with a protocol's prompt and decoding.
 
-    Each image is resized to ``seen_size`` (the paper's 840x840; ``None`` keeps it) before it
-    reaches the processor, so the answer's coordinates live in that frame (`rescale_objects`
-    maps them back). Prompts are left-padded so a batch generates together.
+    The protocol (`rankreward.evaluation.protocols`) gives the prompt (Look-to-Confirm for
+    ``"drseg"``, VisionReasoner's for ``"visionreasoner"``), the evaluation question
+    preprocessing (``lower().strip('."?!')``), the decoding (``"drseg"``: sampling at
+    temperature 1, top_p 1, top_k 0, up to 3000 new tokens; ``"visionreasoner"``: greedy, 2048),
+    the batch size (16) and the image size the model sees (840x840, PIL BILINEAR). Any of
+    ``seen_size`` (``None`` keeps the image), ``batch_size``, ``max_new_tokens`` and
+    ``template`` overrides it. Prompts are left-padded so a batch generates together.
+
+    Sampling draws from torch's global generator: seed it (``torch.manual_seed``) for a
+    repeatable run.
 
     Example::
 
         model = AutoModelForImageTextToText.from_pretrained("runs/drseg/checkpoint-600")
         processor = AutoProcessor.from_pretrained("runs/drseg/checkpoint-600")
-        texts = generate_completions(model, processor, [image], ["the red cup"], batch_size=8)
+        texts = generate_completions(model, processor, [image], ["the red cup"])
+
+    Complexity: one ``generate`` call per batch.
     """
     import torch
     from PIL import Image
 
     from .tasks import image_array
 
+    proto = get_protocol(protocol)
+    size = proto.seen_size if seen_size == "protocol" else seen_size
+    batch = batch_size or proto.batch_size
+    if batch < 1:
+        raise ValueError(f"batch_size must be positive, got {batch}")
+    gen = proto.generation_kwargs()
+    if max_new_tokens is not None:
+        gen["max_new_tokens"] = max_new_tokens
+    prompt = template or proto.template
+    resample = Image.BILINEAR if proto.resample == "bilinear" else Image.BICUBIC
     if len(images) != len(questions):
         raise ValueError(f"{len(images)} images but {len(questions)} questions")
     tokenizer = getattr(processor, "tokenizer", processor)
@@ -47,24 +68,28 @@ def generate_completions(
         from tqdm.auto import tqdm
     except ImportError:  # pragma: no cover - tqdm comes with the trl extra
         tqdm = None
-    starts = range(0, len(images), batch_size)
+    starts = range(0, len(images), batch)
     bar = tqdm(starts, desc="generate", unit="batch", disable=not progress) if tqdm else starts
     device = next(model.parameters()).device
     out: list[str] = []
     for start in bar:
         pil = []
-        for image in images[start : start + batch_size]:
+        for image in images[start : start + batch]:
             img = Image.fromarray(image_array(image))
-            pil.append(img.resize(seen_size, Image.BICUBIC) if seen_size else img)
+            pil.append(img.resize(tuple(size), resample) if size else img)
         texts = [
             processor.apply_chat_template(
-                build_messages(q, template), tokenize=False, add_generation_prompt=True
+                build_messages(q, prompt, stage="eval"), tokenize=False, add_generation_prompt=True
             )
-            for q in questions[start : start + batch_size]
+            for q in questions[start : start + batch]
         ]
         inputs = processor(text=texts, images=pil, padding=True, return_tensors="pt").to(device)
         with torch.no_grad():
-            ids = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+            ids = model.generate(**inputs, **gen)
         new = ids[:, inputs["input_ids"].shape[1] :]
-        out.extend(tokenizer.batch_decode(new, skip_special_tokens=True))
+        out.extend(
+            tokenizer.batch_decode(
+                new, skip_special_tokens=True, clean_up_tokenization_spaces=False
+            )
+        )
     return out

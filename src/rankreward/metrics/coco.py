@@ -561,7 +561,7 @@ def _short(e: Any) -> str:
     return text if len(text) < 160 else text[:157] + "..."
 
 
-def _boxes(raw: list, what: str) -> np.ndarray:
+def _boxes(raw: list, what: str, negative_ok: bool = False) -> np.ndarray:
     if not raw:
         return np.zeros((0, 4))
     try:
@@ -574,7 +574,9 @@ def _boxes(raw: list, what: str) -> np.ndarray:
     if box.shape[1] != 4 and len(raw):
         raise ValueError(f"{what} bbox must be [x, y, w, h], got shape {box.shape}")
     box = box.reshape(-1, 4)
-    bad = ~np.isfinite(box).all(axis=1) | (box[:, 2] < 0) | (box[:, 3] < 0)
+    bad = ~np.isfinite(box).all(axis=1)
+    if not negative_ok:
+        bad |= (box[:, 2] < 0) | (box[:, 3] < 0)
     if bad.any():
         n = int(np.flatnonzero(bad)[0])
         raise ValueError(f"{what}[{n}] bbox has a negative size or non-finite value: {raw[n]!r}")
@@ -594,7 +596,9 @@ def _index(ids: list, known: np.ndarray, what: str, kind: str) -> np.ndarray:
     return idx.astype(np.int64)
 
 
-def _flatten(gt: Mapping, dets: list, iou_type: str, use_categories: bool) -> _Flat:
+def _flatten(
+    gt: Mapping, dets: list, iou_type: str, use_categories: bool, negative_sizes: str = "raise"
+) -> _Flat:
     if not isinstance(gt, Mapping) or "annotations" not in gt or "images" not in gt:
         raise ValueError("gt must be a COCO dict with 'images' and 'annotations' (or its path)")
     images = gt["images"]
@@ -622,7 +626,9 @@ def _flatten(gt: Mapping, dets: list, iou_type: str, use_categories: bool) -> _F
     g_seg = d_seg = None
     if iou_type == "bbox":
         g_box = _boxes(_field(anns, "bbox", "gt['annotations']"), "gt['annotations']")
-        d_box = _boxes(_field(dets, "bbox", "predictions"), "predictions")
+        d_box = _boxes(
+            _field(dets, "bbox", "predictions"), "predictions", negative_sizes == "allow"
+        )
         d_area = d_box[:, 2] * d_box[:, 3]
     else:
         g_seg, d_seg, d_area = _segm_inputs(images, anns, dets)
@@ -697,6 +703,7 @@ def coco_evaluate(
     area_ranges: Sequence[tuple[float, float]] | None = None,
     iou_thresholds: Sequence[float] | None = None,
     use_categories: bool = True,
+    negative_sizes: str = "raise",
 ) -> COCOResult:
     """COCO AP/AR exactly as pycocotools computes it (``evaluate``, ``accumulate``,
     ``summarize``), vectorised.
@@ -711,6 +718,9 @@ def coco_evaluate(
         area_ranges: four (lo, hi) ranges for all/small/medium/large (pycocotools' default).
         iou_thresholds: default 0.50:0.05:0.95.
         use_categories: ``False`` pools all categories (pycocotools' ``useCats=0``).
+        negative_sizes: ``"raise"`` (default) rejects a result box with a negative width or
+            height; ``"allow"`` scores it as pycocotools does (it overlaps nothing, and its area
+            w*h decides its area range), which unclamped released results need.
 
     Bad input (negative sizes, missing keys, unknown image or category ids, NaN scores) raises
     ``ValueError`` naming the entry; nothing is dropped silently.
@@ -737,7 +747,9 @@ def coco_evaluate(
     if not isinstance(predictions, Sequence) or isinstance(predictions, (str, bytes)):
         raise ValueError("predictions must be a list of result dicts, a path, or a mapping")
     params = _check_params(max_dets, iou_thresholds, area_ranges)
-    flat = _flatten(gt, list(predictions), iou_type, use_categories)
+    if negative_sizes not in ("raise", "allow"):
+        raise ValueError(f"negative_sizes must be 'raise' or 'allow', got {negative_sizes!r}")
+    flat = _flatten(gt, list(predictions), iou_type, use_categories, negative_sizes)
     return _evaluate(flat, iou_type, *params)
 
 
