@@ -5,6 +5,10 @@ Real use (the paper's defaults: 8 generations per prompt, lr 1e-6, KL beta 1e-2)
     python examples/trl_drseg.py --model Qwen/Qwen2.5-VL-7B-Instruct \\
         --dataset /data/multiobject_7k.parquet --output-dir runs/drseg
 
+    # a hub dataset, vLLM generation on the training GPUs (4 GPUs, see docs/training.md)
+    accelerate launch --num_processes 4 examples/trl_drseg.py \\
+        --dataset Ricky06662/VisionReasoner_multi_object_7k_840 --use-vllm --vllm-mode colocate
+
 Offline smoke run on CPU (a tiny random Qwen2.5-VL and synthetic shapes; what
 ``bash scripts/demo.sh`` runs)::
 
@@ -31,11 +35,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
-    p.add_argument("--model", default="Qwen/Qwen2.5-VL-7B-Instruct",
-                   help="local path or hub id of a Qwen2.5-VL checkpoint")  # fmt: skip
-    p.add_argument(
-        "--dataset", help="parquet/JSONL file or `datasets` directory (image, question, solution)"
-    )
+    p.add_argument("--model", default=None,
+                   help="local path or hub id of a Qwen2.5-VL checkpoint (default: "
+                        "Qwen/Qwen2.5-VL-7B-Instruct; with --tiny: a tiny random one)")  # fmt: skip
+    p.add_argument("--dataset",
+                   help="parquet/JSONL file, `datasets` directory or hub dataset id "
+                        "(image, question, solution)")  # fmt: skip
+    p.add_argument("--split", default="train", help="split of a hub dataset")
     p.add_argument(
         "--output-dir", default="runs/trl_drseg", help="checkpoints, logs and normalizer state"
     )
@@ -78,22 +84,45 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="ablation: ranked x1..x3 (paper), raw x1..x3, or the baseline's accuracy")  # fmt: skip
     p.add_argument("--no-rank", action="store_const", const="raw", dest="accuracy",
                    help="ablation: raw x1..x3 instead of their ranks (= --accuracy raw)")  # fmt: skip
+    v = p.add_argument_group("vLLM generation (GPU; TRL's GRPOConfig options)")
+    v.add_argument("--use-vllm", action="store_true", help="generate with vLLM")
+    v.add_argument("--vllm-mode", choices=("colocate", "server"), default="colocate",
+                   help="colocate: vLLM inside each training process; server: a separate "
+                        "`trl vllm-serve` process")  # fmt: skip
+    v.add_argument("--vllm-server-host", default="0.0.0.0", help="server mode: host")
+    v.add_argument("--vllm-server-port", type=int, default=8000, help="server mode: port")
+    v.add_argument("--vllm-gpu-memory-utilization", type=float, default=0.3,
+                   help="colocate mode: GPU memory fraction for vLLM")  # fmt: skip
+    v.add_argument("--vllm-tensor-parallel-size", type=int, default=1,
+                   help="colocate mode: tensor parallel size")  # fmt: skip
+    p.add_argument("--quiet", action="store_true",
+                   help="no per-step log dictionaries (the progress bar and summary remain)")  # fmt: skip
     return p.parse_args(argv)
 
 
-def load_rows(path: str) -> Any:
-    """A `datasets.Dataset` from a parquet/JSONL file or a saved dataset directory."""
+def load_rows(path: str, split: str = "train") -> Any:
+    """A `datasets.Dataset` from a parquet/JSONL file, a saved dataset directory or a hub
+    dataset id (``owner/name``, loaded with ``datasets.load_dataset`` when the hub is
+    reachable)."""
     import datasets
 
     p = Path(path)
     if p.is_dir():
-        return datasets.load_from_disk(str(p))
+        ds = datasets.load_from_disk(str(p))
+        return ds[split] if isinstance(ds, datasets.DatasetDict) else ds
     kind = {".parquet": "parquet", ".jsonl": "json", ".json": "json"}.get(p.suffix)
-    if kind is None:
-        raise SystemExit(
-            f"--dataset {path}: expected .parquet, .jsonl/.json or a datasets directory"
-        )
-    return datasets.load_dataset(kind, data_files=str(p), split="train")
+    if kind is not None:
+        if not p.exists():
+            raise SystemExit(f"--dataset {path}: no such file")
+        return datasets.load_dataset(kind, data_files=str(p), split="train")
+    if path.count("/") == 1 and not p.exists():
+        try:
+            return datasets.load_dataset(path, split=split)
+        except Exception as e:  # offline, unknown id, no such split: say which
+            raise SystemExit(f"--dataset {path}: could not load it from the hub ({e})") from e
+    raise SystemExit(
+        f"--dataset {path}: expected .parquet, .jsonl/.json, a datasets directory or a hub id"
+    )
 
 
 def to_prompts(ds: Any) -> Any:
@@ -140,36 +169,55 @@ def summarise(log_history: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def _quiet_progress(trainer: Any) -> None:
+    """Keep TRL's progress bar but not the log dictionary it prints at every step."""
+    from transformers.trainer_callback import ProgressCallback
+
+    class StepBarOnly(ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            return None
+
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(StepBarOnly())
+
+
+def run(
+    args: argparse.Namespace, *, model_path: str | Path | None = None, dataset: Any = None
+) -> dict[str, Any]:
+    """Build and run the GRPO trainer. ``model_path`` / ``dataset`` (rows with image, question,
+    solution) replace ``--model`` / ``--dataset`` (the demo passes its warm-started tiny model
+    and its synthetic split). Returns the trainer, the reward, the normalizer callback and the
+    output directory."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import datasets
     import torch
     from trl import GRPOConfig, GRPOTrainer
 
-    from rankreward.adapters.trl import STATE_FILE, RankNormalizerCallback, drseg_reward_funcs
+    from rankreward.adapters.trl import RankNormalizerCallback, drseg_reward_funcs
     from rankreward.distributed import DistributedRankNormalizer
     from rankreward.drseg import DrSegReward, VisionReasonerReward
     from rankreward.normalize import RankNormalizer
     from rankreward.testing.synthetic import synthetic_shapes
     from rankreward.testing.tiny_vlm import build_tiny_qwen2_5_vl, load_image_only_processor
 
-    start = time.time()
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
     if args.tiny:
-        model_path = build_tiny_qwen2_5_vl(out / "tiny-model", seed=args.seed)
-        ds = datasets.Dataset.from_list(synthetic_shapes(16, 56, args.seed))
+        model_path = model_path or args.model or build_tiny_qwen2_5_vl(out / "tiny-model",
+                                                                        seed=args.seed)  # fmt: skip
+        if dataset is None:
+            dataset = synthetic_shapes(16, 56, args.seed)
         defaults = dict(
             max_steps=3, num_generations=4, per_device_batch=4, max_completion_length=24
         )
         processor = load_image_only_processor(model_path)
     else:
-        if not args.dataset:
-            raise SystemExit("--dataset is required (or --tiny for the offline smoke run)")
-        model_path = args.model
-        ds = load_rows(args.dataset)
+        model_path = model_path or args.model or "Qwen/Qwen2.5-VL-7B-Instruct"
+        if dataset is None:
+            if not args.dataset:
+                raise SystemExit("--dataset is required (or --tiny for the offline smoke run)")
+            dataset = load_rows(args.dataset, args.split)
         defaults = dict(
             max_steps=600, num_generations=8, per_device_batch=8, max_completion_length=1024
         )
@@ -182,7 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    ds = to_prompts(ds)
+    if not isinstance(dataset, datasets.Dataset):
+        dataset = datasets.Dataset.from_list(list(dataset))
+    ds = to_prompts(dataset)
 
     resume = None
     if args.resume:
@@ -202,10 +252,19 @@ def main(argv: list[str] | None = None) -> int:
             accuracy=args.accuracy,
         )
     callback = RankNormalizerCallback(reward, resume_from=resume)
+    vllm: dict[str, Any] = {}
+    if args.use_vllm:
+        vllm = dict(use_vllm=True, vllm_mode=args.vllm_mode)
+        if args.vllm_mode == "server":
+            vllm.update(vllm_server_host=args.vllm_server_host,
+                        vllm_server_port=args.vllm_server_port)  # fmt: skip
+        else:
+            vllm.update(vllm_gpu_memory_utilization=args.vllm_gpu_memory_utilization,
+                        vllm_tensor_parallel_size=args.vllm_tensor_parallel_size)  # fmt: skip
     config = GRPOConfig(
         output_dir=str(out),
         max_steps=args.max_steps,
-        learning_rate=args.learning_rate if not args.tiny else 1e-4,
+        learning_rate=args.learning_rate if not args.tiny else max(args.learning_rate, 1e-4),
         beta=args.beta,
         num_generations=args.num_generations,
         per_device_train_batch_size=args.per_device_batch,
@@ -220,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         temperature=1.0,
         disable_tqdm=False,
         log_completions=False,
+        **vllm,
     )
     trainer = GRPOTrainer(
         model=str(model_path),
@@ -229,7 +289,20 @@ def main(argv: list[str] | None = None) -> int:
         processing_class=processor,
         callbacks=[callback],
     )
+    if args.quiet:
+        _quiet_progress(trainer)
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    return {"trainer": trainer, "reward": reward, "callback": callback, "output_dir": out}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rankreward.adapters.trl import STATE_FILE
+
+    args = parse_args(argv)
+    start = time.time()
+    result = run(args)
+    trainer, reward, callback, out = (result[k] for k in ("trainer", "reward", "callback",
+                                                          "output_dir"))  # fmt: skip
     final = out / STATE_FILE
     reward.normalizer.save(final)
     print("\n".join(["", "Dr. Seg training summary", *summarise(trainer.state.log_history)]))

@@ -10,8 +10,11 @@ PYTHON="${PYTHON:-python3}"
 VENV="$ROOT/.venv"
 EXTRAS="${RANKREWARD_EXTRAS:-test,torch,coco,geometry,trl,ray,bench,docs}"
 # OpenRLHF pins flash-attn (no CPU build) and its own transformers: its reward path is tested
-# against the real package installed without dependencies, plus the modules that path imports.
+# against the real package installed without dependencies into its own folder, .extras/openrlhf,
+# which tests/conftest.py puts on sys.path. Outside site-packages, pip never sees its unmet pins
+# and prints no dependency-conflict errors for the main environment.
 OPENRLHF_NODEPS="${RANKREWARD_OPENRLHF:-openrlhf==0.11.2}"
+OPENRLHF_DIR="$ROOT/.extras/openrlhf"
 
 # make_venv DIR: create a virtual environment at DIR unless it exists.
 make_venv() {
@@ -39,7 +42,9 @@ if ! up_to_date "$VENV" "$want"; then
     esac
     "$PY" -m pip install -q -e ".[$EXTRAS]"
     if [ -n "$OPENRLHF_NODEPS" ]; then
-        "$PY" -m pip install -q --no-deps "$OPENRLHF_NODEPS"
+        "$PY" -m pip uninstall -q -y openrlhf 2>/dev/null || true  # from an older set-up
+        rm -rf "$OPENRLHF_DIR"
+        "$PY" -m pip install -q --no-deps --target "$OPENRLHF_DIR" "$OPENRLHF_NODEPS"
         "$PY" -m pip install -q pylatexenc aiohttp
     fi
     echo "$want" > "$VENV/.rankreward-stamp"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -98,3 +99,44 @@ def test_bench_coco_quick_checks_identical_stats():
     )
     assert "| rankreward |" in out.stdout and "| pycocotools |" in out.stdout
     assert "max |diff| 0e+00" in out.stdout
+
+
+@pytest.mark.slow
+def test_demo_writes_summary_and_plot(tmp_path, capsys):
+    """A shortened demo end to end: warm start, GRPO through TRL, evaluation before and after.
+    Whether it learns is a measured result (the closing note), not asserted here."""
+    pytest.importorskip("trl")
+    from PIL import Image
+
+    demo = load(ROOT / "examples" / "demo_drseg.py")
+    out = tmp_path / "demo"
+    argv = ["--output-dir", str(out), "--warm-steps", "4", "--grpo-steps", "2",
+            "--train-size", "4", "--eval-size", "3", "--num-generations", "2",
+            "--max-completion-length", "16", "--compare-raw"]  # fmt: skip
+    assert demo.main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    for when in ("before", "after"):
+        assert set(demo.EVAL_KEYS) <= set(summary[when])
+        assert all(0.0 <= summary[when][k] <= 1.0 for k in demo.EVAL_KEYS)
+        assert summary[when]["num_samples"] == 3
+    assert [s["step"] for s in summary["steps"]] == [1, 2]
+    labels = {c for c, _ in demo.STEP_COLUMNS}
+    assert all(labels <= set(s) for s in summary["steps"])
+    assert [s["step"] for s in summary["raw"]["steps"]] == [1, 2]
+    with Image.open(out / "reward_components.png") as img:
+        assert img.format == "PNG" and img.size[0] > 800
+    text = capsys.readouterr().out
+    assert "| held-out | before GRPO | after GRPO |" in text and "| giou |" in text
+
+
+def test_trl_example_dataset_sources(tmp_path, monkeypatch):
+    """--dataset: a missing file and an unreachable hub id fail with a message naming it."""
+    pytest.importorskip("datasets")
+    example = load(ROOT / "examples" / "trl_drseg.py")
+    with pytest.raises(SystemExit, match="no such file"):
+        example.load_rows(str(tmp_path / "missing.parquet"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(SystemExit, match="could not load it from the hub"):
+        example.load_rows("nobody-here/no-such-dataset")
+    with pytest.raises(SystemExit, match=r"expected \.parquet"):
+        example.load_rows("plain-name")

@@ -1,6 +1,7 @@
 """DistributedRankNormalizer with 2 CPU processes (gloo): both ranks get exactly the ranks one
-process computes over the concatenated batch, the windows stay identical, and a bad input on
-one rank raises on every rank instead of hanging the other."""
+process computes over the concatenated batch, the windows stay identical, a rank that repeats
+its batch through TRL's reward functions still enters every collective, and a bad input on one
+rank raises on every rank instead of hanging the other."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ torch = pytest.importorskip("torch")
 import torch.distributed as dist  # noqa: E402
 import torch.multiprocessing as mp  # noqa: E402
 
+from rankreward.adapters.trl import DrSegRewardFunctions  # noqa: E402
 from rankreward.distributed import DistributedRankNormalizer  # noqa: E402
 from rankreward.drseg import DrSegReward  # noqa: E402
 from rankreward.normalize import RankNormalizer  # noqa: E402
@@ -71,6 +73,19 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
             part = _split(step, rank)
             results[f"reward{step}"] = np.array(reward(texts[part], ground_truth=gts[part]))
             reward.commit()
+
+        # TRL's four reward functions per step; rank 1's policy has collapsed and hands the
+        # same batch every step (was memoised on content: rank 1 skipped the all-gather that
+        # rank 0 entered, and the job hung)
+        trl_reward = DrSegReward(DistributedRankNormalizer(RankNormalizer.paper()))
+        funcs = DrSegRewardFunctions(trl_reward).all()
+        for step in range(3):
+            texts, gts = _texts(0 if rank == 1 else step)
+            part = _split(step, rank)
+            for f in funcs:
+                f(texts[part], solution=gts[part])
+            trl_reward.commit()
+        results["trl_window"] = trl_reward.normalizer.window
 
         # one rank sends NaN: both must raise ValueError, neither may hang
         bad = _batch(0, rank)
@@ -135,6 +150,18 @@ def test_two_gloo_ranks_match_one_process(tmp_path):
         np.testing.assert_array_equal(
             np.concatenate([got[r][f"reward{step}"] for r in range(WORLD)]), want
         )
+
+    # every TRL batch staged once on both ranks, identical windows, the same as one process
+    single_trl = DrSegReward()
+    for step in range(3):
+        rows = [_texts(0 if r == 1 else step) for r in range(WORLD)]
+        texts = [t for r, (ts, _) in enumerate(rows) for t in ts[_split(step, r)]]
+        gts = [g for r, (_, gs) in enumerate(rows) for g in gs[_split(step, r)]]
+        single_trl(texts, ground_truth=gts)
+        single_trl.commit()
+    assert len(single_trl.normalizer) == 128 + 3 * 10
+    for r in range(WORLD):
+        np.testing.assert_array_equal(got[r]["trl_window"], single_trl.normalizer.window)
 
     assert "NaN" in str(got[1]["error"])
     assert "rank(s) [1]" in str(got[0]["error"])

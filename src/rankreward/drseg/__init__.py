@@ -15,8 +15,8 @@ from .parser import (
 )
 from .prompt import (
     LOOK_TO_CONFIRM,
-    VISIONREASONER_PROMPT,
     PLACEHOLDER_PHRASES,
+    VISIONREASONER_PROMPT,
     build_messages,
     build_prompt,
     placeholder_phrases,
@@ -39,8 +39,8 @@ __all__ = [
     "COMPONENTS",
     "COMPONENT_MAX",
     "LOOK_TO_CONFIRM",
-    "VISIONREASONER_PROMPT",
     "PLACEHOLDER_PHRASES",
+    "VISIONREASONER_PROMPT",
     "AccuracyConfig",
     "DrSegReward",
     "LookBlock",

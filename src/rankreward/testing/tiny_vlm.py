@@ -57,6 +57,23 @@ _CORPUS = [
 ]
 
 
+def _corpus() -> list[str]:
+    """The strings the tiny tokenizer learns its merges from: the fixed sentences above, the two
+    released prompts, the synthetic shapes' words and every number below 100 (so a prompt is a
+    few hundred tokens, not a thousand bytes, and a coordinate one or two tokens)."""
+    from ..drseg.prompt import LOOK_TO_CONFIRM, VISIONREASONER_PROMPT
+
+    words = [f"the {c} {s}" for c in ("red", "green", "blue", "yellow")
+             for s in ("square", "circle")]  # fmt: skip
+    prompts = [
+        t.format(question=w) for t in (LOOK_TO_CONFIRM, VISIONREASONER_PROMPT) for w in words
+    ]
+    numbers = ", ".join(f"{n}" for n in range(100))
+    answers = [f'[{{"bbox_2d": [{n}, {n + 1}, {n + 2}, {n + 3}], "point_2d": [{n}, {n}]}}]'
+               for n in range(0, 100, 3)]  # fmt: skip
+    return _CORPUS + prompts * 3 + [numbers] * 20 + answers + [f"I see one {w}." for w in words]
+
+
 def _processor_class() -> Any:
     from transformers import Qwen2_5_VLProcessor
     from transformers.processing_utils import ProcessorMixin
@@ -98,7 +115,7 @@ def _registered() -> Any:
     return _CLASS
 
 
-def build_tiny_tokenizer(vocab_size: int = 400) -> Any:
+def build_tiny_tokenizer(vocab_size: int = 800) -> Any:
     """A byte-level BPE tokenizer with the Qwen special tokens and chat template, trained in
     code on a few strings (no download). Byte-level, so any text round-trips through it.
 
@@ -118,7 +135,7 @@ def build_tiny_tokenizer(vocab_size: int = 400) -> Any:
         special_tokens=SPECIAL_TOKENS,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
-    tok.train_from_iterator(_CORPUS, trainer=trainer)
+    tok.train_from_iterator(_corpus(), trainer=trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         eos_token="<|im_end|>",
@@ -129,11 +146,20 @@ def build_tiny_tokenizer(vocab_size: int = 400) -> Any:
     return fast
 
 
-def build_tiny_qwen2_5_vl(out_dir: str | Path, *, seed: int = 0, image_size: int = 56) -> Path:
+def build_tiny_qwen2_5_vl(
+    out_dir: str | Path,
+    *,
+    seed: int = 0,
+    image_size: int = 56,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    vision_depth: int = 1,
+    vision_hidden_size: int = 32,
+) -> Path:
     """Build, save and return the directory of a tiny random Qwen2.5-VL with its processor.
 
-    About 0.3M parameters: 2 text layers of hidden size 64, a 1-block vision tower. Images are
-    resized to at most ``image_size`` pixels a side (a few dozen patches).
+    By default about 0.3M parameters: 2 text layers of hidden size 64, a 1-block vision tower.
+    Images are resized to at most ``image_size`` pixels a side (a few dozen patches).
     """
     import torch
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
@@ -141,22 +167,26 @@ def build_tiny_qwen2_5_vl(out_dir: str | Path, *, seed: int = 0, image_size: int
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tokenizer = build_tiny_tokenizer(vocab_size=400)
+    tokenizer = build_tiny_tokenizer()
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
-    hidden, heads = 64, 4
+    hidden, heads = hidden_size, 4
+    if hidden % (heads * 16):
+        raise ValueError(f"hidden_size must be a multiple of 64, got {hidden}")
+    half_head = hidden // heads // 2  # mrope sections must sum to half the head dimension
+    mrope = [half_head // 4, (half_head - half_head // 4) // 2]
+    mrope.append(half_head - sum(mrope))
     config = Qwen2_5_VLConfig(
         text_config={
             "vocab_size": len(tokenizer),
             "hidden_size": hidden,
-            "intermediate_size": 128,
-            "num_hidden_layers": 2,
+            "intermediate_size": 2 * hidden,
+            "num_hidden_layers": num_layers,
             "num_attention_heads": heads,
             "num_key_value_heads": 2,
             "max_position_embeddings": 2048,
-            # mrope sections must sum to half the head dimension (64 / 4 / 2 = 8)
             "rope_parameters": {
                 "rope_type": "default",
-                "mrope_section": [2, 3, 3],
+                "mrope_section": mrope,
                 "rope_theta": 10000.0,
             },
             "tie_word_embeddings": True,
@@ -165,16 +195,16 @@ def build_tiny_qwen2_5_vl(out_dir: str | Path, *, seed: int = 0, image_size: int
             "pad_token_id": ids["<|endoftext|>"],
         },
         vision_config={
-            "depth": 1,
-            "hidden_size": 32,
-            "intermediate_size": 64,
+            "depth": vision_depth,
+            "hidden_size": vision_hidden_size,
+            "intermediate_size": 2 * vision_hidden_size,
             "num_heads": 2,
             "out_hidden_size": hidden,  # must equal the text hidden size
             "patch_size": 14,
             "spatial_merge_size": 2,
             "temporal_patch_size": 2,
             "window_size": 56,
-            "fullatt_block_indexes": [0],
+            "fullatt_block_indexes": list(range(vision_depth)),
         },
         image_token_id=ids["<|image_pad|>"],
         video_token_id=ids["<|video_pad|>"],
