@@ -22,6 +22,7 @@ PUBLIC_MODULES = [
     "rankreward.adapters.trl",
     "rankreward.adapters.verl",
     "rankreward.adapters.openrlhf",
+    "rankreward.adapters.easyr1",
     "rankreward.distributed",
     "rankreward.evaluation",
 ]

@@ -587,10 +587,15 @@ class DrSegReward:
             pred_rows = np.concatenate([pred_rows, *extra_rows])
         return pred_rows, prow, pcount, mcount, plain
 
-    def score(self, completions: Sequence[Any], ground_truth: Sequence[Any]) -> dict[str, Any]:
+    def score(
+        self, completions: Sequence[Any], ground_truth: Sequence[Any], *, stage: bool = True
+    ) -> dict[str, Any]:
         """Parse, measure and rank a batch; stages the raw metrics (ranked accuracy). Returns
         this call's breakdown: per-sample arrays (``reward``, every component, ``format``,
         ``accuracy``, x1..x3, counts) and ``problems`` (a list of strings per sample).
+
+        ``stage=False`` ranks against the window without staging anything: validation
+        batches scored on the training distribution, never entering it.
         O(total text + sum M N + matching)."""
         texts = [c if type(c) is str else completion_text(c) for c in completions]
         if isinstance(ground_truth, (str, bytes, Mapping)):
@@ -621,7 +626,7 @@ class DrSegReward:
         vr = np.where(plain, raw[:, 3], 0.0)
         with self._lock:
             if self.accuracy == "ranked":
-                ranks = self._rank(raw[:, :3])
+                ranks = self._rank(raw[:, :3]) if stage else self._rank_only(raw[:, :3])
             elif self.accuracy == "raw":
                 ranks = raw[:, :3]
             else:
@@ -679,6 +684,9 @@ class DrSegReward:
                 stacklevel=4,
             )
         return ranks
+
+    def _rank_only(self, raw: np.ndarray) -> np.ndarray:
+        return self.normalizer.rank(raw) if len(raw) else np.zeros((0, 3))
 
     def _non_repeat(self, texts, found, probs) -> np.ndarray:
         if self.non_repeat == "visionreasoner":

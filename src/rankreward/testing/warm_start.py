@@ -84,13 +84,16 @@ def warm_start(
         msgs = build_messages(row["question"], template, stage=stage)  # type: ignore[arg-type]
         return processor.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
 
-    # prompt lengths in tokens, image tokens included (one image size: one count per stage)
-    examples = []
+    # prompt lengths in tokens, image tokens included (per question, stage and image size)
+    examples, lengths = [], {}
     for row in rows:
         for stage in ("train", "eval"):
             p = prompt(row, stage)
-            n = processor(text=[p], images=[row["image"]], return_tensors="pt")["input_ids"]
-            examples.append((row["image"], p, p + target_completion(row) + end, n.shape[1]))
+            key = (p, row["image"].size)
+            if key not in lengths:
+                ids = processor(text=[p], images=[row["image"]], return_tensors="pt")["input_ids"]
+                lengths[key] = ids.shape[1]
+            examples.append((row["image"], p, p + target_completion(row) + end, lengths[key]))
     optim = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: 1.0 - s / max(steps, 1))
     try:
