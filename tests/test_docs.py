@@ -23,6 +23,7 @@ PUBLIC_MODULES = [
     "rankreward.adapters.verl",
     "rankreward.adapters.openrlhf",
     "rankreward.adapters.easyr1",
+    "rankreward.adapters.swift",
     "rankreward.distributed",
     "rankreward.evaluation",
 ]

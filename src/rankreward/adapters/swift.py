@@ -1,0 +1,191 @@
+"""ms-swift adapter: the Dr. Seg reward as ms-swift GRPO reward functions (``orms``) plus a
+callback, registered by an ``--external_plugins`` file.
+
+ms-swift (4.6) imports every ``--external_plugins`` file before training; a plugin registers
+reward classes in ``swift.rewards.orms`` and callbacks in ``swift.callbacks.callbacks_map``.
+``--reward_funcs NAME ...`` then builds ``orms[NAME](args=GRPOConfig)`` once per process, and
+after each generation calls it as ``func(completions, trainer_state=..., **columns)`` where
+``completions`` are the decoded assistant turns and every dataset column comes batched by
+name (``solution`` for the VisionReasoner-style ground truth). Each rank scores its own
+completions; ms-swift gathers the rewards.
+
+Registered here (`register`, called by ``examples/swift_drseg_plugin.py``):
+
+- ``drseg``: the whole Dr. Seg reward, one function (the paper's setting);
+- ``drseg_format``, ``drseg_look``, ``drseg_accuracy``, ``drseg_non_repeat``: its components as
+  separate functions (their sum is ``drseg``), for per-component logging or
+  ``--scale_rewards gdpo``. Whatever the mix, each generation batch is scored once;
+- the callback ``rankreward`` (``--callbacks rankreward``): commits the window after every
+  optimizer step and saves it into every checkpoint (``rankreward_normalizer.npz``), and loads
+  it back when training resumes from a checkpoint (``--resume_from_checkpoint``).
+
+Without the callback, the window still commits once per optimizer step: ms-swift passes the
+``trainer_state``, and the first call of a new ``global_step`` commits what the previous step
+staged. Under ``torchrun`` / DeepSpeed every rank ranks against one window
+(`DistributedRankNormalizer`).
+
+Options come from ``RANKREWARD_*`` environment variables (ms-swift passes reward classes only
+its own arguments): ``COMPAT``, ``LOOK``, ``ACCURACY``, ``NON_REPEAT`` (the paper's ablation
+rows, as for OpenRLHF) and ``GROUND_TRUTH_KEY`` (default ``solution``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..drseg.reward import DrSegReward
+from .trl import STATE_FILE, DrSegRewardFunctions
+
+__all__ = ["CALLBACK_NAME", "REWARD_NAMES", "register", "reset", "shared_functions"]
+
+#: The names ``--reward_funcs`` accepts once the plugin is loaded.
+REWARD_NAMES = ("drseg", "drseg_format", "drseg_look", "drseg_accuracy", "drseg_non_repeat")
+#: The name ``--callbacks`` accepts.
+CALLBACK_NAME = "rankreward"
+
+_lock = threading.Lock()
+_functions: DrSegRewardFunctions | None = None
+_last_step: int | None = None
+
+
+def _reward_from_env(env: dict[str, str]) -> DrSegReward:
+    from ..distributed import DistributedRankNormalizer
+    from ..normalize import RankNormalizer
+
+    def get(name: str) -> str | None:
+        return env.get(f"RANKREWARD_{name}") or None
+
+    options: dict[str, Any] = {}
+    for name, key in (("COMPAT", "compat"), ("ACCURACY", "accuracy"), ("NON_REPEAT", "non_repeat")):
+        if get(name):
+            options[key] = get(name)
+    if get("LOOK") is not None:
+        options["look"] = get("LOOK") not in ("0", "false", "no")
+    return DrSegReward(DistributedRankNormalizer(RankNormalizer.paper()), **options)
+
+
+def shared_functions(env: dict[str, str] | None = None) -> DrSegRewardFunctions:
+    """The process's Dr. Seg reward functions, built on first use from ``RANKREWARD_*``
+    variables; every registered reward class and the callback use this one object. O(1).
+
+    Examples:
+        >>> reset(); shared_functions({}).ground_truth_key
+        'solution'
+    """
+    global _functions
+    with _lock:
+        if _functions is None:
+            env = dict(os.environ if env is None else env)
+            key = env.get("RANKREWARD_GROUND_TRUTH_KEY") or "solution"
+            _functions = DrSegRewardFunctions(_reward_from_env(env), ground_truth_key=key)
+        return _functions
+
+
+def reset() -> None:
+    """Forget the process's reward (a new run in the same process, or tests). O(1).
+
+    Examples:
+        >>> first = shared_functions({}); reset(); shared_functions({}) is first
+        False
+    """
+    global _functions, _last_step
+    with _lock:
+        _functions, _last_step = None, None
+
+
+def _commit_on_new_step(trainer_state: Any) -> None:
+    """Commit what the previous optimizer step staged when a call comes from a new step."""
+    global _last_step
+    step = getattr(trainer_state, "global_step", None)
+    if step is None:
+        return
+    with _lock:
+        new = _last_step is not None and step != _last_step
+        _last_step = step
+    if new:
+        shared_functions().reward.commit()
+
+
+def _reward_class(name: str, base: type) -> type:
+    part = name.removeprefix("drseg_") if name != "drseg" else None
+
+    class DrSegORM(base):  # type: ignore[misc, valid-type]
+        """A Dr. Seg reward function for ms-swift's GRPO trainer (see the module docs)."""
+
+        def __init__(self, args: Any = None, **kwargs: Any) -> None:
+            self.args = args
+            self.functions = shared_functions()
+            self._fn = self.functions.function(part) if part else None
+
+        def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float]:
+            _commit_on_new_step(kwargs.get("trainer_state"))
+            if self._fn is not None:
+                return self._fn(completions, **kwargs)
+            b = self.functions.breakdown(completions, "total", **kwargs)
+            return [float(x) for x in b["reward"]]
+
+    DrSegORM.__name__ = DrSegORM.__qualname__ = f"{name}_orm"
+    return DrSegORM
+
+
+def _callback_class(base: type) -> type:
+    class RankRewardCallback(base):  # type: ignore[misc, valid-type]
+        """Commits the window after every optimizer step, saves it into every checkpoint
+        and restores it when ms-swift resumes from one."""
+
+        def __init__(self, args: Any, trainer: Any) -> None:
+            self.args = args
+            self.trainer = trainer
+            self.commits = 0
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            resume = getattr(args, "resume_from_checkpoint", None)
+            if resume:
+                path = Path(resume) / STATE_FILE
+                if not path.exists():
+                    raise FileNotFoundError(
+                        f"{path} is missing: the checkpoint was written without "
+                        f"--callbacks {CALLBACK_NAME}, so the window cannot be restored"
+                    )
+                shared_functions().reward.normalizer.load(path)
+            return control
+
+        def on_step_end(self, args, state, control, **kwargs):
+            global _last_step
+            shared_functions().reward.commit()
+            with _lock:  # the step's rows are in: later calls of this step start clean
+                _last_step = state.global_step
+            self.commits += 1
+            return control
+
+        def on_save(self, args, state, control, **kwargs):
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if getattr(state, "is_world_process_zero", True):
+                folder.mkdir(parents=True, exist_ok=True)
+                shared_functions().reward.normalizer.save(folder / STATE_FILE)
+            return control
+
+    return RankRewardCallback
+
+
+def register() -> None:
+    """Register the reward names in ``swift.rewards.orms`` and the callback in
+    ``swift.callbacks.callbacks_map``. Needs ms-swift; idempotent.
+
+    Example (the plugin file, ``examples/swift_drseg_plugin.py``)::
+
+        from rankreward.adapters.swift import register
+        register()
+    """
+    from swift.callbacks import callbacks_map
+    from swift.callbacks.base import TrainerCallback
+    from swift.rewards import ORM, orms
+
+    for name in REWARD_NAMES:
+        if name not in orms or getattr(orms[name], "__name__", "") != f"{name}_orm":
+            orms[name] = _reward_class(name, ORM)
+    callbacks_map[CALLBACK_NAME] = _callback_class(TrainerCallback)
