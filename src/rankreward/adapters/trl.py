@@ -29,9 +29,15 @@ import numpy as np
 
 from ..distributed import DistributedRankNormalizer
 from ..drseg.reward import DrSegReward, completion_text
-from ..normalize import RankNormalizer
+from ..normalize import AutoCommitNormalizer, RankNormalizer
 
-__all__ = ["STATE_FILE", "DrSegRewardFunctions", "RankNormalizerCallback", "drseg_reward_funcs"]
+__all__ = [
+    "STATE_FILE",
+    "DrSegRewardFunctions",
+    "RankNormalizerCallback",
+    "async_drseg_reward",
+    "drseg_reward_funcs",
+]
 
 #: File name of the normalizer state inside each checkpoint directory.
 STATE_FILE = "rankreward_normalizer.npz"
@@ -140,6 +146,39 @@ def drseg_reward_funcs(
         [1.0, 1.0, 3.0, 1.0]
     """
     return DrSegRewardFunctions(reward, ground_truth_key=ground_truth_key).all()
+
+
+def async_drseg_reward(
+    commit_every: int,
+    *,
+    state_file: str | Path | None = None,
+    resume_from: str | Path | None = None,
+    **options: Any,
+) -> DrSegReward:
+    """The Dr. Seg reward for TRL's experimental async GRPO (``trl.experimental.async_grpo``).
+
+    That trainer pickles ``reward_funcs`` into a spawned rollout process, scores one group
+    (``num_generations`` completions of a prompt) per call, several groups at once in threads,
+    and has no step callback there. So this is one picklable callable (the whole reward; four
+    functions sharing one scoring per batch would see interleaved groups) whose window commits
+    by count: `AutoCommitNormalizer` with ``commit_every`` = the completions per optimizer step
+    (``per_device_train_batch_size x gradient_accumulation_steps x processes``; a multiple of
+    ``num_generations``, so a group never straddles a step). ``state_file`` (``{step}`` for one
+    file per step) saves the window after every commit in the rollout process;
+    ``resume_from`` loads one. ``options`` go to `DrSegReward` (``look``, ``accuracy``, ...).
+
+    Complexity: as `DrSegReward.score` per group.
+
+    Examples:
+        >>> import pickle
+        >>> reward = pickle.loads(pickle.dumps(async_drseg_reward(16)))
+        >>> gt = ['[{"bbox_2d": [0, 0, 9, 9], "point_2d": [4, 4]}]']
+        >>> reward(completions=["<think><look>a</look></think><answer>[]</answer>"], solution=gt)
+        [6.0]
+    """
+    normalizer = AutoCommitNormalizer(RankNormalizer.paper(), commit_every,
+                                      state_file=state_file, resume_from=resume_from)  # fmt: skip
+    return DrSegReward(normalizer, **options)
 
 
 def _callback_base() -> type:

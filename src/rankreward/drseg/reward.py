@@ -729,6 +729,17 @@ class DrSegReward:
             return sum(max(w, 0.0) * COMPONENT_MAX[n] for n, w in parts.items()) + 3.0
         return sum(max(w, 0.0) * COMPONENT_MAX[n] for n, w in parts.items())
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable (TRL's async GRPO spawns its scorer): the lock is left out and a new one
+        is made on load; everything else, the window included, travels as is."""
+        state = self.__dict__.copy()
+        state["_lock"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
     def commit(self) -> int:
         """Append every staged raw metric to the windows (once per optimizer step). O(window)."""
         with self._lock:

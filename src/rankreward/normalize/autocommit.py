@@ -85,6 +85,17 @@ class AutoCommitNormalizer(NormalizerWrapper):
         if self.inner.num_staged >= self.commit_every:
             self.commit()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable (TRL's async GRPO spawns its scorer): the lock is left out and a new one
+        is made on load; everything else, the window included, travels as is."""
+        state = self.__dict__.copy()
+        state["_lock"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
     def commit(self) -> int:
         """Commit now (also called automatically); returns the rows appended."""
         with self._lock:

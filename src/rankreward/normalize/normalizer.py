@@ -414,6 +414,17 @@ class RankNormalizer:
         with self._lock:
             return self._run(values, rank=True, append=False, stage=True)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable (TRL's async GRPO spawns its scorer): the lock is left out and a new one
+        is made on load; everything else, the window included, travels as is."""
+        state = self.__dict__.copy()
+        state["_lock"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
     def commit(self) -> int:
         """Append everything staged since the last commit, in staging order.
 
