@@ -4,8 +4,7 @@ and after, a table, ``summary.json`` and a plot. ``bash scripts/demo.sh`` runs i
 Everything is built in code and runs on 2 CPU cores in a few minutes:
 
 1. a tiny Qwen2.5-VL (random weights) and synthetic images of coloured shapes with known boxes,
-   points, masks and counts, split into a training and a held-out set (each object inside its
-   own quadrant: the tiny model sees a 56-pixel image as 4 visual tokens, one per quadrant);
+   points, masks and counts, split into a training and a held-out set;
 2. a short supervised warm start (`rankreward.testing.warm_start`) so the policy writes the
    Look-to-Confirm format with rough boxes (a random policy never parses, every completion ties
    and GRPO has nothing to learn from);
@@ -62,10 +61,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--eval-answers", type=int, default=4,
                    help="sampled answers per held-out image (the Dr. Seg protocol samples)")  # fmt: skip
     p.add_argument("--warm-steps", type=int, default=300, help="supervised warm-start steps")
-    p.add_argument("--grpo-steps", type=int, default=40, help="GRPO optimizer steps")
+    p.add_argument("--grpo-steps", type=int, default=100, help="GRPO optimizer steps")
     p.add_argument("--num-generations", type=int, default=8, help="completions per prompt")
     p.add_argument("--prompts-per-step", type=int, default=2, help="prompts per GRPO step")
-    p.add_argument("--learning-rate", type=float, default=5e-4, help="GRPO learning rate")
+    p.add_argument("--learning-rate", type=float, default=1e-3, help="GRPO learning rate")
     p.add_argument("--max-completion-length", type=int, default=112)
     p.add_argument("--compare-raw", action="store_true",
                    help="also train with raw (unranked) accuracy from the same warm start")  # fmt: skip
@@ -82,6 +81,10 @@ def _quiet() -> None:
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+    import datasets
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
 
 
 def evaluate(model_dir: Path, rows: list[dict[str, Any]], max_new_tokens: int, *, samples: int,
@@ -203,8 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
-    rows = synthetic_shapes(args.train_size + args.eval_size, 56, args.seed, with_masks=True,
-                            layout="quadrants")  # fmt: skip
+    rows = synthetic_shapes(args.train_size + args.eval_size, 56, args.seed, with_masks=True)
     train, held_out = rows[: args.train_size], rows[args.train_size :]
     print(f"[demo] {len(train)} training and {len(held_out)} held-out synthetic images (56x56)")
     print(f"[demo] warm start: {args.warm_steps} supervised steps")

@@ -242,16 +242,10 @@ SHAPE_COLOURS = {
 
 
 def synthetic_shapes(
-    n: int, size: int, seed: int, *, with_masks: bool = False, layout: str = "free"
+    n: int, size: int, seed: int, *, with_masks: bool = False
 ) -> list[dict[str, Any]]:
     """Coloured squares or circles on small images: one colour and shape per image, 1-2
     objects, with the Dr. Seg ``solution`` JSON (boxes and centre points).
-
-    ``layout="free"`` places objects anywhere (they may overlap); ``"quadrants"`` puts each
-    object inside its own quadrant of the image, at a random size and offset. A 56-pixel image
-    reaches a tiny Qwen2.5-VL as 4 visual tokens, one per quadrant, so with ``"quadrants"`` a
-    model of a few hundred thousand parameters can learn where the objects are in a minute of
-    CPU training (the demo); with ``"free"`` it cannot.
 
     Each row has ``image`` (PIL), ``question``, ``solution``, ``count`` and ``category``
     (``"red circle"``); with ``with_masks`` also ``mask``, the (size, size) bool union mask and
@@ -264,10 +258,7 @@ def synthetic_shapes(
     """
     from PIL import Image, ImageDraw
 
-    if layout not in ("free", "quadrants"):
-        raise ValueError(f"layout must be 'free' or 'quadrants', got {layout!r}")
     rng = np.random.default_rng(seed)
-    half = size // 2
     rows = []
     for _ in range(n):
         img = Image.new("RGB", (size, size), (245, 245, 245))
@@ -275,17 +266,9 @@ def synthetic_shapes(
         colour = str(rng.choice(list(SHAPE_COLOURS)))
         shape = str(rng.choice(["square", "circle"]))
         objects, masks = [], []
-        count = int(rng.integers(1, 3))
-        cells = rng.permutation(4)[:count] if layout == "quadrants" else None
-        for k in range(count):
-            if layout == "free":
-                w, h = (int(v) for v in rng.integers(size // 6, size // 3, 2))
-                x, y = int(rng.integers(0, size - w)), int(rng.integers(0, size - h))
-            else:
-                w, h = (int(v) for v in rng.integers(half // 2, half - 1, 2))
-                cx, cy = int(cells[k] % 2) * half, int(cells[k] // 2) * half
-                x = cx + int(rng.integers(0, half - w + 1))
-                y = cy + int(rng.integers(0, half - h + 1))
+        for _ in range(int(rng.integers(1, 3))):
+            w, h = (int(v) for v in rng.integers(size // 6, size // 3, 2))
+            x, y = int(rng.integers(0, size - w)), int(rng.integers(0, size - h))
             box = [x, y, x + w - 1, y + h - 1]
             (draw.rectangle if shape == "square" else draw.ellipse)(box, fill=SHAPE_COLOURS[colour])
             objects.append({"bbox_2d": box, "point_2d": [x + w // 2, y + h // 2]})
