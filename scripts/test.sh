@@ -13,40 +13,31 @@ source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
 status=0
 "$PY" -m pytest "$@" || status=$?
 
-if [ "${RANKREWARD_VERL:-1}" != "0" ]; then
-    VERL_VENV="$ROOT/.venv-verl"
-    make_venv "$VERL_VENV"
-    verl_want="$(cat pyproject.toml scripts/test.sh | sha256sum | cut -c1-16)-verl"
-    if ! up_to_date "$VERL_VENV" "$verl_want"; then
-        echo "[setup] installing rankreward[verl] into $VERL_VENV"
-        "$VERL_VENV/bin/python" -m pip install -q --upgrade pip
-        "$VERL_VENV/bin/python" -m pip install -q "torch==2.13.0"
-        "$VERL_VENV/bin/python" -m pip install -q -e ".[verl]" pytest hypothesis
-        echo "$verl_want" > "$VERL_VENV/.rankreward-stamp"
+# trainer_env NAME SKIPVAR TESTFILE PIP_ARGS...: create .venv-NAME once (torch pinned first,
+# then PIP_ARGS with pytest and hypothesis) and run TESTFILE there, unless $SKIPVAR is 0.
+trainer_env() {
+    local name="$1" skip="$2" tests="$3"
+    shift 3
+    if [ "${!skip:-1}" = "0" ]; then
+        echo "[test] $skip=0: $name adapter tests not run"
+        return 0
     fi
-    echo "[test] verl adapter in $VERL_VENV"
-    "$VERL_VENV/bin/python" -m pytest -q -p no:cacheprovider tests/adapters/test_verl.py \
-        || status=$?
-else
-    echo "[test] RANKREWARD_VERL=0: verl adapter tests not run"
-fi
-if [ "${RANKREWARD_SWIFT:-1}" != "0" ]; then
-    SWIFT_VENV="$ROOT/.venv-swift"
-    make_venv "$SWIFT_VENV"
-    swift_want="$(cat pyproject.toml scripts/test.sh | sha256sum | cut -c1-16)-swift"
-    if ! up_to_date "$SWIFT_VENV" "$swift_want"; then
-        echo "[setup] installing ms-swift into $SWIFT_VENV"
-        "$SWIFT_VENV/bin/python" -m pip install -q --upgrade pip
-        "$SWIFT_VENV/bin/python" -m pip install -q "torch==2.13.0"
-        # msgspec: imported by ms-swift's GRPO trainer modules, not declared by the package
-        "$SWIFT_VENV/bin/python" -m pip install -q "ms-swift==4.6.0" msgspec
-        "$SWIFT_VENV/bin/python" -m pip install -q -e . pytest hypothesis
-        echo "$swift_want" > "$SWIFT_VENV/.rankreward-stamp"
+    local venv="$ROOT/.venv-$name"
+    make_venv "$venv"
+    local want
+    want="$(cat pyproject.toml scripts/test.sh | sha256sum | cut -c1-16)-$name"
+    if ! up_to_date "$venv" "$want"; then
+        echo "[setup] installing $* into $venv"
+        "$venv/bin/python" -m pip install -q --upgrade pip
+        "$venv/bin/python" -m pip install -q "torch==2.13.0"
+        "$venv/bin/python" -m pip install -q "$@" pytest hypothesis
+        echo "$want" > "$venv/.rankreward-stamp"
     fi
-    echo "[test] ms-swift adapter in $SWIFT_VENV"
-    "$SWIFT_VENV/bin/python" -m pytest -q -p no:cacheprovider tests/adapters/test_swift.py \
-        || status=$?
-else
-    echo "[test] RANKREWARD_SWIFT=0: ms-swift adapter tests not run"
-fi
+    echo "[test] $name adapter in $venv"
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider "$tests" || status=$?
+}
+
+trainer_env verl RANKREWARD_VERL tests/adapters/test_verl.py -e ".[verl]"
+# msgspec: imported by ms-swift's GRPO trainer modules but not declared by the package
+trainer_env swift RANKREWARD_SWIFT tests/adapters/test_swift.py "ms-swift==4.6.0" msgspec -e .
 exit $status

@@ -18,7 +18,13 @@ import numpy as np
 from ..drseg.reward import DrSegReward
 from ..normalize import AutoCommitNormalizer, RankNormalizer
 
-__all__ = ["SHARE_MODES", "breakdown_row", "reset_shared_rewards", "shared_reward"]
+__all__ = [
+    "SHARE_MODES",
+    "ablation_from_env",
+    "breakdown_row",
+    "reset_shared_rewards",
+    "shared_reward",
+]
 
 SHARE_MODES = ("auto", "ray", "local")
 
@@ -80,6 +86,25 @@ def shared_reward(
             reward = DrSegReward(normalizer, weights, strict=strict, **thresholds)
             _cache[key] = reward
         return reward
+
+
+def ablation_from_env(env: dict[str, str]) -> dict[str, Any]:
+    """The paper's ablation rows from ``RANKREWARD_*`` variables, as `DrSegReward` keywords:
+    ``COMPAT``, ``ACCURACY``, ``NON_REPEAT`` (their values) and ``LOOK`` (``0``/``false``/``no``
+    drop the look part). O(1).
+
+    Examples:
+        >>> ablation_from_env({"RANKREWARD_LOOK": "0", "RANKREWARD_ACCURACY": "raw"})
+        {'accuracy': 'raw', 'look': False}
+    """
+    options: dict[str, Any] = {}
+    for name, key in (("COMPAT", "compat"), ("ACCURACY", "accuracy"), ("NON_REPEAT", "non_repeat")):
+        if env.get(f"RANKREWARD_{name}"):
+            options[key] = env[f"RANKREWARD_{name}"]
+    look = env.get("RANKREWARD_LOOK") or None
+    if look is not None:
+        options["look"] = look not in ("0", "false", "no")
+    return options
 
 
 def reset_shared_rewards() -> None:

@@ -21,7 +21,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from ._shared import LOGGED, shared_reward
+from ._shared import LOGGED, ablation_from_env, shared_reward
 
 __all__ = ["ASSISTANT_MARKER", "OpenRLHFReward", "reward_func_from_env", "split_response"]
 
@@ -141,12 +141,7 @@ def reward_func_from_env(env: dict[str, str] | None = None) -> OpenRLHFReward:
         return env.get(f"RANKREWARD_{name}") or None
 
     every = get("COMMIT_EVERY")
-    ablation: dict[str, Any] = {}
-    for name, key in (("COMPAT", "compat"), ("ACCURACY", "accuracy"), ("NON_REPEAT", "non_repeat")):
-        if get(name):
-            ablation[key] = get(name)
-    if get("LOOK") is not None:
-        ablation["look"] = get("LOOK") not in ("0", "false", "no")
+    ablation = ablation_from_env(env)
     return OpenRLHFReward(
         int(every) if every else None,
         share=get("SHARE") or "auto",

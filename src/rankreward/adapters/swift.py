@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from ..drseg.reward import DrSegReward
+from ._shared import ablation_from_env
 from .trl import STATE_FILE, DrSegRewardFunctions
 
 __all__ = ["CALLBACK_NAME", "REWARD_NAMES", "register", "reset", "shared_functions"]
@@ -56,15 +57,7 @@ def _reward_from_env(env: dict[str, str]) -> DrSegReward:
     from ..distributed import DistributedRankNormalizer
     from ..normalize import RankNormalizer
 
-    def get(name: str) -> str | None:
-        return env.get(f"RANKREWARD_{name}") or None
-
-    options: dict[str, Any] = {}
-    for name, key in (("COMPAT", "compat"), ("ACCURACY", "accuracy"), ("NON_REPEAT", "non_repeat")):
-        if get(name):
-            options[key] = get(name)
-    if get("LOOK") is not None:
-        options["look"] = get("LOOK") not in ("0", "false", "no")
+    options = ablation_from_env(env)
     return DrSegReward(DistributedRankNormalizer(RankNormalizer.paper()), **options)
 
 

@@ -28,6 +28,7 @@ import numba as nb
 import numpy as np
 
 from .._parallel import launch
+from .._pickling import LockFreePickle
 from ..metrics.boxes import _IOU, _L1, _pair_value
 from ..metrics.matching import _solve_one
 from ..normalize import NormalizerLike, RankNormalizer
@@ -447,7 +448,7 @@ def visionreasoner_non_repeat(text: str) -> float:
     return 0.0 if len(pieces) - len(set(pieces)) >= 2 else 1.0
 
 
-class DrSegReward:
+class DrSegReward(LockFreePickle):
     """The Dr. Seg reward as a TRL-style callable ``(completions, ground_truth, **kw) -> list``.
 
     reward = structure + answer_items + look + r1 + r2 + r3 + non_repeat (each times its
@@ -728,17 +729,6 @@ class DrSegReward:
             parts.update(r1=0.0, r2=0.0, r3=0.0)
             return sum(max(w, 0.0) * COMPONENT_MAX[n] for n, w in parts.items()) + 3.0
         return sum(max(w, 0.0) * COMPONENT_MAX[n] for n, w in parts.items())
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Picklable (TRL's async GRPO spawns its scorer): the lock is left out and a new one
-        is made on load; everything else, the window included, travels as is."""
-        state = self.__dict__.copy()
-        state["_lock"] = None
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.RLock()
 
     def commit(self) -> int:
         """Append every staged raw metric to the windows (once per optimizer step). O(window)."""

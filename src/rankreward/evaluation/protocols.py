@@ -210,9 +210,12 @@ def read_released_answer(text: str, x_factor: float = 1.0, y_factor: float = 1.0
         ...                          '"point_2d": [4, 8]}]</answer>', 0.5, 0.5)
         >>> a.boxes, a.points, a.error
         ([[0, 0, 210, 420]], [[2, 4]], None)
-        >>> read_released_answer('<answer>[{"bbox_2d": [1, 2, 3, 4], "point_2d": [1]}]</answer>',
-        ...                      keep_boxes=True)
-        ReleasedAnswer(boxes=[[1, 2, 3, 4]], points=[], error="IndexError: point_2d [1] has fewer than 2 numbers", stage='point')
+        >>> b = read_released_answer('<answer>[{"bbox_2d": [1, 2, 3, 4], "point_2d": [1]}]</answer>',
+        ...                          keep_boxes=True)
+        >>> b.boxes, b.points, b.stage
+        ([[1, 2, 3, 4]], [], 'point')
+        >>> print(b.error)
+        IndexError: point_2d [1] has fewer than 2 numbers
     """
     m = _ANSWER.search(text)
     if m is None:

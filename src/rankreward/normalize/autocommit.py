@@ -15,13 +15,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .._pickling import LockFreePickle
 from .normalizer import RankNormalizer
 from .wrapper import NormalizerWrapper
 
 __all__ = ["AutoCommitNormalizer"]
 
 
-class AutoCommitNormalizer(NormalizerWrapper):
+class AutoCommitNormalizer(LockFreePickle, NormalizerWrapper):
     """Stage ranked rows and commit every ``commit_every`` rows. Thread-safe.
 
     Args:
@@ -84,17 +85,6 @@ class AutoCommitNormalizer(NormalizerWrapper):
     def _commit_if_full(self) -> None:
         if self.inner.num_staged >= self.commit_every:
             self.commit()
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Picklable (TRL's async GRPO spawns its scorer): the lock is left out and a new one
-        is made on load; everything else, the window included, travels as is."""
-        state = self.__dict__.copy()
-        state["_lock"] = None
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.RLock()
 
     def commit(self) -> int:
         """Commit now (also called automatically); returns the rows appended."""

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .._arrays import format_index, is_torch, is_torch_cuda, result_dtype_name, to_numpy
+from .._pickling import LockFreePickle
 from .rounding import python_round, round_fractions
 from .sorted_backend import SortedBackend
 
@@ -58,7 +59,7 @@ def _default_cpu_backend() -> str:
     return "numba"
 
 
-class RankNormalizer:
+class RankNormalizer(LockFreePickle):
     """Rank raw metric values by their empirical quantile in a rolling window per metric.
 
     Args:
@@ -413,17 +414,6 @@ class RankNormalizer:
         """
         with self._lock:
             return self._run(values, rank=True, append=False, stage=True)
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Picklable (TRL's async GRPO spawns its scorer): the lock is left out and a new one
-        is made on load; everything else, the window included, travels as is."""
-        state = self.__dict__.copy()
-        state["_lock"] = None
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.RLock()
 
     def commit(self) -> int:
         """Append everything staged since the last commit, in staging order.
