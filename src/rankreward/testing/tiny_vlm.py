@@ -158,7 +158,7 @@ def build_tiny_qwen2_5_vl(
 ) -> Path:
     """Build, save and return the directory of a tiny random Qwen2.5-VL with its processor.
 
-    By default about 0.3M parameters: 2 text layers of hidden size 64, a 1-block vision tower.
+    By default about 0.2M parameters: 2 text layers of hidden size 64, a 1-block vision tower.
     Images are resized to at most ``image_size`` pixels a side (a few dozen patches).
     """
     import torch
