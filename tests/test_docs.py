@@ -26,6 +26,7 @@ PUBLIC_MODULES = [
     "rankreward.adapters.swift",
     "rankreward.distributed",
     "rankreward.evaluation",
+    "rankreward.rewards",
 ]
 
 

@@ -1,0 +1,95 @@
+"""Recipes as `ComponentReward` s: ``preset(name, ranked=True)``.
+
+So far: ``"drseg"`` (the Dr. Seg reward: structure, answer_items, look and non_repeat raw,
+x1..x3 ranked; equal to `DrSegReward()` sample for sample) and ``"visionreasoner"`` (the
+paper's baseline: its format, accuracy and non_repeat; ``ranked=True`` ranks its accuracy).
+``ranked=False`` gives a recipe as published (for Dr. Seg: raw x1..x3, the paper's ablation).
+
+Each preset reads a batch once: the components share one parse of the batch (the Dr. Seg
+scanner and matcher), cached per call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..drseg.reward import DrSegReward, VisionReasonerReward
+from .spec import Component, ComponentReward
+
+__all__ = ["PRESETS", "preset"]
+
+
+class _Shared:
+    """One breakdown per batch for all of a preset's components: `ComponentReward.score`
+    hands every component the same two list objects, which are kept (so never recycled)."""
+
+    def __init__(self, reward: DrSegReward) -> None:
+        self.reward = reward
+        self._batch: tuple[list, list] | None = None
+        self._value: dict[str, Any] = {}
+
+    def get(self, answers: list, gts: list) -> dict[str, Any]:
+        if self._batch is None or self._batch[0] is not answers or self._batch[1] is not gts:
+            self._value, self._batch = self.reward.score(answers, gts), (answers, gts)
+        return self._value
+
+    def part(self, name: str) -> _Part:
+        return _Part(self, name)
+
+
+class _Part:
+    """One breakdown entry as a component function (a class, so presets pickle)."""
+
+    def __init__(self, shared: _Shared, name: str) -> None:
+        self.shared, self.name = shared, name
+
+    def __call__(self, answers: list, gts: list) -> Any:
+        return self.shared.get(answers, gts)[self.name]
+
+
+def _drseg(ranked: bool = True, task_key: str | None = None, **options: Any) -> ComponentReward:
+    # raw x1..x3 from the released reward's own parser and matcher; ranking happens in the spec
+    shared = _Shared(DrSegReward(accuracy="raw", **options))
+    w = shared.reward.weights
+    parts = [
+        Component("structure", shared.part("structure"), w["structure"]),
+        Component("answer_items", shared.part("answer_items"), w["answer_items"]),
+        Component("look", shared.part("look"), w["look"]),
+        Component("x1", shared.part("x1"), w["r1"], ranked=ranked),
+        Component("x2", shared.part("x2"), w["r2"], ranked=ranked),
+        Component("x3", shared.part("x3"), w["r3"], ranked=ranked),
+        Component("non_repeat", shared.part("non_repeat"), w["non_repeat"]),
+    ]
+    return ComponentReward(parts, task_key=task_key)
+
+
+def _visionreasoner(ranked: bool = False, **options: Any) -> ComponentReward:
+    shared = _Shared(VisionReasonerReward(**options))
+    # the released sum's order: format terms, non_repeat, then the accuracy
+    parts = [
+        Component("structure", shared.part("structure")),
+        Component("answer_items", shared.part("answer_items")),
+        Component("non_repeat", shared.part("non_repeat")),
+        Component("accuracy", shared.part("accuracy"), ranked=ranked),
+    ]
+    return ComponentReward(parts)
+
+
+PRESETS = {"drseg": _drseg, "visionreasoner": _visionreasoner}
+
+
+def preset(name: str, ranked: bool | None = None, **options: Any) -> ComponentReward:
+    """A recipe's reward as a `ComponentReward`; ``ranked=None`` is the recipe's own choice
+    (Dr. Seg ranks, VisionReasoner does not). O(1).
+
+    Examples:
+        >>> gt = ['[{"bbox_2d": [0, 0, 9, 9], "point_2d": [4, 4]}]']
+        >>> text = '<think><look>a</look></think><answer>[{"bbox_2d": [0, 0, 9, 9], "point_2d": [4, 4]}]</answer>'
+        >>> preset("drseg")([text], ground_truth=gt) == DrSegReward()([text], ground_truth=gt)
+        True
+    """
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
+    if ranked is not None:
+        options["ranked"] = ranked
+    return PRESETS[name](**options)

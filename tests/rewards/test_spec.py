@@ -1,0 +1,144 @@
+"""Reward spec: the Dr. Seg preset equals DrSegReward exactly step after step, the
+VisionReasoner preset equals VisionReasonerReward, frames round-trip, not-applicable values
+never enter a window or a sum, per-task windows stay separate, state restores exactly."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rankreward.drseg import DrSegReward, VisionReasonerReward
+from rankreward.normalize import RankNormalizer
+from rankreward.rewards import Component, ComponentReward, from_pixels, preset, to_pixels
+from rankreward.testing.synthetic import synthetic_batch
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.lists(st.integers(1, 12), min_size=1, max_size=4))
+def test_drseg_preset_equals_drseg_reward(seed, sizes):
+    rng = np.random.default_rng(seed)
+    spec, reference = preset("drseg"), DrSegReward()
+    for n in sizes:  # one optimizer step per batch
+        texts, gts = synthetic_batch(n, rng, max_objects=6)
+        assert spec(texts, ground_truth=gts) == reference(texts, ground_truth=gts)
+        spec.commit()
+        reference.commit()
+    for k, name in enumerate(("x1", "x2", "x3")):
+        np.testing.assert_array_equal(spec.window(name).window[:, 0],
+                                      reference.normalizer.window[:, k])  # fmt: skip
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_visionreasoner_preset_equals_the_baseline(seed):
+    texts, gts = synthetic_batch(16, np.random.default_rng(seed), max_objects=6)
+    assert preset("visionreasoner")(texts, ground_truth=gts) == VisionReasonerReward()(
+        texts, ground_truth=gts
+    )
+
+
+def test_unranked_drseg_preset_is_the_raw_ablation():
+    texts, gts = synthetic_batch(12, np.random.default_rng(3), max_objects=6)
+    assert preset("drseg", ranked=False)(texts, ground_truth=gts) == DrSegReward(accuracy="raw")(
+        texts, ground_truth=gts
+    )
+    with pytest.raises(ValueError, match="unknown preset"):
+        preset("seg-zero-ish")
+
+
+sizes = st.tuples(st.integers(1, 4000), st.integers(1, 4000))
+coords = st.lists(st.floats(-10, 5000, allow_nan=False), min_size=4, max_size=4)
+
+
+@given(coords, st.sampled_from(["absolute", "rel1000", "rel1"]), sizes, sizes | st.none())
+def test_frames_round_trip(box, frame, image, seen):
+    b = np.array([box])
+    back = from_pixels(to_pixels(b, frame, image, seen_size=seen), frame, image, seen_size=seen)
+    np.testing.assert_allclose(back, b, rtol=1e-12, atol=1e-9)
+
+
+def test_frames_by_hand_and_torch():
+    torch = pytest.importorskip("torch")
+    t = torch.tensor([[500, 500]], dtype=torch.float32)
+    out = to_pixels(t, "rel1000", (640, 480))
+    assert isinstance(out, torch.Tensor) and out.dtype == torch.float32
+    assert out.tolist() == [[320.0, 240.0]]
+    assert to_pixels(np.array([[0.5, 0.25]]), "rel1", (640, 480)).tolist() == [[320.0, 120.0]]
+    with pytest.raises(ValueError, match="x, y pairs"):
+        to_pixels(np.zeros((2, 3)), "rel1", (10, 10))
+    with pytest.raises(ValueError, match="image_size"):
+        to_pixels(np.zeros((1, 2)), "rel1", (0, 10))
+    with pytest.raises(ValueError, match="frame must be"):
+        to_pixels(np.zeros((1, 2)), "pixels", (10, 10))
+
+
+def _count_iou_reward(**kwargs) -> ComponentReward:
+    """A mixed-task reward: 'iou' applies to detection samples, 'count' to counting ones."""
+
+    def iou(answers, gts):
+        return [a["iou"] if "iou" in a else None for a in answers]
+
+    def count(answers, gts):
+        return [float(a["n"] == g) if "n" in a else None for a, g in zip(answers, gts, strict=True)]
+
+    return ComponentReward(
+        [Component("iou", iou, ranked=True), Component("count", count, weight=2.0)],
+        reader=lambda t: {"iou": float(t[4:])} if t.startswith("iou ") else {"n": int(t[2:])},
+        make_window=lambda: RankNormalizer(num_metrics=1, window=64, ties="right"),
+        **kwargs,
+    )
+
+
+@given(st.lists(st.one_of(st.floats(0, 1).map(lambda x: f"iou {x}"),
+                          st.integers(0, 5).map(lambda n: f"n {n}")), min_size=1, max_size=12))  # fmt: skip
+def test_not_applicable_values_never_enter_a_window_or_a_sum(texts):
+    reward = _count_iou_reward()
+    gts = [3] * len(texts)
+    out = reward.score(texts, gts)
+    detection = np.array([t.startswith("iou") for t in texts])
+    assert np.isnan(out["iou"][~detection]).all() and np.isnan(out["count"][detection]).all()
+    want = np.where(detection, out.get("iou_rank", np.zeros(len(texts))), 2.0 * out["count"])
+    np.testing.assert_array_equal(out["reward"], want)
+    assert reward.window("iou").num_staged == int(detection.sum())
+
+
+def test_per_task_windows_stay_separate():
+    reward = _count_iou_reward(task_key="task")
+    texts = ["iou 0.9", "iou 0.1", "iou 0.5"]
+    reward(texts, ground_truth=[0, 0, 0], task=["refcoco", "coco", "refcoco"])
+    reward.commit()
+    assert sorted(reward.window("iou", "refcoco").window[:, 0].tolist()) == [0.5, 0.9]
+    assert reward.window("iou", "coco").window[:, 0].tolist() == [0.1]
+    with pytest.raises(TypeError, match="task_key"):
+        reward(texts, ground_truth=[0, 0, 0])
+
+
+def test_no_applicable_component_is_none_and_bad_values_raise():
+    only_iou = ComponentReward([Component("iou", lambda a, g: [None] * len(a), ranked=True)])
+    assert only_iou(["x", "y"], ground_truth=[0, 0]) == [None, None]
+    bad = ComponentReward([Component("iou", lambda a, g: [float("inf")] * len(a))])
+    with pytest.raises(ValueError, match="returned inf"):
+        bad(["x"], ground_truth=[0])
+    short = ComponentReward([Component("iou", lambda a, g: [1.0])])
+    with pytest.raises(ValueError, match="returned"):
+        short(["x", "y"], ground_truth=[0, 0])
+    with pytest.raises(ValueError, match="unique"):
+        ComponentReward([Component("a", len), Component("a", len)])
+
+
+def test_state_round_trip_and_pickling_continue_identically():
+    texts, gts = synthetic_batch(10, np.random.default_rng(7), max_objects=6)
+    first = preset("drseg")
+    first(texts, ground_truth=gts)
+    first.commit()
+    restored = preset("drseg")
+    restored.load_state_dict(first.state_dict())
+    copy = pickle.loads(pickle.dumps(first))  # presets pickle (TRL's async GRPO spawns)
+    more, more_gts = synthetic_batch(10, np.random.default_rng(8), max_objects=6)
+    want = first(more, ground_truth=more_gts)
+    assert restored(more, ground_truth=more_gts) == want
+    assert copy(more, ground_truth=more_gts) == want
