@@ -22,6 +22,7 @@ from _report import ROOT, fmt_time, replace_section, time_interleaved
 
 from rankreward.drseg import DrSegReward
 from rankreward.drseg.scan import scan_batch
+from rankreward.rewards import preset
 from rankreward.testing.reference import ReferenceDrSeg
 from rankreward.testing.synthetic import synthetic_batch
 
@@ -37,21 +38,27 @@ def main(argv: list[str] | None = None) -> str:
     budget = args.budget or (0.5 if args.quick else 20.0)
     rng = np.random.default_rng(0)
     completions, gts = synthetic_batch(n, rng)
-    ours, ref = DrSegReward(), ReferenceDrSeg()
+    ours, ref, spec = DrSegReward(), ReferenceDrSeg(), preset("drseg")
     # One step is scored over and over (staged values discarded): not a missing commit.
     warnings.filterwarnings("ignore", "\\d+ values staged without commit", RuntimeWarning)
     # Same window contents for both: one committed warm-up step.
     warm_c, warm_g = synthetic_batch(512, rng)
-    ours(warm_c, warm_g), ref(warm_c, warm_g)
-    ours.commit(), ref.commit()
-    a, b = ours(completions, gts), ref(completions, gts)
-    if a != b:
-        bad = next(k for k in range(n) if a[k] != b[k])
-        raise AssertionError(f"rewards differ at {bad}: {a[bad]} vs {b[bad]}")
+    ours(warm_c, warm_g), ref(warm_c, warm_g), spec(warm_c, warm_g)
+    ours.commit(), ref.commit(), spec.commit()
+    a, b, c = ours(completions, gts), ref(completions, gts), spec(completions, gts)
+    for other, name in ((b, "the reference"), (c, 'preset("drseg")')):
+        if a != other:
+            bad = next(k for k in range(n) if a[k] != other[k])
+            raise AssertionError(f"{name} differs at {bad}: {a[bad]} vs {other[bad]}")
 
     def run_ours():
         ours(completions, gts)
         ours.normalizer.discard_staged()
+
+    def run_spec():
+        spec(completions, gts)
+        for window in spec._windows.values():
+            window.discard_staged()
 
     def run_ref():
         ref(completions, gts)
@@ -69,7 +76,8 @@ def main(argv: list[str] | None = None) -> str:
     def run_scan():
         scan_batch(completions, max_chars=ours.max_chars, max_objects=ours.config.max_objects)
 
-    methods = {"ours": run_ours, "ours_1": run_ours_1, "scan": run_scan, "ref": run_ref}
+    methods = {"ours": run_ours, "ours_1": run_ours_1, "scan": run_scan, "spec": run_spec,
+               "ref": run_ref}  # fmt: skip
     t = time_interleaved(methods, budget)
     chars = sum(map(len, completions)) / n
     table = (
@@ -79,6 +87,8 @@ def main(argv: list[str] | None = None) -> str:
         f"{fmt_time(t['ref'])} | {t['ref'] / t['ours']:.1f}x | yes |\n"
         f"| {n} | {chars:.0f} chars | {fmt_time(t['ours_1'])} (1 thread) | "
         f"{fmt_time(t['ref'])} | {t['ref'] / t['ours_1']:.1f}x | yes |\n"
+        f'| {n} | {chars:.0f} chars | {fmt_time(t["spec"])} (`preset("drseg")`) | '
+        f"{fmt_time(t['ref'])} | {t['ref'] / t['spec']:.1f}x | yes |\n"
         "\n"
         f"Of the {threads}-thread time, the batch scanner (tags, structure, looks, canonical "
         f"answers, non_repeat) takes {fmt_time(t['scan'])}; the rest is the Python fallback for "
