@@ -142,3 +142,12 @@ def test_state_round_trip_and_pickling_continue_identically():
     want = first(more, ground_truth=more_gts)
     assert restored(more, ground_truth=more_gts) == want
     assert copy(more, ground_truth=more_gts) == want
+
+
+def test_each_component_is_logged_over_the_samples_it_applies_to():
+    logged = {}
+    reward = _count_iou_reward()
+    reward(["iou 0.5", "n 3", "n 1"], ground_truth=[3, 3, 3],
+           log_metric=lambda k, v: logged.__setitem__(k, v))  # fmt: skip
+    # an empty window ranks at its empty_rank, 0.5
+    assert logged == {"rewards/iou": 0.5, "rewards/iou_rank": 0.5, "rewards/count": 0.5}

@@ -180,7 +180,9 @@ class ComponentReward(LockFreePickle):
         self, completions: Sequence[Any], ground_truth: Sequence[Any] | None = None, **kwargs: Any
     ) -> list[float | None]:
         """TRL's reward-function form: one float per completion (``None`` when no component
-        applies). ``ground_truth`` may come as the ``ground_truth_key`` column."""
+        applies). ``ground_truth`` may come as the ``ground_truth_key`` column. With TRL's
+        ``log_metric`` keyword, each component's mean over the samples it applies to (and its
+        rank's) is logged as ``rewards/<name>``."""
         if ground_truth is None:
             ground_truth = kwargs.get(self.ground_truth_key)
         if ground_truth is None:
@@ -188,8 +190,15 @@ class ComponentReward(LockFreePickle):
         tasks = kwargs.get(self.task_key) if self.task_key else None
         if self.task_key and tasks is None:
             raise TypeError(f"task_key={self.task_key!r} but no such column was passed")
-        reward = self.score(completions, ground_truth, tasks)["reward"]
-        return [None if np.isnan(r) else float(r) for r in reward]
+        out = self.score(completions, ground_truth, tasks)
+        log_metric = kwargs.get("log_metric")  # TRL's per-step logger, when it passes one
+        if log_metric is not None:
+            for c in self.components:
+                for key in (c.name, c.name + "_rank") if c.ranked else (c.name,):
+                    values = out[key][np.isfinite(out[key])]
+                    if len(values):  # a component that applied to no sample logs nothing
+                        log_metric(f"rewards/{key}", float(values.mean()))
+        return [None if np.isnan(r) else float(r) for r in out["reward"]]
 
     def commit(self) -> int:
         """Append every window's staged values (once per optimizer step); returns the number
