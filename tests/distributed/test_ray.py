@@ -104,3 +104,38 @@ def test_drseg_reward_through_the_actor(ray_session):
             texts[i : i + 4], ground_truth=gts[i : i + 4]
         )
     remote.normalizer.kill()
+
+
+@ray.remote
+def _easyr1_actor(inputs: list[dict], kwargs: dict) -> list[dict]:
+    """An EasyR1 reward-manager actor: its own process, the reward file's function."""
+    from rankreward.adapters import easyr1
+
+    return easyr1.compute_score(inputs, **kwargs)
+
+
+def test_easyr1_training_and_validation_actors_share_one_window(ray_session):
+    """EasyR1's two reward actors (training, validation) are separate processes with the same
+    configuration: training calls move the shared window, validation calls only read it."""
+    n = 8
+    kwargs = {"rollout_size": n, "share": "ray", "actor_name": "easyr1-test", "resume": False}
+
+    def inputs(seed: int, size: int) -> tuple[list[dict], list[str], list[str]]:
+        texts, gts = synthetic_batch(size, np.random.default_rng(seed), max_objects=4)
+        rows = [{"response": t, "response_length": 1, "ground_truth": g}
+                for t, g in zip(texts, gts, strict=True)]  # fmt: skip
+        return rows, texts, gts
+
+    local = DrSegReward(AutoCommitNormalizer(RankNormalizer.paper(), n))
+    for step in range(3):
+        rows, texts, gts = inputs(step, n)
+        got = ray.get(_easyr1_actor.remote(rows, kwargs))
+        assert [r["overall"] for r in got] == local(texts, ground_truth=gts)
+        val_rows, val_texts, val_gts = inputs(50 + step, 5)  # the validation actor
+        val = ray.get(_easyr1_actor.remote(val_rows, kwargs))
+        want = local.score(val_texts, val_gts, stage=False)["reward"].tolist()
+        assert [r["overall"] for r in val] == want
+    shared = RayRankNormalizer("easyr1-test", commit_every=n)
+    np.testing.assert_array_equal(shared.window, local.normalizer.window)
+    assert len(shared) == 128 + 3 * n  # no validation row entered it
+    shared.kill()
