@@ -1,8 +1,10 @@
 """Recipes as `ComponentReward` s: ``preset(name, ranked=True)``.
 
 So far: ``"drseg"`` (the Dr. Seg reward: structure, answer_items, look and non_repeat raw,
-x1..x3 ranked; equal to `DrSegReward()` sample for sample) and ``"visionreasoner"`` (the
-paper's baseline: its format, accuracy and non_repeat; ``ranked=True`` ranks its accuracy).
+x1..x3 ranked; equal to `DrSegReward()` sample for sample), ``"visionreasoner"`` (the
+paper's baseline: its format, accuracy and non_repeat; ``ranked=True`` ranks its accuracy) and
+``"seg-zero"`` (Seg-Zero's ``seg_compute_score``, see `rankreward.rewards.segzero`;
+``ranked=True`` ranks the IoU, box L1 and point distance behind its thresholded terms).
 ``ranked=False`` gives a recipe as published (for Dr. Seg: raw x1..x3, the paper's ablation).
 
 Each preset reads a batch once: the components share one parse of the batch (the Dr. Seg
@@ -14,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..drseg.reward import DrSegReward, VisionReasonerReward
+from .segzero import read_segzero, segzero_terms
 from .spec import Component, ComponentReward
 
 __all__ = ["PRESETS", "preset"]
@@ -21,16 +24,17 @@ __all__ = ["PRESETS", "preset"]
 
 class _Shared:
     """One breakdown per batch for all of a preset's components: `ComponentReward.score`
-    hands every component the same two list objects, which are kept (so never recycled)."""
+    hands every component the same two list objects, which are kept (so never recycled).
+    ``compute(answers, ground_truths) -> {name: per-sample values}``."""
 
-    def __init__(self, reward: DrSegReward) -> None:
-        self.reward = reward
+    def __init__(self, compute: Any) -> None:
+        self.compute = compute
         self._batch: tuple[list, list] | None = None
         self._value: dict[str, Any] = {}
 
     def get(self, answers: list, gts: list) -> dict[str, Any]:
         if self._batch is None or self._batch[0] is not answers or self._batch[1] is not gts:
-            self._value, self._batch = self.reward.score(answers, gts), (answers, gts)
+            self._value, self._batch = self.compute(answers, gts), (answers, gts)
         return self._value
 
     def part(self, name: str) -> _Part:
@@ -49,8 +53,9 @@ class _Part:
 
 def _drseg(ranked: bool = True, task_key: str | None = None, **options: Any) -> ComponentReward:
     # raw x1..x3 from the released reward's own parser and matcher; ranking happens in the spec
-    shared = _Shared(DrSegReward(accuracy="raw", **options))
-    w = shared.reward.weights
+    reward = DrSegReward(accuracy="raw", **options)
+    shared = _Shared(reward.score)
+    w = reward.weights
     parts = [
         Component("structure", shared.part("structure"), w["structure"]),
         Component("answer_items", shared.part("answer_items"), w["answer_items"]),
@@ -64,7 +69,7 @@ def _drseg(ranked: bool = True, task_key: str | None = None, **options: Any) -> 
 
 
 def _visionreasoner(ranked: bool = False, **options: Any) -> ComponentReward:
-    shared = _Shared(VisionReasonerReward(**options))
+    shared = _Shared(VisionReasonerReward(**options).score)
     # the released sum's order: format terms, non_repeat, then the accuracy
     parts = [
         Component("structure", shared.part("structure")),
@@ -75,7 +80,31 @@ def _visionreasoner(ranked: bool = False, **options: Any) -> ComponentReward:
     return ComponentReward(parts)
 
 
-PRESETS = {"drseg": _drseg, "visionreasoner": _visionreasoner}
+class _SegZeroTerms:
+    """Seg-Zero's terms of a batch, as per-sample lists (a class, so presets pickle)."""
+
+    def __call__(self, answers: list, gts: list) -> dict[str, list]:
+        rows = [segzero_terms(a, str(g)) for a, g in zip(answers, gts, strict=True)]
+        return {key: [r[key] for r in rows] for key in rows[0]} if rows else {}
+
+
+def _segzero(ranked: bool = False, **options: Any) -> ComponentReward:
+    if options:
+        raise TypeError(f"the seg-zero preset takes no options, got {sorted(options)}")
+    shared = _Shared(_SegZeroTerms())
+    acc = {"iou": "iou_value", "box_l1": "box_l1_value", "point_l1": "point_value"}
+
+    def term(name: str) -> Component:
+        if ranked and name in acc:
+            return Component(name, shared.part(acc[name]), ranked=True)
+        return Component(name, shared.part(name))
+
+    # the published sum's order
+    names = ("iou", "thinking_format", "segmentation_format", "point_l1", "box_l1")
+    return ComponentReward([term(n) for n in names], reader=read_segzero)
+
+
+PRESETS = {"drseg": _drseg, "visionreasoner": _visionreasoner, "seg-zero": _segzero}
 
 
 def preset(name: str, ranked: bool | None = None, **options: Any) -> ComponentReward:

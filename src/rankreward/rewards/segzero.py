@@ -1,0 +1,183 @@
+"""Seg-Zero's reward (``verl/utils/reward_score/seg.py``, ``seg_compute_score``), restated.
+
+The answer is the first ``{...}`` (no ``}`` inside) of the completion, read with ``json.loads``;
+its box is the first key containing ``bbox``, its points the keys containing ``point``. The
+ground truth is the string ``<box>(x1,y1),(x2,y2)</box><points>(x,y),(x,y)</points>``.
+Published terms (each 0 or 1, summed in this order):
+
+- ``iou``: IoU > 0.5 between the box and the ground-truth box (pixel-inclusive areas);
+- ``thinking_format``: the whole text is ``<think>...</think> <answer>...</answer>``;
+- ``segmentation_format``: a box of 4 values and at least 2 point keys of 2 values each;
+- ``point_l1``: two ``points`` keys, both inside the box, mean distance to the two
+  ground-truth points (best pairing) < 100;
+- ``box_l1``: mean absolute coordinate difference to the ground-truth box < 10.
+
+Anything that raises in the published code (missing keys, strings where numbers belong, an empty
+union) scores that term 0 here too.
+
+Ranked (the Dr. Seg idea): the three accuracy terms become the continuous values behind their
+thresholds (the IoU, minus the box L1 distance, minus the point distance) and are ranked; a
+sample whose term cannot be computed (no readable box or points) leaves it out of the window
+and out of its sum, which is what the published 0 gives it there.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+_THINK = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>", re.DOTALL)
+_OBJECT = re.compile(r"{[^}]+}")
+_GT_BOX = re.compile(r"<box>\((\d+),(\d+)\),\((\d+),(\d+)\)</box>")
+_GT_POINTS = re.compile(r"<points>\((\d+),(\d+)\),\((\d+),(\d+)\)</points>")
+
+__all__ = ["SegZeroAnswer", "read_segzero", "segzero_terms"]
+
+
+class SegZeroAnswer:
+    """What a completion holds for Seg-Zero: its text and its first JSON object (or None)."""
+
+    __slots__ = ("data", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.data: Any = None
+        m = _OBJECT.search(text)
+        if m is not None:
+            try:
+                self.data = json.loads(m.group(0))
+            except (ValueError, RecursionError):
+                self.data = None
+
+
+def read_segzero(text: str) -> SegZeroAnswer:
+    """Parse once for every term. O(len(text)).
+
+    Examples:
+        >>> read_segzero('<answer>{"bbox": [1, 2, 3, 4]}</answer>').data
+        {'bbox': [1, 2, 3, 4]}
+    """
+    return SegZeroAnswer(text)
+
+
+def _gt(ground_truth: str) -> tuple[list[int] | None, list[list[int]] | None]:
+    box = _GT_BOX.search(ground_truth.strip())
+    points = _GT_POINTS.search(ground_truth)
+    gt_box = [int(v) for v in box.groups()] if box else None
+    gt_points = None
+    if points:
+        v = [int(x) for x in points.groups()]
+        gt_points = [v[:2], v[2:]]
+    return gt_box, gt_points
+
+
+def _box(data: Any) -> Any:
+    """The first ``bbox`` key's value if it has length 4, else None (raises like the
+    published code on a value without a length)."""
+    key = next((k for k in data if "bbox" in k.lower()), None)
+    if key is not None and len(data[key]) == 4:
+        return data[key]
+    return None
+
+
+def _iou(a: Any, b: list[int]) -> float:
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
+    inter = (x2 - x1 + 1) * (y2 - y1 + 1) if x1 < x2 and y1 < y2 else 0
+    union = (a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1) - inter
+    return float(inter) / union
+
+
+def _format(data: Any) -> float:
+    box_key, point_keys = None, []
+    for key in data.keys():
+        if "bbox" in key.lower() and box_key is None:
+            box_key = key
+        elif "point" in key.lower():
+            point_keys.append(key)
+    if not (box_key and len(point_keys) >= 2) or len(data[box_key]) != 4:
+        return 0.0
+    return 1.0 if all(len(data[k]) == 2 for k in point_keys[:2]) else 0.0
+
+
+def _point_distance(data: Any, gt_points: list[list[int]]) -> float | None:
+    """The best-pairing mean distance of the two ``points`` keys, when both lie in the box."""
+    box = _box(data)
+    keys = [k for k in data if "points" in k.lower()][:2]
+    if len(keys) != 2:
+        return None
+    p = [[int(data[k][0]), int(data[k][1])] for k in keys]
+    if box is None:
+        raise NameError("no box to hold the points")  # the published code's unbound name
+    if not all(box[0] <= q[0] <= box[2] and box[1] <= q[1] <= box[3] for q in p):
+        return None
+    g = gt_points
+
+    def dist(a: list[int], b: list[int]) -> float:  # the published arithmetic, not math.dist
+        return math.sqrt((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2)
+
+    straight = dist(p[0], g[0]) + dist(p[1], g[1])
+    crossed = dist(p[0], g[1]) + dist(p[1], g[0])
+    return min(straight, crossed) / 2
+
+
+def segzero_terms(answer: SegZeroAnswer, ground_truth: str) -> dict[str, float | None]:
+    """The published terms of one sample and the continuous values behind the accuracy ones
+    (``iou_value``, ``box_l1_value``, ``point_value``; None where they cannot be computed).
+    O(len(text)).
+
+    Examples:
+        >>> gt = "<box>(10,10),(50,50)</box><points>(20,20),(40,40)</points>"
+        >>> text = ('<think>x</think><answer>{"bbox": [10, 10, 50, 50], "points_1": [20, 20], '
+        ...         '"points_2": [40, 40]}</answer>')
+        >>> t = segzero_terms(read_segzero(text), gt)
+        >>> [t[k] for k in ("iou", "thinking_format", "segmentation_format", "point_l1", "box_l1")]
+        [1.0, 1.0, 1.0, 1.0, 1.0]
+    """
+    out: dict[str, float | None] = {
+        "thinking_format": 1.0 if _THINK.fullmatch(answer.text) else 0.0,
+        "segmentation_format": 0.0,
+        "iou": 0.0,
+        "box_l1": 0.0,
+        "point_l1": 0.0,
+        "iou_value": None,
+        "box_l1_value": None,
+        "point_value": None,
+    }
+    data = answer.data
+    if not isinstance(data, dict):
+        return out
+    gt_box, gt_points = _gt(ground_truth)
+    try:
+        out["segmentation_format"] = _format(data)
+    except (TypeError, KeyError):
+        pass
+    try:
+        box = _box(data)
+        if box is not None:
+            if gt_box is None:
+                raise NameError("no ground-truth box")
+            value = _iou(box, gt_box)
+            out["iou_value"], out["iou"] = value, 1.0 if value > 0.5 else 0.0
+    except (TypeError, NameError, ZeroDivisionError, IndexError, KeyError):
+        pass
+    try:
+        box = _box(data)
+        if box is not None:
+            if gt_box is None:
+                raise NameError("no ground-truth box")
+            l1 = sum(abs(box[i] - gt_box[i]) for i in range(4)) / 4
+            out["box_l1_value"], out["box_l1"] = -l1, 1.0 if l1 < 10 else 0.0
+    except (TypeError, NameError, IndexError, KeyError):
+        pass
+    try:
+        if gt_points is None:
+            raise NameError("no ground-truth points")
+        dist = _point_distance(data, gt_points)
+        if dist is not None:
+            out["point_value"], out["point_l1"] = -dist, 1.0 if dist < 100 else 0.0
+    except (TypeError, NameError, ValueError, OverflowError, IndexError, KeyError):
+        pass
+    return out
