@@ -4,7 +4,9 @@ So far: ``"drseg"`` (the Dr. Seg reward: structure, answer_items, look and non_r
 x1..x3 ranked; equal to `DrSegReward()` sample for sample), ``"visionreasoner"`` (the
 paper's baseline: its format, accuracy and non_repeat; ``ranked=True`` ranks its accuracy) and
 ``"seg-zero"`` (Seg-Zero's ``seg_compute_score``, see `rankreward.rewards.segzero`;
-``ranked=True`` ranks the IoU, box L1 and point distance behind its thresholded terms).
+``ranked=True`` ranks the IoU, box L1 and point distance behind its thresholded terms) and
+``"vlm-r1-rec"`` (VLM-R1's REC accuracy and format, see `rankreward.rewards.vlmr1`;
+``ranked=True`` ranks the IoU).
 ``ranked=False`` gives a recipe as published (for Dr. Seg: raw x1..x3, the paper's ablation).
 
 Each preset reads a batch once: the components share one parse of the batch (the Dr. Seg
@@ -18,6 +20,7 @@ from typing import Any
 from ..drseg.reward import DrSegReward, VisionReasonerReward
 from .segzero import read_segzero, segzero_terms
 from .spec import Component, ComponentReward
+from .vlmr1 import rec_accuracy, rec_format
 
 __all__ = ["PRESETS", "preset"]
 
@@ -104,7 +107,49 @@ def _segzero(ranked: bool = False, **options: Any) -> ComponentReward:
     return ComponentReward([term(n) for n in names], reader=read_segzero)
 
 
-PRESETS = {"drseg": _drseg, "visionreasoner": _visionreasoner, "seg-zero": _segzero}
+class _RecAccuracy:
+    """VLM-R1's REC accuracy per sample; the image size comes from ``image_size`` (width,
+    height) or, as VLM-R1 reads it, from ``image_path`` (its first path)."""
+
+    def __call__(self, answers: list, gts: list, context: dict) -> list:
+        grids = context["image_grid_thw"]
+        sizes = context.get("image_size")
+        if sizes is None:
+            if "image_path" not in context:
+                raise TypeError("the vlm-r1-rec accuracy needs an image_size or image_path column")
+            from PIL import Image
+
+            sizes = []
+            for path in context["image_path"]:
+                with Image.open(path[0] if isinstance(path, (list, tuple)) else path) as img:
+                    sizes.append(img.size)
+        return [rec_accuracy(a, str(g), grid, size)
+                for a, g, grid, size in zip(answers, gts, grids, sizes, strict=True)]  # fmt: skip
+
+
+class _RecFormat:
+    def __call__(self, answers: list, gts: list) -> list:
+        return [rec_format(a) for a in answers]
+
+
+def _vlmr1_rec(ranked: bool = False, **options: Any) -> ComponentReward:
+    if options:
+        raise TypeError(f"the vlm-r1-rec preset takes no options, got {sorted(options)}")
+    # VLM-R1's reward_funcs order: accuracy, then format
+    parts = [
+        Component(
+            "accuracy",
+            _RecAccuracy(),
+            ranked=ranked,
+            context=("image_grid_thw", "image_size?", "image_path?"),
+        ),
+        Component("format", _RecFormat()),
+    ]
+    return ComponentReward(parts)
+
+
+PRESETS = {"drseg": _drseg, "visionreasoner": _visionreasoner, "seg-zero": _segzero,
+           "vlm-r1-rec": _vlmr1_rec}  # fmt: skip
 
 
 def preset(name: str, ranked: bool | None = None, **options: Any) -> ComponentReward:

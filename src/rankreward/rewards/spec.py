@@ -43,6 +43,10 @@ class Component:
             term does not apply) per sample; ``answers`` are the reader's outputs.
         weight: its factor in the sum.
         ranked: rank it against its window (its empirical quantile) instead of using it raw.
+        context: the per-sample columns it also needs (image sizes, ...); it is then called
+            ``fn(answers, ground_truths, {column: values})`` and the reward raises a
+            ``TypeError`` naming a missing column. A name ending in ``?`` is optional (passed
+            when present, under the name without ``?``).
 
     Examples:
         >>> hit = Component("hit", lambda answers, gts: [float(a == g) for a, g in zip(answers, gts)])
@@ -54,6 +58,7 @@ class Component:
     fn: Callable[[list[Any], list[Any]], Any]
     weight: float = 1.0
     ranked: bool = False
+    context: tuple[str, ...] = ()
 
 
 def _paper_window() -> RankNormalizer:
@@ -124,8 +129,16 @@ class ComponentReward(LockFreePickle):
                 self._windows[key] = self.make_window()
             return self._windows[key]
 
-    def _values(self, c: Component, answers: list, gts: list) -> np.ndarray:
-        raw = c.fn(answers, gts)
+    def _values(self, c: Component, answers: list, gts: list, context: Mapping) -> np.ndarray:
+        if c.context:
+            required = [k for k in c.context if not k.endswith("?")]
+            missing = [k for k in required if context.get(k) is None]
+            if missing:
+                raise TypeError(f"component {c.name!r} needs the columns {missing}")
+            names = [k.rstrip("?") for k in c.context]
+            raw = c.fn(answers, gts, {k: context[k] for k in names if context.get(k) is not None})
+        else:
+            raw = c.fn(answers, gts)
         values = np.array([np.nan if v is None else v for v in raw], dtype=np.float64)
         if values.shape != (len(answers),):
             raise ValueError(f"component {c.name!r} returned {values.shape}, not ({len(answers)},)")
@@ -139,8 +152,10 @@ class ComponentReward(LockFreePickle):
         completions: Sequence[Any],
         ground_truth: Sequence[Any],
         tasks: Sequence[Any] | None = None,
+        context: Mapping[str, Sequence[Any]] | None = None,
     ) -> dict[str, Any]:
-        """Values, ranks and totals of a batch; stages the ranked values.
+        """Values, ranks and totals of a batch; stages the ranked values. ``context`` holds
+        the per-sample columns that components with ``context`` read.
 
         Returns ``{name: values}`` for every component (NaN where it does not apply),
         ``{name + "_rank": ranks}`` for the ranked ones and ``reward`` (NaN for a sample with
@@ -159,7 +174,7 @@ class ComponentReward(LockFreePickle):
         applies = np.zeros(len(texts), bool)
         with self._lock:
             for c in self.components:
-                values = self._values(c, answers, gts)
+                values = self._values(c, answers, gts, context or {})
                 out[c.name] = values
                 used = values
                 if c.ranked:
@@ -190,7 +205,7 @@ class ComponentReward(LockFreePickle):
         tasks = kwargs.get(self.task_key) if self.task_key else None
         if self.task_key and tasks is None:
             raise TypeError(f"task_key={self.task_key!r} but no such column was passed")
-        out = self.score(completions, ground_truth, tasks)
+        out = self.score(completions, ground_truth, tasks, context=kwargs)
         log_metric = kwargs.get("log_metric")  # TRL's per-step logger, when it passes one
         if log_metric is not None:
             for c in self.components:
