@@ -64,3 +64,58 @@ def test_vlm_r1_rec_equals_the_published_functions(tmp_path, rows):
     same = preset("vlm-r1-rec").score(completions, kwargs["solution"],
                                       context={**kwargs, **sizes, "image_path": None})  # fmt: skip
     np.testing.assert_array_equal(same["accuracy"], out["accuracy"])
+
+
+LABELS = ["cat", "dog", "car"]
+
+
+@st.composite
+def ovd_sample(draw):
+    """A ground-truth list of labelled boxes and an answer near it: jittered, missing or extra
+    boxes, unknown labels, unreadable items, empty or None answers."""
+    gt = []
+    for _ in range(draw(st.integers(0, 4))):
+        x, y = draw(st.integers(0, 300)), draw(st.integers(0, 300))
+        gt.append({"bbox_2d": [x, y, x + draw(st.integers(1, 200)), y + draw(st.integers(1, 200))],
+                   "label": draw(st.sampled_from(LABELS))})  # fmt: skip
+    pred = []
+    for g in gt:
+        if draw(st.integers(0, 4)):
+            b = [v + draw(st.integers(-30, 30)) for v in g["bbox_2d"]]
+            pred.append({"bbox_2d": b, "label": g["label"]})
+    for _ in range(draw(st.integers(0, 2))):
+        extra = draw(st.sampled_from([
+            {"bbox_2d": [5, 5, 50, 50], "label": "bird"}, {"bbox_2d": [10, 10, 5, 5], "label": "cat"},
+            {"label": "dog"}, {"bbox_2d": ["a", 1, 2, 3], "label": "dog"},
+            {"bbox_2d": [float("nan"), 1, 2, 3], "label": "car"},
+        ]))  # fmt: skip
+        pred.append(extra)
+    sol = (
+        f"<answer>```json{json.dumps(gt)}```</answer>"
+        if gt or draw(st.booleans())
+        else "<answer>None</answer>"
+    )
+    form = draw(st.integers(0, 5))
+    if form == 0:
+        text = "<think>x</think><answer>None</answer>"
+    elif form == 1:
+        text = "no answer"
+    elif form == 2:
+        text = f"<think>x</think><answer>```json{json.dumps(pred)[:-2]}```</answer>"  # broken JSON
+    else:
+        text = f"<think>x</think> <answer>```json{json.dumps(pred)}```</answer>"
+    return text, sol
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(ovd_sample(), min_size=1, max_size=4),
+    st.sampled_from(["odLength", "od_ap", "od_ap50"]),
+)
+def test_vlm_r1_ovd_equals_the_published_functions(rows, method):
+    texts, sols = [r[0] for r in rows], [r[1] for r in rows]
+    completions = [[{"role": "assistant", "content": t}] for t in texts]
+    out = preset("vlm-r1-ovd", method=method).score(completions, sols)
+    want = [oracle.od_accuracy(t, s, method) for t, s in zip(texts, sols, strict=True)]
+    np.testing.assert_allclose(out["accuracy"], want, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(out["format"], oracle.format_reward(completions))

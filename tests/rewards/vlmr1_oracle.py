@@ -43,3 +43,85 @@ def iou_reward(completions, solution, **kwargs):
             pass
         rewards.append(reward)
     return rewards
+
+
+def calculate_map(pred, gt, score_type=0):
+    """VLM-R1's ``calculate_map``: pycocotools on one 2048x2048 image, printing silenced."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    gt_json = {"annotations": [], "images": [{"id": 0, "width": 2048, "height": 2048,
+                                              "file_name": "x.jpg"}], "categories": []}  # fmt: skip
+    cats = {}
+    for idx, g in enumerate(gt):
+        if g["label"] not in cats:
+            cats[g["label"]] = len(cats)
+            gt_json["categories"].append({"id": cats[g["label"]], "name": g["label"]})
+        b = g["bbox_2d"]
+        gt_json["annotations"].append({"id": idx + 1, "image_id": 0, "category_id": cats[g["label"]],
+                                       "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]],
+                                       "area": (b[2] - b[0]) * (b[3] - b[1]), "iscrowd": 0})  # fmt: skip
+    dt = []
+    for p in pred:
+        try:
+            b = p["bbox_2d"]
+            dt.append({"image_id": 0, "category_id": cats[p["label"]],
+                       "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]], "score": 1.0,
+                       "area": (b[2] - b[0]) * (b[3] - b[1])})  # fmt: skip
+        except Exception:
+            pass
+    if not dt:
+        return 0.0
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO()
+        coco.dataset = gt_json
+        coco.createIndex()
+        ev = COCOeval(coco, coco.loadRes(dt), "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return ev.stats[score_type]
+
+
+def map_reward(content, sol, length_reward=False, score_type=0):
+    pattern = r"```json(.*?)```"
+    m = re.findall(pattern, sol, re.DOTALL)
+    gt = list(json.loads(m[-1].strip())) if m else []
+    pred = []
+    m = re.findall(pattern, content, re.DOTALL)
+    if m:
+        try:
+            pred = list(json.loads(m[-1].strip()))
+        except Exception:
+            pred = []
+    if pred and gt:
+        r = calculate_map(pred, gt, score_type)
+    elif not pred and not gt:
+        r = 1.0
+    else:
+        r = 0.0
+    if length_reward:
+        return r * (1.0 if len(gt) >= len(pred) else len(gt) / len(pred))
+    return r
+
+
+def od_accuracy(content, sol, method="odLength"):
+    s = re.search(r"<answer>(.*?)</answer>", sol, re.DOTALL)
+    truth = s.group(1).strip() if s else None
+    c = re.findall(r"<answer>(.*?)</answer>", content, re.DOTALL)
+    answer = c[-1].strip() if c else None
+    if answer is None:
+        return 0.0
+    if truth == "None" and answer == "None":
+        return 1.0
+    if method == "odLength":
+        return map_reward(answer, truth, length_reward=True)
+    return map_reward(answer, truth, score_type=1 if method == "od_ap50" else 0)
+
+
+def format_reward(completions):
+    pattern = r"<think>.*?</think>\s*<answer>.*?</answer>"
+    return [1.0 if re.fullmatch(pattern, c[0]["content"], re.DOTALL) else 0.0 for c in completions]

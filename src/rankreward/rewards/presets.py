@@ -6,7 +6,9 @@ paper's baseline: its format, accuracy and non_repeat; ``ranked=True`` ranks its
 ``"seg-zero"`` (Seg-Zero's ``seg_compute_score``, see `rankreward.rewards.segzero`;
 ``ranked=True`` ranks the IoU, box L1 and point distance behind its thresholded terms) and
 ``"vlm-r1-rec"`` (VLM-R1's REC accuracy and format, see `rankreward.rewards.vlmr1`;
-``ranked=True`` ranks the IoU).
+``ranked=True`` ranks the IoU) and ``"vlm-r1-ovd"`` (VLM-R1's open-vocabulary detection
+accuracy, ``method="odLength"`` (default), ``"od_ap"`` or ``"od_ap50"``, and format;
+``ranked=True`` ranks the AP).
 ``ranked=False`` gives a recipe as published (for Dr. Seg: raw x1..x3, the paper's ablation).
 
 Each preset reads a batch once: the components share one parse of the batch (the Dr. Seg
@@ -20,7 +22,7 @@ from typing import Any
 from ..drseg.reward import DrSegReward, VisionReasonerReward
 from .segzero import read_segzero, segzero_terms
 from .spec import Component, ComponentReward
-from .vlmr1 import rec_accuracy, rec_format
+from .vlmr1 import OVD_METHODS, ovd_accuracy, ovd_format, rec_accuracy, rec_format
 
 __all__ = ["PRESETS", "preset"]
 
@@ -148,8 +150,29 @@ def _vlmr1_rec(ranked: bool = False, **options: Any) -> ComponentReward:
     return ComponentReward(parts)
 
 
+class _OvdAccuracy:
+    def __init__(self, method: str) -> None:
+        if method not in OVD_METHODS:
+            raise ValueError(f"method must be one of {OVD_METHODS}, got {method!r}")
+        self.method = method
+
+    def __call__(self, answers: list, gts: list) -> list:
+        return [ovd_accuracy(a, str(g), self.method) for a, g in zip(answers, gts, strict=True)]
+
+
+class _OvdFormat:
+    def __call__(self, answers: list, gts: list) -> list:
+        return [ovd_format(a) for a in answers]
+
+
+def _vlmr1_ovd(ranked: bool = False, method: str = "odLength") -> ComponentReward:
+    # VLM-R1's reward_funcs order: accuracy, then format
+    return ComponentReward([Component("accuracy", _OvdAccuracy(method), ranked=ranked),
+                            Component("format", _OvdFormat())])  # fmt: skip
+
+
 PRESETS = {"drseg": _drseg, "visionreasoner": _visionreasoner, "seg-zero": _segzero,
-           "vlm-r1-rec": _vlmr1_rec}  # fmt: skip
+           "vlm-r1-rec": _vlmr1_rec, "vlm-r1-ovd": _vlmr1_ovd}  # fmt: skip
 
 
 def preset(name: str, ranked: bool | None = None, **options: Any) -> ComponentReward:

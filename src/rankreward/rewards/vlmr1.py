@@ -19,7 +19,7 @@ import json
 import re
 from typing import Any
 
-__all__ = ["rec_accuracy", "rec_format"]
+__all__ = ["OVD_METHODS", "ovd_accuracy", "ovd_format", "rec_accuracy", "rec_format"]
 
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 _BOX = re.compile(r"\[(\d+),\s*(\d+),\s*(\d+),\s*(\d+)]")
@@ -69,3 +69,97 @@ def rec_accuracy(text: str, solution: str, image_grid_thw: Any, image_size: Any)
         return _iou(b, sol)
     except (TypeError, IndexError, ZeroDivisionError):
         return 0.0
+
+
+# ----------------------------------------------------------------------------- open-vocabulary
+_ANSWER_FIRST = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+_JSON_FENCE = re.compile(r"```json(.*?)```", re.DOTALL)
+_THINK_ANSWER = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>", re.DOTALL)
+OVD_METHODS = ("odLength", "od_ap", "od_ap50")
+
+
+def ovd_format(text: str) -> float:
+    """VLM-R1's ``format_reward`` of ``grpo_jsonl.py``: the whole text is
+    ``<think>...</think> <answer>...</answer>``. O(len(text)).
+
+    Examples:
+        >>> ovd_format("<think>a</think> <answer>b</answer>"), ovd_format("<answer>b</answer>")
+        (1.0, 0.0)
+    """
+    return 1.0 if _THINK_ANSWER.fullmatch(text) else 0.0
+
+
+def _fenced_items(text: str, strict: bool) -> list:
+    found = _JSON_FENCE.findall(text)
+    if not found:
+        return []
+    if strict:  # the ground truth: a malformed one raises, as in the published code
+        return list(json.loads(found[-1].strip()))
+    try:
+        return list(json.loads(found[-1].strip()))
+    except (ValueError, TypeError, RecursionError):
+        return []
+
+
+def _sample_ap(pred: list, gt: list, stat: int) -> float:
+    """VLM-R1's ``calculate_map``: one image, categories from the ground-truth labels,
+    every prediction scored 1.0, COCO AP (`coco_evaluate`: pycocotools' numbers)."""
+    from ..metrics import coco_evaluate
+
+    cats: dict[Any, int] = {}
+    anns = []
+    for k, g in enumerate(gt):
+        cat = cats.setdefault(g["label"], len(cats))
+        x1, y1, x2, y2 = g["bbox_2d"][:4]
+        anns.append({"id": k + 1, "image_id": 0, "category_id": cat, "iscrowd": 0,
+                     "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1)})  # fmt: skip
+    dets = []
+    for p in pred:
+        try:
+            x1, y1, x2, y2 = p["bbox_2d"][0], p["bbox_2d"][1], p["bbox_2d"][2], p["bbox_2d"][3]
+            box = [x1, y1, x2 - x1, y2 - y1]
+            cat = cats[p["label"]]
+        except (TypeError, KeyError, IndexError):
+            continue  # the published code skips a prediction it cannot read
+        if not all(isinstance(v, (int, float)) and v == v and abs(v) != float("inf") for v in box):
+            box = [-1e12, -1e12, 1.0, 1.0]  # NaN/inf: pycocotools matches it with nothing
+        dets.append({"image_id": 0, "category_id": cat, "bbox": box, "score": 1.0})
+    if not dets:
+        return 0.0
+    truth = {"images": [{"id": 0, "width": 2048, "height": 2048}], "annotations": anns,
+             "categories": [{"id": c} for c in cats.values()]}  # fmt: skip
+    return float(coco_evaluate(truth, dets, negative_sizes="allow").stats[stat])
+
+
+def ovd_accuracy(text: str, solution: str, method: str = "odLength") -> float:
+    """VLM-R1's open-vocabulary detection accuracy (``accuracy_reward`` with
+    ``accu_reward_method`` ``odLength``, ``od_ap`` or ``od_ap50``) for one completion: the
+    last ``<answer>``'s last fenced JSON list of ``{"bbox_2d", "label"}`` against the
+    solution's; AP (or AP50) over the sample's categories (pycocotools' value, so a perfect
+    answer is 1 - 2e-16), 1 when both are empty, 0 when one is; ``odLength`` multiplies by min(1, ground truths / predictions). O(len(text)) plus one
+    `coco_evaluate`.
+
+    Examples:
+        >>> sol = '<answer>```json[{"bbox_2d": [0, 0, 10, 10], "label": "cat"}]```</answer>'
+        >>> ovd_accuracy('<answer>```json[{"bbox_2d": [0, 0, 10, 10], "label": "cat"}]```</answer>', sol)
+        0.9999999999999998
+    """
+    if method not in OVD_METHODS:
+        raise ValueError(f"method must be one of {OVD_METHODS}, got {method!r}")
+    sol = _ANSWER_FIRST.search(solution)
+    truth = sol.group(1).strip() if sol else None
+    answers = _ANSWER_FIRST.findall(text)
+    answer = answers[-1].strip() if answers else None
+    if answer is None:
+        return 0.0
+    if truth == "None" and answer == "None":
+        return 1.0
+    gt = _fenced_items(truth, strict=True) if truth is not None else []
+    pred = _fenced_items(answer, strict=False)
+    if pred and gt:
+        ap = _sample_ap(pred, gt, 1 if method == "od_ap50" else 0)
+    else:
+        ap = 1.0 if not pred and not gt else 0.0
+    if method == "odLength":
+        return ap * (1.0 if len(gt) >= len(pred) else len(gt) / len(pred))
+    return ap
