@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -119,3 +120,19 @@ def test_vlm_r1_ovd_equals_the_published_functions(rows, method):
     want = [oracle.od_accuracy(t, s, method) for t, s in zip(texts, sols, strict=True)]
     np.testing.assert_allclose(out["accuracy"], want, rtol=0, atol=1e-12)
     np.testing.assert_array_equal(out["format"], oracle.format_reward(completions))
+
+
+@settings(max_examples=300, deadline=None)
+@given(ovd_sample(), st.booleans())
+def test_weighted_sum_equals_the_published_detection_score(row, labels_upper):
+    text, sol = row
+    if labels_upper:  # clean_text lower-cases: labels (and keys) match case-insensitively
+        text = text.replace('"cat"', '"Cat"').replace('"bbox_2d"', '"BBox_2d"')
+    try:
+        want = oracle.weighted_sum_accuracy(text, sol)
+    except NameError:  # the published code fails when the first matched label is unreadable
+        with pytest.raises(ValueError, match="no readable label"):
+            preset("vlm-r1-ovd", method="weighted_sum").score([text], [sol])
+        return
+    got = preset("vlm-r1-ovd", method="weighted_sum").score([text], [sol])["accuracy"][0]
+    assert got == want

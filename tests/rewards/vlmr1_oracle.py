@@ -125,3 +125,81 @@ def od_accuracy(content, sol, method="odLength"):
 def format_reward(completions):
     pattern = r"<think>.*?</think>\s*<answer>.*?</answer>"
     return [1.0 if re.fullmatch(pattern, c[0]["content"], re.DOTALL) else 0.0 for c in completions]
+
+
+def clean_text(text):
+    m = re.findall(r"<answer>(.*?)</answer>", text, re.DOTALL)
+    if m:
+        text = m[-1]
+    for char in ["\n", "\r"]:
+        text = re.sub(r"(?<=\s)" + re.escape(char), "", text)
+        text = re.sub(r"(?<!\s)" + re.escape(char), " ", text)
+    return text.strip().rstrip(".").lower()
+
+
+def _iou(b1, b2):
+    ix1, iy1 = max(b1[0], b2[0]), max(b1[1], b2[1])
+    ix2, iy2 = min(b1[2] - 1, b2[2] - 1), min(b1[3] - 1, b2[3] - 1)
+    inter = (ix2 - ix1 + 1) * (iy2 - iy1 + 1) if ix1 < ix2 and iy1 < iy2 else 0
+    union = (b1[2] - b1[0]) * (b1[3] - b1[1]) + (b2[2] - b2[0]) * (b2[3] - b2[1]) - inter
+    return float(inter) / union
+
+
+def detection_score(content, sol, thr=0.5, alpha=0.7, beta=0.0, gamma=0.3):
+    m = re.search(r"```json(.*?)```", clean_text(content), re.DOTALL)
+    body = m.group(1).strip() if m else None
+    if body:
+        try:
+            pred = [x for x in json.loads(body)]
+        except Exception:
+            pred = []
+    else:
+        pred = []
+    m = re.search(r"```json(.*?)```", clean_text(sol), re.DOTALL)
+    body = m.group(1).strip() if m else None
+    gt = [x for x in json.loads(body)] if body else []
+    if len(gt) == 0:
+        return 1.0 if not pred else 0.0
+    if len(pred) == 0:
+        return 0.0
+    matches, up, ug = [], list(range(len(pred))), list(range(len(gt)))
+    table = []
+    for p in pred:
+        row = []
+        for g in gt:
+            try:
+                row.append(_iou(p["bbox_2d"], g["bbox_2d"]))
+            except Exception:
+                row.append(0.0)
+        table.append(row)
+    while up and ug:
+        best, bp, bg = -1, -1, -1
+        for i in up:
+            for j in ug:
+                if table[i][j] > best:
+                    best, bp, bg = table[i][j], i, j
+        if best < thr:
+            break
+        try:
+            pred_label = pred[bp]["label"].lower()  # kept across iterations
+        except Exception:
+            pass
+        try:
+            gt_label = gt[bg]["label"].lower()
+        except Exception:
+            gt_label = ""
+        ok = pred_label == gt_label  # NameError when the first label is unreadable
+        matches.append((best if ok else 0, ok))
+        up.remove(bp)
+        ug.remove(bg)
+    pos = sum(x[0] for x in matches) / len(gt) if matches else 0.0
+    lab = sum(1.0 for x in matches if x[1]) / len(gt) if matches else 0.0
+    comp = 1.0 - (len(ug) / len(gt) + len(up) / len(pred)) / 2.0
+    return (alpha * pos + beta * lab + gamma * comp) / (alpha + beta + gamma)
+
+
+def weighted_sum_accuracy(content, sol):
+    c, s = clean_text(content), clean_text(sol)
+    if s == "none":
+        return 1.0 if c == "none" else 0.0
+    return detection_score(c, s)

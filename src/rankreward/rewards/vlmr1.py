@@ -19,7 +19,15 @@ import json
 import re
 from typing import Any
 
-__all__ = ["OVD_METHODS", "ovd_accuracy", "ovd_format", "rec_accuracy", "rec_format"]
+__all__ = [
+    "OVD_METHODS",
+    "clean_answer",
+    "detection_score",
+    "ovd_accuracy",
+    "ovd_format",
+    "rec_accuracy",
+    "rec_format",
+]
 
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 _BOX = re.compile(r"\[(\d+),\s*(\d+),\s*(\d+),\s*(\d+)]")
@@ -75,7 +83,7 @@ def rec_accuracy(text: str, solution: str, image_grid_thw: Any, image_size: Any)
 _ANSWER_FIRST = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 _JSON_FENCE = re.compile(r"```json(.*?)```", re.DOTALL)
 _THINK_ANSWER = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>", re.DOTALL)
-OVD_METHODS = ("odLength", "od_ap", "od_ap50")
+OVD_METHODS = ("odLength", "od_ap", "od_ap50", "weighted_sum")
 
 
 def ovd_format(text: str) -> float:
@@ -146,6 +154,8 @@ def ovd_accuracy(text: str, solution: str, method: str = "odLength") -> float:
     """
     if method not in OVD_METHODS:
         raise ValueError(f"method must be one of {OVD_METHODS}, got {method!r}")
+    if method == "weighted_sum":
+        return detection_score(text, solution)
     sol = _ANSWER_FIRST.search(solution)
     truth = sol.group(1).strip() if sol else None
     answers = _ANSWER_FIRST.findall(text)
@@ -163,3 +173,102 @@ def ovd_accuracy(text: str, solution: str, method: str = "odLength") -> float:
     if method == "odLength":
         return ap * (1.0 if len(gt) >= len(pred) else len(gt) / len(pred))
     return ap
+
+
+# ----------------------------------------------------------------------------- weighted sum
+def clean_answer(text: str) -> str:
+    """VLM-R1's ``clean_text``: the last ``<answer>`` content if any, newlines joined (dropped
+    after whitespace, a space otherwise), stripped, a trailing ``.`` removed, lower-cased.
+    O(len(text)).
+
+    Examples:
+        >>> clean_answer("<answer>A\\nCat.</answer>")
+        'a cat'
+    """
+    found = _ANSWER_FIRST.findall(text)
+    if found:
+        text = found[-1]
+    for char in ("\n", "\r"):
+        text = re.sub(r"(?<=\s)" + re.escape(char), "", text)
+        text = re.sub(r"(?<!\s)" + re.escape(char), " ", text)
+    return text.strip().rstrip(".").lower()
+
+
+def _first_fenced(text: str, strict: bool) -> list:
+    m = _JSON_FENCE.search(clean_answer(text))
+    body = m.group(1).strip() if m else None
+    if not body:
+        return []
+    if strict:
+        return list(json.loads(body))
+    try:
+        return list(json.loads(body))
+    except (ValueError, TypeError, RecursionError):
+        return []
+
+
+def _safe_iou(pred: Any, gt: Any) -> float:
+    try:
+        return _iou(pred["bbox_2d"], gt["bbox_2d"])
+    except (TypeError, KeyError, IndexError, ZeroDivisionError):
+        return 0.0
+
+
+def detection_score(text: str, solution: str, iou_threshold: float = 0.5, alpha: float = 0.7,
+                    beta: float = 0.0, gamma: float = 0.3) -> float:  # fmt: skip
+    """VLM-R1's weighted-sum detection score (``accu_reward_method="weighted_sum"``): greedy
+    matching by IoU (largest first, ties to the earliest pair, stop below ``iou_threshold``), a
+    match with a wrong label counting IoU 0; ``(alpha x mean matched IoU over ground truths +
+    beta x label accuracy + gamma x (1 - (miss rate + false-alarm rate) / 2)) / (alpha + beta +
+    gamma)``; ``"none"`` answers against ``"none"`` solutions score 1.
+
+    The published code keeps the previous match's label when a predicted label cannot be read,
+    and fails when the first one cannot: that case raises ``ValueError`` here.
+    O(P G min(P, G)).
+
+    Examples:
+        >>> sol = '<answer>```json[{"bbox_2d": [0, 0, 10, 10], "label": "cat"}]```</answer>'
+        >>> detection_score('<answer>```json[{"bbox_2d": [0, 0, 10, 10], "label": "Cat"}]```</answer>', sol)
+        1.0
+    """
+    content, sol = clean_answer(text), clean_answer(solution)
+    if sol == "none":
+        return 1.0 if content == "none" else 0.0
+    pred, gt = _first_fenced(content, strict=False), _first_fenced(sol, strict=True)
+    if not gt:
+        return 1.0 if not pred else 0.0
+    if not pred:
+        return 0.0
+    ious = [[_safe_iou(p, g) for g in gt] for p in pred]
+    free_p, free_g = list(range(len(pred))), list(range(len(gt)))
+    matched: list[tuple[float, bool]] = []
+    pred_label: Any = _UNSET
+    while free_p and free_g:
+        best, bp, bg = -1.0, -1, -1
+        for i in free_p:
+            for j in free_g:
+                if ious[i][j] > best:
+                    best, bp, bg = ious[i][j], i, j
+        if best < iou_threshold:
+            break
+        try:
+            pred_label = pred[bp]["label"].lower()
+        except (TypeError, KeyError, AttributeError, IndexError):
+            if pred_label is _UNSET:
+                raise ValueError("the first matched prediction has no readable label (the "
+                                 "published code fails here)") from None  # fmt: skip
+        try:
+            gt_label = gt[bg]["label"].lower()
+        except (TypeError, KeyError, AttributeError, IndexError):
+            gt_label = ""
+        correct = pred_label == gt_label
+        matched.append((best if correct else 0, correct))
+        free_p.remove(bp)
+        free_g.remove(bg)
+    position = sum(m[0] for m in matched) / len(gt) if matched else 0.0
+    labels = sum(1.0 for m in matched if m[1]) / len(gt) if matched else 0.0
+    completeness = 1.0 - (len(free_g) / len(gt) + len(free_p) / len(pred)) / 2.0
+    return (alpha * position + beta * labels + gamma * completeness) / (alpha + beta + gamma)
+
+
+_UNSET = object()
