@@ -8,7 +8,8 @@ paper's baseline: its format, accuracy and non_repeat; ``ranked=True`` ranks its
 ``"vlm-r1-rec"`` (VLM-R1's REC accuracy and format, see `rankreward.rewards.vlmr1`;
 ``ranked=True`` ranks the IoU) and ``"vlm-r1-ovd"`` (VLM-R1's open-vocabulary detection
 accuracy, ``method="odLength"`` (default), ``"od_ap"`` or ``"od_ap50"``, and format;
-``ranked=True`` ranks the AP).
+``ranked=True`` ranks the AP) and ``"visual-rft"`` (Visual-RFT's detection IoU and confidence
+terms and format, see `rankreward.rewards.visualrft`).
 ``ranked=False`` gives a recipe as published (for Dr. Seg: raw x1..x3, the paper's ablation).
 
 Each preset reads a batch once: the components share one parse of the batch (the Dr. Seg
@@ -22,6 +23,7 @@ from typing import Any
 from ..drseg.reward import DrSegReward, VisionReasonerReward
 from .segzero import read_segzero, segzero_terms
 from .spec import Component, ComponentReward
+from .visualrft import rft_accuracy, rft_format
 from .vlmr1 import OVD_METHODS, ovd_accuracy, ovd_format, rec_accuracy, rec_format
 
 __all__ = ["PRESETS", "preset"]
@@ -171,8 +173,39 @@ def _vlmr1_ovd(ranked: bool = False, method: str = "odLength") -> ComponentRewar
                             Component("format", _OvdFormat())])  # fmt: skip
 
 
+class _RftAccuracy:
+    def __init__(self, term: str, math_verify: bool) -> None:
+        self.term, self.math_verify = term, math_verify
+
+    def __call__(self, answers: list, gts: list) -> list:
+        return [rft_accuracy(a, str(g), self.term, math_verify=self.math_verify)
+                for a, g in zip(answers, gts, strict=True)]  # fmt: skip
+
+
+class _RftFormat:
+    def __call__(self, answers: list, gts: list) -> list:
+        return [rft_format(a) for a in answers]
+
+
+def _visual_rft(ranked: bool = False, math_verify: bool = True) -> ComponentReward:
+    if math_verify:
+        try:
+            import math_verify as _  # noqa: F401
+        except ImportError:
+            raise ImportError(
+                "the visual-rft preset reproduces Visual-RFT's math_verify shortcut: pip install "
+                "'rankreward[recipes]' (or pass math_verify=False, a documented deviation)"
+            ) from None
+    # Visual-RFT's reward functions: accuracy_iou, accuracy_confidence, format
+    return ComponentReward([
+        Component("iou", _RftAccuracy("iou", math_verify), ranked=ranked),
+        Component("confidence", _RftAccuracy("confidence", math_verify), ranked=ranked),
+        Component("format", _RftFormat()),
+    ])  # fmt: skip
+
+
 PRESETS = {"drseg": _drseg, "visionreasoner": _visionreasoner, "seg-zero": _segzero,
-           "vlm-r1-rec": _vlmr1_rec, "vlm-r1-ovd": _vlmr1_ovd}  # fmt: skip
+           "vlm-r1-rec": _vlmr1_rec, "vlm-r1-ovd": _vlmr1_ovd, "visual-rft": _visual_rft}  # fmt: skip
 
 
 def preset(name: str, ranked: bool | None = None, **options: Any) -> ComponentReward:

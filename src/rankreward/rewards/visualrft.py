@@ -1,0 +1,152 @@
+"""Visual-RFT's detection reward (``src/virft/src/open_r1/grpo.py``: ``accuracy_reward_iou``,
+``accuracy_reward_confidence``, ``format_reward``), restated.
+
+An answer is a list of ``{"Position": [x1, y1, x2, y2], "Confidence": c}`` (single quotes
+allowed; a truncated list is closed after its last complete object). Predictions, deduplicated
+by position and sorted by confidence, are matched greedily to the unmatched ground-truth box of
+highest IoU (a match needs IoU > 0.5):
+
+- ``iou``: the sum of matched IoUs over max(ground truths, predictions), at most 1;
+- ``confidence``: the mean over predictions of their confidence when matched, else
+  1 - confidence, clipped to [0, 1];
+- ``format``: ``<think>...</think> <answer>...</answer>`` is the whole text.
+
+Both accuracy terms first try ``math_verify``: if it proves the completion equal to the ground
+truth, the term is 1. That shortcut fires on unrelated boxes that share a parsed number, so
+reproducing the published numbers needs the ``math-verify`` package (the ``recipes`` extra);
+``math_verify=False`` leaves it out, a documented deviation.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+__all__ = ["rft_accuracy", "rft_format", "rft_matches"]
+
+_ANSWER_LINE = re.compile(r"<answer>(.*?)</answer>")  # no DOTALL: the published pattern
+_THINK_ANSWER = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>", re.DOTALL)
+
+
+def rft_format(text: str) -> float:
+    """Visual-RFT's ``format_reward`` for one completion. O(len(text)).
+
+    Examples:
+        >>> rft_format("<think>a</think><answer>[]</answer>")
+        1.0
+    """
+    return 1.0 if _THINK_ANSWER.fullmatch(text) else 0.0
+
+
+def _boxes(text: str) -> Any:
+    """Visual-RFT's ``extract_bbox``: the list between the first ``<answer>`` and the first
+    ``</answer>``, closed after its last object when truncated, single quotes made double;
+    None when it is not JSON."""
+    if "<answer>" not in text:
+        return None
+    start = text.find("<answer>") + len("<answer>")
+    end = text.find("</answer>")
+    body = text[start : len(text) if end == -1 else end]
+    if not body.endswith("]"):
+        body = body.rsplit("},", 1)[0] + "}]"
+    try:
+        return json.loads(body.replace("'", '"'))
+    except json.JSONDecodeError:
+        return None
+
+
+def _iou(a: Any, b: Any) -> float:
+    x1, y1, x2, y2 = a
+    u1, v1, u2, v2 = b
+    ix1, iy1, ix2, iy2 = max(x1, u1), max(y1, v1), min(x2, u2), min(y2, v2)
+    if ix2 <= ix1 or iy2 <= iy1:
+        return 0.0
+    inter = (ix2 - ix1) * (iy2 - iy1)
+    return inter / ((x2 - x1) * (y2 - y1) + (u2 - u1) * (v2 - v1) - inter)
+
+
+def rft_matches(text: str, solution: str) -> tuple[list[tuple[float, Any]], int] | None:
+    """The (IoU or 0, confidence) of every deduplicated prediction in confidence order, and
+    the number of ground-truth boxes; None when the published code scores 0 before matching
+    (no list of objects, or anything that raises). O(P G).
+
+    Examples:
+        >>> gt = "<answer>[{'Position': [0, 0, 10, 10], 'Confidence': 1}]</answer>"
+        >>> rft_matches("<answer>[{'Position': [0, 0, 10, 10], 'Confidence': 0.9}]</answer>", gt)
+        ([(1.0, 0.9)], 1)
+    """
+    try:
+        m = _ANSWER_LINE.search(text)
+        answer = m.group(1).strip() if m else text.strip()
+        answer = ("<answer>" + answer + "</answer>").replace("[[", "[").replace("]]", "]")
+        answer = answer.replace("\n", "")
+        gt = _boxes(solution.strip())
+        pred = _boxes(answer)
+        if pred is None or type(pred[0]) is not dict:
+            return None
+        seen, unique = set(), []
+        for box in pred:
+            key = tuple(box["Position"])
+            if key not in seen:
+                seen.add(key)
+                unique.append(box)
+        ranked = sorted(unique, key=lambda x: x["Confidence"], reverse=True)
+        used: set[int] = set()
+        results = []
+        for p in ranked:
+            best, best_i = 0, -1
+            for i, g in enumerate(gt):
+                if i not in used:
+                    value = _iou(g["Position"], p["Position"])
+                    if value > best:
+                        best, best_i = value, i
+            if best > 0.5:
+                results.append((best, p["Confidence"]))
+                used.add(best_i)
+            else:
+                results.append((0, p["Confidence"]))
+        return results, len(gt)
+    except (TypeError, KeyError, IndexError, ValueError, ZeroDivisionError, AttributeError,
+            RecursionError):  # fmt: skip
+        return None
+
+
+def _math_verified(text: str, solution: str) -> bool:
+    from math_verify import parse, verify
+
+    try:
+        return float(verify(parse(text), parse(solution))) > 0
+    except Exception:  # the published code ignores whatever math_verify raises
+        return False
+
+
+def rft_accuracy(text: str, solution: str, term: str, *, math_verify: bool = True) -> float:
+    """One of Visual-RFT's accuracy terms (``"iou"`` or ``"confidence"``) for one completion.
+    O(P G) plus math_verify.
+
+    Examples:
+        >>> gt = "<answer>[{'Position': [0, 0, 10, 10], 'Confidence': 1}]</answer>"
+        >>> text = "<answer>[{'Position': [0, 0, 10, 20], 'Confidence': 0.8}]</answer>"
+        >>> rft_accuracy(text, gt, "iou", math_verify=False), rft_accuracy(text, gt, "confidence", math_verify=False)
+        (0.0, 0.19999999999999996)
+    """
+    if term not in ("iou", "confidence"):
+        raise ValueError(f"term must be 'iou' or 'confidence', got {term!r}")
+    if math_verify and _math_verified(text, solution):
+        return 1.0
+    found = rft_matches(text, solution)
+    if found is None:
+        return 0.0
+    results, n_gt = found
+    try:
+        # both sums are formed for either term, as published: a bad confidence zeroes both
+        total = sum(r[0] for r in results)
+        conf = sum(r[1] if r[0] != 0 else (1 - r[0]) * (1 - r[1]) for r in results)
+        if term == "iou":
+            value = total / n_gt if n_gt >= len(results) else total / len(results)
+            return 1.0 if value > 1 else value
+        value = conf / len(results)
+        return 1.0 if value > 1 else 0.0 if value < 0 else value
+    except (TypeError, ZeroDivisionError):
+        return 0.0
