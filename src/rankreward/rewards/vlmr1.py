@@ -16,6 +16,7 @@ the window and out of its sum, which is what the published 0 gives it there.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -129,14 +130,41 @@ def _sample_ap(pred: list, gt: list, stat: int) -> float:
             cat = cats[p["label"]]
         except (TypeError, KeyError, IndexError):
             continue  # the published code skips a prediction it cannot read
-        if not all(isinstance(v, (int, float)) and v == v and abs(v) != float("inf") for v in box):
-            box = [-1e12, -1e12, 1.0, 1.0]  # NaN/inf: pycocotools matches it with nothing
         dets.append({"image_id": 0, "category_id": cat, "bbox": box, "score": 1.0})
     if not dets:
         return 0.0
     truth = {"images": [{"id": 0, "width": 2048, "height": 2048}], "annotations": anns,
              "categories": [{"id": c} for c in cats.values()]}  # fmt: skip
+    finite = all(isinstance(v, (int, float)) and math.isfinite(v) for d in dets for v in d["bbox"])
+    if not finite:  # pycocotools' C code gives NaN boxes NaN IoUs that then match: ask it
+        return _pycocotools_ap(truth, dets, stat)
     return float(coco_evaluate(truth, dets, negative_sizes="allow").stats[stat])
+
+
+def _pycocotools_ap(truth: dict, dets: list, stat: int) -> float:
+    import contextlib
+    import io
+
+    try:
+        from pycocotools.coco import COCO
+        from pycocotools.cocoeval import COCOeval
+    except ImportError:
+        raise ImportError(
+            "a predicted box with NaN/inf coordinates is scored by pycocotools itself, as the "
+            "published reward does: pip install 'rankreward[coco]'"
+        ) from None
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO()
+        coco.dataset = {
+            **truth,
+            "categories": [dict(c, name=str(c["id"])) for c in truth["categories"]],
+        }
+        coco.createIndex()
+        ev = COCOeval(coco, coco.loadRes([dict(d) for d in dets]), "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return float(ev.stats[stat])
 
 
 def ovd_accuracy(text: str, solution: str, method: str = "odLength") -> float:
