@@ -9,7 +9,9 @@ paper's baseline: its format, accuracy and non_repeat; ``ranked=True`` ranks its
 ``ranked=True`` ranks the IoU) and ``"vlm-r1-ovd"`` (VLM-R1's open-vocabulary detection
 accuracy, ``method="odLength"`` (default), ``"od_ap"`` or ``"od_ap50"``, and format;
 ``ranked=True`` ranks the AP) and ``"visual-rft"`` (Visual-RFT's detection IoU and confidence
-terms and format, see `rankreward.rewards.visualrft`).
+terms and format, see `rankreward.rewards.visualrft`) and ``"perception-r1"`` (Perception-R1's
+grounding IoU squared and format, see `rankreward.rewards.perception_r1`; ``ranked=True`` ranks
+the IoU).
 ``ranked=False`` gives a recipe as published (for Dr. Seg: raw x1..x3, the paper's ablation).
 
 Each preset reads a batch once: the components share one parse of the batch (the Dr. Seg
@@ -21,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..drseg.reward import DrSegReward, VisionReasonerReward
+from .perception_r1 import grounding_format, grounding_iou
 from .segzero import read_segzero, segzero_terms
 from .spec import Component, ComponentReward
 from .visualrft import rft_accuracy, rft_format
@@ -204,8 +207,32 @@ def _visual_rft(ranked: bool = False, math_verify: bool = True) -> ComponentRewa
     ])  # fmt: skip
 
 
+class _Grounding:
+    def __init__(self, ranked: bool) -> None:
+        self.ranked = ranked
+
+    def __call__(self, answers: list, gts: list) -> list:
+        out = []
+        for a, g in zip(answers, gts, strict=True):
+            iou, found = grounding_iou(a, str(g))
+            out.append((iou if found else None) if self.ranked else iou**2)
+        return out
+
+
+class _GroundingFormat:
+    def __call__(self, answers: list, gts: list) -> list:
+        return [grounding_format(a) for a in answers]
+
+
+def _perception_r1(ranked: bool = False) -> ComponentReward:
+    # Perception-R1's grounding script: pr1_grounding, then pr1_grounding_format
+    return ComponentReward([Component("grounding", _Grounding(ranked), ranked=ranked),
+                            Component("format", _GroundingFormat())])  # fmt: skip
+
+
 PRESETS = {"drseg": _drseg, "visionreasoner": _visionreasoner, "seg-zero": _segzero,
-           "vlm-r1-rec": _vlmr1_rec, "vlm-r1-ovd": _vlmr1_ovd, "visual-rft": _visual_rft}  # fmt: skip
+           "vlm-r1-rec": _vlmr1_rec, "vlm-r1-ovd": _vlmr1_ovd, "visual-rft": _visual_rft,
+           "perception-r1": _perception_r1}  # fmt: skip
 
 
 def preset(name: str, ranked: bool | None = None, **options: Any) -> ComponentReward:

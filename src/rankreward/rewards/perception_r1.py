@@ -1,0 +1,86 @@
+"""Perception-R1's grounding reward (``src/open_r1/rewards.py``: ``pr1_grounding_reward``,
+``pr1_grounding_format_reward``; helpers in ``src/open_r1/utils.py``), restated.
+
+- ``grounding``: the squared IoU of the first box in the completion against the solution box.
+  The box is the first ``[a, b, c, d]``, else ``(a, b, c, d)``, else ``(a, b), (c, d)`` (decimal
+  numbers, optional minus), else ``[0, 0, 0, 0]``. Without ``<|box_start|>`` in the text the
+  numbers are 0-1 fractions and become ``int(v * 1000)`` (Qwen2-VL's 0-1000 frame, the
+  solution's). ``<|endoftext|>`` is removed first. The solution is a Python list literal (read
+  with `ast.literal_eval`; the published code uses ``eval``).
+- ``format``: the published pattern leaves ``|`` unescaped, so it is an alternation: a
+  completion scores 1 when it *starts* with ``<``, ``>``, ``object_ref_start``,
+  ``object_ref_end``, ``box_start``, ``box_end`` or ``im_end``. Reproduced as published.
+
+Ranked (the Dr. Seg idea): the IoU is ranked; a completion with no box at all leaves it out of
+the window and out of its sum (the published code scores its fallback ``[0, 0, 0, 0]``: 0).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Any
+
+__all__ = ["grounding_box", "grounding_format", "grounding_iou"]
+
+_NUM = r"(-?\d+(?:\.\d+)?)"
+_PATTERNS = (
+    re.compile(rf"\[\s*{_NUM},\s*{_NUM},\s*{_NUM},\s*{_NUM}\s*\]"),
+    re.compile(rf"\(\s*{_NUM},\s*{_NUM},\s*{_NUM},\s*{_NUM}\s*\)"),
+    re.compile(rf"\(\s*{_NUM},\s*{_NUM}\),\s*\(\s*{_NUM},\s*{_NUM}\)"),
+)
+# the published format pattern, as written (its "|" make it an alternation of these pieces)
+_FORMAT = re.compile(
+    r"^<|object_ref_start|>.*?<|object_ref_end|><|box_start|>.*?<|box_end|><|im_end|>"
+)
+
+
+def grounding_box(text: str) -> tuple[list[float], bool]:
+    """The box Perception-R1 reads (in the 0-1000 frame) and whether one was found. O(len).
+
+    Examples:
+        >>> grounding_box("<|box_start|>(10,20),(30,40)<|box_end|>")
+        ([10.0, 20.0, 30.0, 40.0], True)
+        >>> grounding_box("[0.1, 0.2, 0.5, 0.5]")
+        ([100, 200, 500, 500], True)
+    """
+    text = text.replace("<|endoftext|>", "")
+    box: list[Any] = [0, 0, 0, 0]
+    found = False
+    for pattern in _PATTERNS:
+        m = pattern.search(text)
+        if m:
+            box, found = [float(v) for v in m.groups()], True
+            break
+    if "<|box_start|>" not in text:
+        box = [int(v * 1000) for v in box]
+    return box, found
+
+
+def grounding_iou(text: str, solution: str) -> tuple[float, bool]:
+    """Perception-R1's IoU (its reward is the square) and whether the completion had a box.
+    Raises ``ZeroDivisionError`` where the published code does (both boxes of zero area).
+    O(len(text)).
+
+    Examples:
+        >>> grounding_iou("<|box_start|>(0,0),(10,10)<|box_end|>", "[0, 0, 10, 20]")
+        (0.5, True)
+    """
+    box, found = grounding_box(text)
+    gt = ast.literal_eval(solution)
+    left, top = max(box[0], gt[0]), max(box[1], gt[1])
+    right, bottom = min(box[2], gt[2]), min(box[3], gt[3])
+    inter = max(0, right - left) * max(0, bottom - top)
+    union = (box[2] - box[0]) * (box[3] - box[1]) + (gt[2] - gt[0]) * (gt[3] - gt[1]) - inter
+    return inter / union, found
+
+
+def grounding_format(text: str) -> float:
+    """Perception-R1's ``pr1_grounding_format_reward`` for one completion (see the module
+    docs for what its pattern really accepts). O(len(text)).
+
+    Examples:
+        >>> grounding_format("<|object_ref_start|>cat<|object_ref_end|>"), grounding_format("cat")
+        (1.0, 0.0)
+    """
+    return 1.0 if _FORMAT.match(text.replace("<|endoftext|>", "")) else 0.0
