@@ -151,3 +151,33 @@ def test_each_component_is_logged_over_the_samples_it_applies_to():
            log_metric=lambda k, v: logged.__setitem__(k, v))  # fmt: skip
     # an empty window ranks at its empty_rank, 0.5
     assert logged == {"rewards/iou": 0.5, "rewards/iou_rank": 0.5, "rewards/count": 0.5}
+
+
+def test_save_load_and_the_trl_callback(tmp_path):
+    """A preset through TRL's callback: committed once per optimizer step, saved into each
+    checkpoint, restored on resume: the resumed reward continues identically."""
+    from types import SimpleNamespace
+
+    from rankreward.adapters.trl import STATE_FILE, RankNormalizerCallback
+
+    reward = preset("seg-zero", ranked=True)
+    callback = RankNormalizerCallback(reward)
+    args = SimpleNamespace(output_dir=str(tmp_path))
+    state = SimpleNamespace(global_step=0, is_world_process_zero=True)
+    truth = "<box>(10,10),(50,50)</box><points>(20,20),(40,40)</points>"
+    texts = [f'<think>t</think><answer>{{"bbox": [{x}, 10, 50, 50], "points_1": [20, 20], '
+             f'"points_2": [40, 40]}}</answer>' for x in (10, 20, 30)]  # fmt: skip
+    for _ in range(2):
+        reward(texts, ground_truth=[truth] * 3)
+        state.global_step += 1
+        callback.on_step_end(args, state, None)
+    callback.on_save(args, state, None)
+    assert callback.commits == 2 and len(reward.window("iou")) == 128 + 6
+    resumed = preset("seg-zero", ranked=True)
+    RankNormalizerCallback(resumed, resume_from=tmp_path / "checkpoint-2").on_train_begin(
+        args, state, None
+    )
+    assert (tmp_path / "checkpoint-2" / STATE_FILE).exists()
+    assert resumed(texts, ground_truth=[truth] * 3) == reward(texts, ground_truth=[truth] * 3)
+    for name in ("iou", "box_l1", "point_l1"):
+        np.testing.assert_array_equal(resumed.window(name).window, reward.window(name).window)

@@ -193,7 +193,8 @@ class RankNormalizerCallback(_callback_base()):  # type: ignore[misc]
     """Commits the reward's normalizer once per optimizer step and checkpoints its state.
 
     Args:
-        reward: the `DrSegReward` (or anything with ``commit``, ``normalizer``) to drive.
+        reward: the `DrSegReward` (or anything with ``commit`` and a ``normalizer``, or with
+            ``commit``, ``save`` and ``load`` such as a `rankreward.rewards` preset) to drive.
         resume_from: a checkpoint directory to restore the normalizer from at train start;
             by default the trainer's ``resume_from_checkpoint`` argument is not visible to
             callbacks, so pass the same path here (``examples/trl_drseg.py`` does).
@@ -217,8 +218,13 @@ class RankNormalizerCallback(_callback_base()):  # type: ignore[misc]
                 raise FileNotFoundError(
                     f"{path} is missing: this checkpoint was not written with RankNormalizerCallback"
                 )
-            self.reward.normalizer.load(path)
+            self._state().load(path)
         return control
+
+    def _state(self) -> Any:
+        """What holds the windows: the reward's normalizer, or the reward itself
+        (`rankreward.rewards.ComponentReward` keeps one window per component)."""
+        return getattr(self.reward, "normalizer", self.reward)
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.reward.commit():
@@ -229,5 +235,5 @@ class RankNormalizerCallback(_callback_base()):  # type: ignore[misc]
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         folder.mkdir(parents=True, exist_ok=True)
         if getattr(state, "is_world_process_zero", True):
-            self.reward.normalizer.save(folder / STATE_FILE)
+            self._state().save(folder / STATE_FILE)
         return control

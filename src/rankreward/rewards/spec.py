@@ -19,6 +19,7 @@ Every sample's values, ranks and the total come back from `score` for logging.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ import numpy as np
 from .._pickling import LockFreePickle
 from ..drseg.reward import completion_text
 from ..normalize import RankNormalizer
+from ..normalize.normalizer import load_state, save_state
 
 __all__ = ["Component", "ComponentReward"]
 
@@ -232,3 +234,26 @@ class ComponentReward(LockFreePickle):
             for key, value in state.items():
                 task, _, name = key.rpartition("/")
                 self.window(name, task).load_state_dict(value)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write every window's state to one ``.npz``, atomically, without pickle (the
+        trainer adapters' checkpoint file). O(windows x n)."""
+        state = self.state_dict()
+        flat: dict[str, Any] = {"windows": np.array(list(state), dtype=str)}
+        for i, window_state in enumerate(state.values()):
+            flat.update({f"w{i}.{field}": value for field, value in window_state.items()})
+        save_state(flat, path)
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        """Restore what `save` wrote (exactly)."""
+        flat = load_state(path)
+        keys = [str(k) for k in np.atleast_1d(flat.pop("windows"))] if "windows" in flat else []
+        state: dict[str, dict[str, Any]] = {}
+        for i, key in enumerate(keys):
+            prefix = f"w{i}."
+            fields = {k[len(prefix) :]: v for k, v in flat.items() if k.startswith(prefix)}
+            for text in ("ties", "dtype"):
+                if text in fields:
+                    fields[text] = str(fields[text])
+            state[key] = fields
+        self.load_state_dict(state)
