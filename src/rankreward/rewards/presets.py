@@ -51,6 +51,16 @@ class _Shared:
         return _Part(self, name)
 
 
+class _Each:
+    """A per-answer function as a component (a class, so presets pickle)."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+
+    def __call__(self, answers: list, gts: list) -> list:
+        return [self.fn(a) for a in answers]
+
+
 class _Part:
     """One breakdown entry as a component function (a class, so presets pickle)."""
 
@@ -134,11 +144,6 @@ class _RecAccuracy:
                 for a, g, grid, size in zip(answers, gts, grids, sizes, strict=True)]  # fmt: skip
 
 
-class _RecFormat:
-    def __call__(self, answers: list, gts: list) -> list:
-        return [rec_format(a) for a in answers]
-
-
 def _vlmr1_rec(ranked: bool = False, **options: Any) -> ComponentReward:
     if options:
         raise TypeError(f"the vlm-r1-rec preset takes no options, got {sorted(options)}")
@@ -150,7 +155,7 @@ def _vlmr1_rec(ranked: bool = False, **options: Any) -> ComponentReward:
             ranked=ranked,
             context=("image_grid_thw", "image_size?", "image_path?"),
         ),
-        Component("format", _RecFormat()),
+        Component("format", _Each(rec_format)),
     ]
     return ComponentReward(parts)
 
@@ -165,15 +170,10 @@ class _OvdAccuracy:
         return [ovd_accuracy(a, str(g), self.method) for a, g in zip(answers, gts, strict=True)]
 
 
-class _OvdFormat:
-    def __call__(self, answers: list, gts: list) -> list:
-        return [ovd_format(a) for a in answers]
-
-
 def _vlmr1_ovd(ranked: bool = False, method: str = "odLength") -> ComponentReward:
     # VLM-R1's reward_funcs order: accuracy, then format
     return ComponentReward([Component("accuracy", _OvdAccuracy(method), ranked=ranked),
-                            Component("format", _OvdFormat())])  # fmt: skip
+                            Component("format", _Each(ovd_format))])  # fmt: skip
 
 
 class _RftAccuracy:
@@ -183,11 +183,6 @@ class _RftAccuracy:
     def __call__(self, answers: list, gts: list) -> list:
         return [rft_accuracy(a, str(g), self.term, math_verify=self.math_verify)
                 for a, g in zip(answers, gts, strict=True)]  # fmt: skip
-
-
-class _RftFormat:
-    def __call__(self, answers: list, gts: list) -> list:
-        return [rft_format(a) for a in answers]
 
 
 def _visual_rft(ranked: bool = False, math_verify: bool = True) -> ComponentReward:
@@ -203,7 +198,7 @@ def _visual_rft(ranked: bool = False, math_verify: bool = True) -> ComponentRewa
     return ComponentReward([
         Component("iou", _RftAccuracy("iou", math_verify), ranked=ranked),
         Component("confidence", _RftAccuracy("confidence", math_verify), ranked=ranked),
-        Component("format", _RftFormat()),
+        Component("format", _Each(rft_format)),
     ])  # fmt: skip
 
 
@@ -219,15 +214,10 @@ class _Grounding:
         return out
 
 
-class _GroundingFormat:
-    def __call__(self, answers: list, gts: list) -> list:
-        return [grounding_format(a) for a in answers]
-
-
 def _perception_r1(ranked: bool = False) -> ComponentReward:
     # Perception-R1's grounding script: pr1_grounding, then pr1_grounding_format
     return ComponentReward([Component("grounding", _Grounding(ranked), ranked=ranked),
-                            Component("format", _GroundingFormat())])  # fmt: skip
+                            Component("format", _Each(grounding_format))])  # fmt: skip
 
 
 PRESETS = {"drseg": _drseg, "visionreasoner": _visionreasoner, "seg-zero": _segzero,

@@ -82,12 +82,21 @@ def _box(data: Any) -> Any:
     return None
 
 
-def _iou(a: Any, b: list[int]) -> float:
+def _iou(a: Any, b: list[int]) -> tuple[float, bool]:
+    """Pixel-inclusive IoU, and whether it passes (> 0.5)."""
     x1, y1 = max(a[0], b[0]), max(a[1], b[1])
     x2, y2 = min(a[2], b[2]), min(a[3], b[3])
     inter = (x2 - x1 + 1) * (y2 - y1 + 1) if x1 < x2 and y1 < y2 else 0
     union = (a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1) - inter
-    return float(inter) / union
+    value = float(inter) / union
+    return value, value > 0.5
+
+
+def _box_l1(a: Any, b: list[int]) -> tuple[float, bool]:
+    """Minus the mean absolute coordinate difference (higher is better), and whether the
+    difference passes (< 10)."""
+    l1 = sum(abs(a[i] - b[i]) for i in range(4)) / 4
+    return -l1, l1 < 10
 
 
 def _format(data: Any) -> float:
@@ -154,24 +163,18 @@ def segzero_terms(answer: SegZeroAnswer, ground_truth: str) -> dict[str, float |
         out["segmentation_format"] = _format(data)
     except (TypeError, KeyError):
         pass
-    try:
-        box = _box(data)
-        if box is not None:
-            if gt_box is None:
-                raise NameError("no ground-truth box")
-            value = _iou(box, gt_box)
-            out["iou_value"], out["iou"] = value, 1.0 if value > 0.5 else 0.0
-    except (TypeError, NameError, ZeroDivisionError, IndexError, KeyError):
-        pass
-    try:
-        box = _box(data)
-        if box is not None:
-            if gt_box is None:
-                raise NameError("no ground-truth box")
-            l1 = sum(abs(box[i] - gt_box[i]) for i in range(4)) / 4
-            out["box_l1_value"], out["box_l1"] = -l1, 1.0 if l1 < 10 else 0.0
-    except (TypeError, NameError, IndexError, KeyError):
-        pass
+    # each published term reads the box again and fails on its own
+    errors = (TypeError, NameError, ZeroDivisionError, IndexError, KeyError)
+    for term, measure in (("iou", _iou), ("box_l1", _box_l1)):
+        try:
+            box = _box(data)
+            if box is not None:
+                if gt_box is None:
+                    raise NameError("no ground-truth box")
+                value, passed = measure(box, gt_box)
+                out[term + "_value"], out[term] = value, 1.0 if passed else 0.0
+        except errors:
+            pass
     try:
         if gt_points is None:
             raise NameError("no ground-truth points")
