@@ -253,9 +253,10 @@ def main(argv: list[str] | None = None) -> int:
             segmenter = BoxSegmenter()
         else:  # the released protocols keep the best of SAM2's three candidates
             segmenter = Sam2Segmenter(args.segmenter, multimask=protocols[args.task].multimask)
-        seen = "protocol" if args.seen_size is None else None
-        if args.seen_size:
-            seen = (args.seen_size, args.seen_size)
+        if args.seen_size is None:
+            seen = "protocol"  # the protocol's size, 840x840
+        else:  # 0: no resize
+            seen = (args.seen_size, args.seen_size) if args.seen_size else None
 
     model = processor = None
     if not args.completions:

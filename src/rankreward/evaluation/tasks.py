@@ -110,18 +110,12 @@ def rescale_objects(
     points = np.asarray(points, np.float64).reshape(-1, 2)
     if seen_size is None:
         return boxes, points
-    sw, sh = seen_size
-    w, h = image_size
-    if sw <= 0 or sh <= 0:
-        raise ValueError(f"seen_size must be positive, got {seen_size}")
-    sx, sy = w / sw, h / sh
+    sx, sy = _factors(seen_size, image_size)
     return boxes * np.array([sx, sy, sx, sy]), points * np.array([sx, sy])
 
 
 def _parse(completions: Sequence[Any], n: int, strict: bool) -> list[ParsedCompletion]:
-    if len(completions) != n:
-        raise ValueError(f"{len(completions)} completions for {n} samples")
-    return [parse_completion(completion_text(c), strict=strict) for c in completions]
+    return [parse_completion(t, strict=strict) for t in _texts(completions, n)]
 
 
 def _record(k: int, sample: Mapping, parsed: ParsedCompletion, boxes, points) -> dict[str, Any]:
@@ -289,7 +283,8 @@ def evaluate_reasonseg(
             continue
         if union == 0:
             rec["rule"] = "both_empty_zero"
-        rec["bbox_hit"] = _bbox_hit(read.boxes, sample.get("bbox", _mask_bbox(gt)))
+        gt_box = sample["bbox"] if "bbox" in sample else _mask_bbox(gt)
+        rec["bbox_hit"] = _bbox_hit(read.boxes, gt_box)
         if nonobj:
             rec["non_object_gt"] = int(gt_area == 0)
             rec["non_object"] = int(gt_area == 0 and not read.boxes)
@@ -419,7 +414,11 @@ def evaluate_coco(
     released = proto.reader != "rankreward"
     parsed = None if released else _parse(completions, len(samples), strict)
     texts = _texts(completions, len(samples)) if released else None
-    present = {(a["image_id"], a["category_id"]) for a in gt.get("annotations", [])}
+    present = (
+        {(a["image_id"], a["category_id"]) for a in gt.get("annotations", [])}
+        if released
+        else set()
+    )
     results, records = [], []
     for k, sample in enumerate(samples):
         if "width" in sample and "height" in sample:
