@@ -28,7 +28,8 @@ import math
 import re
 from typing import Any
 
-_THINK = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>", re.DOTALL)
+from ..drseg.parser import structure_ok
+
 _OBJECT = re.compile(r"{[^}]+}")
 _GT_BOX = re.compile(r"<box>\((\d+),(\d+)\),\((\d+),(\d+)\)</box>")
 _GT_POINTS = re.compile(r"<points>\((\d+),(\d+)\),\((\d+),(\d+)\)</points>")
@@ -146,7 +147,7 @@ def segzero_terms(answer: SegZeroAnswer, ground_truth: str) -> dict[str, float |
         [1.0, 1.0, 1.0, 1.0, 1.0]
     """
     out: dict[str, float | None] = {
-        "thinking_format": 1.0 if _THINK.fullmatch(answer.text) else 0.0,
+        "thinking_format": 1.0 if structure_ok(answer.text) else 0.0,
         "segmentation_format": 0.0,
         "iou": 0.0,
         "box_l1": 0.0,

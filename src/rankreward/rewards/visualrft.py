@@ -23,10 +23,11 @@ import json
 import re
 from typing import Any
 
+from ..drseg.parser import structure_ok
+
 __all__ = ["rft_accuracy", "rft_format", "rft_matches"]
 
 _ANSWER_LINE = re.compile(r"<answer>(.*?)</answer>")  # no DOTALL: the published pattern
-_THINK_ANSWER = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>", re.DOTALL)
 
 
 def rft_format(text: str) -> float:
@@ -36,7 +37,7 @@ def rft_format(text: str) -> float:
         >>> rft_format("<think>a</think><answer>[]</answer>")
         1.0
     """
-    return 1.0 if _THINK_ANSWER.fullmatch(text) else 0.0
+    return 1.0 if structure_ok(text) else 0.0
 
 
 def _boxes(text: str) -> Any:

@@ -20,6 +20,8 @@ import math
 import re
 from typing import Any
 
+from ..drseg.parser import structure_ok
+
 __all__ = [
     "OVD_METHODS",
     "clean_answer",
@@ -83,7 +85,6 @@ def rec_accuracy(text: str, solution: str, image_grid_thw: Any, image_size: Any)
 # ----------------------------------------------------------------------------- open-vocabulary
 _ANSWER_FIRST = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 _JSON_FENCE = re.compile(r"```json(.*?)```", re.DOTALL)
-_THINK_ANSWER = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>", re.DOTALL)
 OVD_METHODS = ("odLength", "od_ap", "od_ap50", "weighted_sum")
 
 
@@ -95,7 +96,7 @@ def ovd_format(text: str) -> float:
         >>> ovd_format("<think>a</think> <answer>b</answer>"), ovd_format("<answer>b</answer>")
         (1.0, 0.0)
     """
-    return 1.0 if _THINK_ANSWER.fullmatch(text) else 0.0
+    return 1.0 if structure_ok(text) else 0.0
 
 
 def _fenced_items(text: str, strict: bool) -> list:
