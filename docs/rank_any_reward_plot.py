@@ -14,11 +14,15 @@ within the group (the shares add up to 1).
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from rankreward.rewards import preset
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from why_rank_plot import shares  # the same per-group advantage-share measure
 
 NAMES = ("iou", "thinking_format", "segmentation_format", "point_l1", "box_l1")
 
@@ -38,16 +42,6 @@ def group(rng: np.random.Generator, size: int = 8) -> tuple[list[str], list[str]
         think = "<think>I compare the objects.</think>" if rng.random() > 0.1 else ""
         texts.append(f"{think}<answer>{answer}</answer>")
     return texts, [truth] * size
-
-
-def shares(components: np.ndarray) -> np.ndarray:
-    """(groups, size, K) -> mean over groups of each component's share of the total's variance."""
-    total = components.sum(-1)
-    tc = total - total.mean(1, keepdims=True)
-    var = (tc**2).mean(1)
-    keep = var > 1e-12
-    cov = ((components - components.mean(1, keepdims=True)) * tc[..., None]).mean(1)
-    return (cov[keep] / var[keep, None]).mean(0)
 
 
 def run(groups: int = 300, seed: int = 0) -> dict[str, np.ndarray]:

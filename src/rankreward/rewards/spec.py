@@ -174,6 +174,9 @@ class ComponentReward(LockFreePickle):
         out: dict[str, Any] = {}
         total = np.zeros(len(texts))
         applies = np.zeros(len(texts), bool)
+        task_array = np.asarray(task_list)
+        # each task's rows, in first-seen order (deterministic staging order)
+        by_task = {task: task_array == task for task in dict.fromkeys(task_list)}
         with self._lock:
             for c in self.components:
                 values = self._values(c, answers, gts, context or {})
@@ -181,8 +184,8 @@ class ComponentReward(LockFreePickle):
                 used = values
                 if c.ranked:
                     used = np.full(len(texts), np.nan)
-                    for task in dict.fromkeys(task_list):  # first-seen order: deterministic
-                        rows = np.flatnonzero((np.asarray(task_list) == task) & np.isfinite(values))
+                    for task, in_task in by_task.items():
+                        rows = np.flatnonzero(in_task & np.isfinite(values))
                         if len(rows):
                             ranks = self.window(c.name, task).rank_and_stage(values[rows, None])
                             used[rows] = np.asarray(ranks, np.float64)[:, 0]
