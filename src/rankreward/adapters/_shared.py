@@ -114,8 +114,11 @@ def reset_shared_rewards() -> None:
         _cache.clear()
 
 
-def breakdown_row(breakdown: dict[str, np.ndarray], i: int) -> dict[str, float]:
-    """Sample ``i`` of a `DrSegReward.score` breakdown as ``{"score": ..., component: ...}``."""
-    row = {"score": float(breakdown["reward"][i])}
+def breakdown_row(
+    breakdown: dict[str, np.ndarray], i: int, score_key: str = "score"
+) -> dict[str, float]:
+    """Sample ``i`` of a `DrSegReward.score` breakdown as ``{score_key: reward, component:
+    ...}`` (verl names the reward ``score``, EasyR1 ``overall``)."""
+    row = {score_key: float(breakdown["reward"][i])}
     row.update({name: float(breakdown[name][i]) for name in LOGGED})
     return row

@@ -46,7 +46,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._shared import LOGGED, shared_reward
+from ._shared import breakdown_row, shared_reward
 
 __all__ = ["REWARD_NAME", "REWARD_TYPE", "STATE_DIR", "compute_score", "resume_file"]
 
@@ -168,9 +168,4 @@ def compute_score(
                            weights=weights, **thresholds)  # fmt: skip
     training = len(texts) == rollout_size
     breakdown = reward.score(texts, gts, stage=training)
-    rows = []
-    for i in range(len(texts)):
-        row = {"overall": float(breakdown["reward"][i])}
-        row.update({name: float(breakdown[name][i]) for name in LOGGED})
-        rows.append(row)
-    return rows
+    return [breakdown_row(breakdown, i, "overall") for i in range(len(texts))]
