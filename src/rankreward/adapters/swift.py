@@ -34,12 +34,11 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from ..drseg.reward import DrSegReward
 from ._shared import ablation_from_env
-from .trl import STATE_FILE, DrSegRewardFunctions
+from .trl import DrSegRewardFunctions, RankNormalizerCallback
 
 __all__ = ["CALLBACK_NAME", "REWARD_NAMES", "register", "reset", "shared_functions"]
 
@@ -125,41 +124,25 @@ def _reward_class(name: str, base: type) -> type:
     return DrSegORM
 
 
-def _callback_class(base: type) -> type:
-    class RankRewardCallback(base):  # type: ignore[misc, valid-type]
-        """Commits the window after every optimizer step, saves it into every checkpoint
-        and restores it when ms-swift resumes from one."""
+def _callback_class() -> type:
+    class RankRewardCallback(RankNormalizerCallback):
+        """`RankNormalizerCallback` on the process's shared reward, built the way ms-swift
+        builds callbacks (``callbacks_map[name](args, trainer)``): commits the window after
+        every optimizer step, saves it into every checkpoint and restores it when ms-swift
+        resumes from one (``--resume_from_checkpoint``)."""
+
+        writer = f"--callbacks {CALLBACK_NAME}"
 
         def __init__(self, args: Any, trainer: Any) -> None:
-            self.args = args
-            self.trainer = trainer
-            self.commits = 0
-
-        def on_train_begin(self, args, state, control, **kwargs):
             resume = getattr(args, "resume_from_checkpoint", None)
-            if resume:
-                path = Path(resume) / STATE_FILE
-                if not path.exists():
-                    raise FileNotFoundError(
-                        f"{path} is missing: the checkpoint was written without "
-                        f"--callbacks {CALLBACK_NAME}, so the window cannot be restored"
-                    )
-                shared_functions().reward.normalizer.load(path)
-            return control
+            super().__init__(shared_functions().reward, resume_from=resume)
+            self.args, self.trainer = args, trainer
 
         def on_step_end(self, args, state, control, **kwargs):
             global _last_step
-            shared_functions().reward.commit()
+            control = super().on_step_end(args, state, control, **kwargs)
             with _lock:  # the step's rows are in: later calls of this step start clean
                 _last_step = state.global_step
-            self.commits += 1
-            return control
-
-        def on_save(self, args, state, control, **kwargs):
-            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            if getattr(state, "is_world_process_zero", True):
-                folder.mkdir(parents=True, exist_ok=True)
-                shared_functions().reward.normalizer.save(folder / STATE_FILE)
             return control
 
     return RankRewardCallback
@@ -175,10 +158,9 @@ def register() -> None:
         register()
     """
     from swift.callbacks import callbacks_map
-    from swift.callbacks.base import TrainerCallback
     from swift.rewards import ORM, orms
 
     for name in REWARD_NAMES:
         if name not in orms or getattr(orms[name], "__name__", "") != f"{name}_orm":
             orms[name] = _reward_class(name, ORM)
-    callbacks_map[CALLBACK_NAME] = _callback_class(TrainerCallback)
+    callbacks_map[CALLBACK_NAME] = _callback_class()

@@ -206,6 +206,9 @@ class RankNormalizerCallback(_callback_base()):  # type: ignore[misc]
                               callbacks=[RankNormalizerCallback(reward, resume_from=checkpoint)], ...)
     """
 
+    #: what the error for a checkpoint without a state file says should have written one
+    writer = "RankNormalizerCallback"
+
     def __init__(self, reward: Any, resume_from: str | Path | None = None) -> None:
         self.reward = reward
         self.resume_from = Path(resume_from) if resume_from else None
@@ -216,7 +219,7 @@ class RankNormalizerCallback(_callback_base()):  # type: ignore[misc]
             path = self.resume_from / STATE_FILE
             if not path.exists():
                 raise FileNotFoundError(
-                    f"{path} is missing: this checkpoint was not written with RankNormalizerCallback"
+                    f"{path} is missing: this checkpoint was not written with {self.writer}"
                 )
             self._state().load(path)
         return control
