@@ -153,8 +153,7 @@ def main(argv: list[str] | None = None) -> str:
 
         def run_ours(reward=reward, texts=texts, gts=gts, ctx=ctx):
             reward(texts, ground_truth=gts, **ctx)
-            for window in reward._windows.values():
-                window.discard_staged()
+            reward.windows.discard_staged()
 
         def run_ref(published=published, texts=texts, gts=gts, ctx=ctx):
             published(texts, gts, ctx)

@@ -57,8 +57,7 @@ def main(argv: list[str] | None = None) -> str:
 
     def run_spec():
         spec(completions, gts)
-        for window in spec._windows.values():
-            window.discard_staged()
+        spec.windows.discard_staged()
 
     def run_ref():
         ref(completions, gts)

@@ -28,6 +28,7 @@ from .segzero import read_segzero, segzero_terms
 from .spec import Component, ComponentReward
 from .visualrft import rft_accuracy, rft_format
 from .vlmr1 import OVD_METHODS, ovd_accuracy, ovd_format, rec_accuracy, rec_format
+from .windows import LocalWindows, RayWindows
 
 __all__ = ["PRESETS", "preset"]
 
@@ -71,7 +72,7 @@ class _Part:
         return self.shared.get(answers, gts)[self.name]
 
 
-def _drseg(ranked: bool = True, task_key: str | None = None, **options: Any) -> ComponentReward:
+def _drseg(ranked: bool = True, **options: Any) -> ComponentReward:
     # raw x1..x3 from the released reward's own parser and matcher; ranking happens in the spec
     reward = DrSegReward(accuracy="raw", **options)
     shared = _Shared(reward.score)
@@ -85,11 +86,12 @@ def _drseg(ranked: bool = True, task_key: str | None = None, **options: Any) -> 
         Component("x3", shared.part("x3"), w["r3"], ranked=ranked),
         Component("non_repeat", shared.part("non_repeat"), w["non_repeat"]),
     ]
-    return ComponentReward(parts, task_key=task_key)
+    return ComponentReward(parts, max_reward=reward.max_reward)
 
 
 def _visionreasoner(ranked: bool = False, **options: Any) -> ComponentReward:
-    shared = _Shared(VisionReasonerReward(**options).score)
+    reward = VisionReasonerReward(**options)
+    shared = _Shared(reward.score)
     # the released sum's order: format terms, non_repeat, then the accuracy
     parts = [
         Component("structure", shared.part("structure")),
@@ -97,7 +99,7 @@ def _visionreasoner(ranked: bool = False, **options: Any) -> ComponentReward:
         Component("non_repeat", shared.part("non_repeat")),
         Component("accuracy", shared.part("accuracy"), ranked=ranked),
     ]
-    return ComponentReward(parts)
+    return ComponentReward(parts, max_reward=reward.max_reward)
 
 
 class _SegZeroTerms:
@@ -121,7 +123,7 @@ def _segzero(ranked: bool = False, **options: Any) -> ComponentReward:
 
     # the published sum's order
     names = ("iou", "thinking_format", "segmentation_format", "point_l1", "box_l1")
-    return ComponentReward([term(n) for n in names], reader=read_segzero)
+    return ComponentReward([term(n) for n in names], reader=read_segzero, max_reward=5.0)
 
 
 class _RecAccuracy:
@@ -157,7 +159,7 @@ def _vlmr1_rec(ranked: bool = False, **options: Any) -> ComponentReward:
         ),
         Component("format", _Each(rec_format)),
     ]
-    return ComponentReward(parts)
+    return ComponentReward(parts, max_reward=2.0)
 
 
 class _OvdAccuracy:
@@ -173,7 +175,7 @@ class _OvdAccuracy:
 def _vlmr1_ovd(ranked: bool = False, method: str = "odLength") -> ComponentReward:
     # VLM-R1's reward_funcs order: accuracy, then format
     return ComponentReward([Component("accuracy", _OvdAccuracy(method), ranked=ranked),
-                            Component("format", _Each(ovd_format))])  # fmt: skip
+                            Component("format", _Each(ovd_format))], max_reward=2.0)  # fmt: skip
 
 
 class _RftAccuracy:
@@ -199,7 +201,7 @@ def _visual_rft(ranked: bool = False, math_verify: bool = True) -> ComponentRewa
         Component("iou", _RftAccuracy("iou", math_verify), ranked=ranked),
         Component("confidence", _RftAccuracy("confidence", math_verify), ranked=ranked),
         Component("format", _Each(rft_format)),
-    ])  # fmt: skip
+    ], max_reward=3.0)  # fmt: skip
 
 
 class _Grounding:
@@ -217,7 +219,7 @@ class _Grounding:
 def _perception_r1(ranked: bool = False) -> ComponentReward:
     # Perception-R1's grounding script: pr1_grounding, then pr1_grounding_format
     return ComponentReward([Component("grounding", _Grounding(ranked), ranked=ranked),
-                            Component("format", _Each(grounding_format))])  # fmt: skip
+                            Component("format", _Each(grounding_format))], max_reward=2.0)  # fmt: skip
 
 
 PRESETS = {"drseg": _drseg, "visionreasoner": _visionreasoner, "seg-zero": _segzero,
@@ -225,9 +227,18 @@ PRESETS = {"drseg": _drseg, "visionreasoner": _visionreasoner, "seg-zero": _segz
            "perception-r1": _perception_r1}  # fmt: skip
 
 
-def preset(name: str, ranked: bool | None = None, **options: Any) -> ComponentReward:
+def preset(
+    name: str,
+    ranked: bool | None = None,
+    *,
+    task_key: str | None = None,
+    windows: LocalWindows | RayWindows | None = None,
+    **options: Any,
+) -> ComponentReward:
     """A recipe's reward as a `ComponentReward`; ``ranked=None`` is the recipe's own choice
-    (Dr. Seg ranks, VisionReasoner does not). O(1).
+    (Dr. Seg ranks, the others do not). ``task_key`` and ``windows`` are as in
+    `ComponentReward` (the trainer adapters pass shared, counted windows); the other options
+    are the recipe's own (see `PRESETS`' functions). O(1).
 
     Examples:
         >>> gt = ['[{"bbox_2d": [0, 0, 9, 9], "point_2d": [4, 4]}]']
@@ -239,4 +250,8 @@ def preset(name: str, ranked: bool | None = None, **options: Any) -> ComponentRe
         raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
     if ranked is not None:
         options["ranked"] = ranked
-    return PRESETS[name](**options)
+    reward = PRESETS[name](**options)
+    reward.task_key = task_key
+    if windows is not None:
+        reward.windows = windows
+    return reward

@@ -29,8 +29,7 @@ import numpy as np
 
 from .._pickling import LockFreePickle
 from ..drseg.reward import completion_text
-from ..normalize import RankNormalizer
-from ..normalize.normalizer import load_state, save_state
+from .windows import LocalWindows, RayWindows, paper_window
 
 __all__ = ["Component", "ComponentReward"]
 
@@ -63,10 +62,6 @@ class Component:
     context: tuple[str, ...] = ()
 
 
-def _paper_window() -> RankNormalizer:
-    return RankNormalizer.paper(num_metrics=1)
-
-
 class ComponentReward(LockFreePickle):
     """A TRL-shaped reward ``(completions, ground_truth=..., **kwargs) -> list[float | None]``
     built from `Component` s (see the module docs).
@@ -78,7 +73,11 @@ class ComponentReward(LockFreePickle):
             its own windows. ``None``: one set of windows.
         make_window: builds one component's window (default: the paper's normalizer, one
             metric: window 2048, 128 zeros, ties right, 1 decimal).
+        windows: where the windows live instead (`LocalWindows` committed by sample count,
+            `RayWindows` shared by a Ray job; the trainer adapters build these).
         ground_truth_key: the column read when ``ground_truth`` is not passed.
+        max_reward: the largest total (0..max scaling for trainers that filter on it), when
+            every component is bounded; ``None`` otherwise.
 
     Thread-safe: scoring and committing are serialised.
 
@@ -101,8 +100,10 @@ class ComponentReward(LockFreePickle):
         *,
         reader: Callable[[str], Any] | None = None,
         task_key: str | None = None,
-        make_window: Callable[[], Any] = _paper_window,
+        make_window: Callable[[], Any] = paper_window,
+        windows: LocalWindows | RayWindows | None = None,
         ground_truth_key: str = "solution",
+        max_reward: float | None = None,
     ) -> None:
         components = list(components)
         if not components:
@@ -118,18 +119,14 @@ class ComponentReward(LockFreePickle):
         self.components = components
         self.reader = reader
         self.task_key = task_key
-        self.make_window = make_window
+        self.windows = LocalWindows(make_window) if windows is None else windows
         self.ground_truth_key = ground_truth_key
-        self._windows: dict[tuple[str, str], Any] = {}
+        self.max_reward = max_reward
         self._lock = threading.RLock()
 
     def window(self, name: str, task: Any = "") -> Any:
         """The normalizer of component ``name`` for ``task`` (created on first use). O(1)."""
-        key = (str(task), name)
-        with self._lock:
-            if key not in self._windows:
-                self._windows[key] = self.make_window()
-            return self._windows[key]
+        return self.windows.get(f"{task}/{name}")
 
     def _values(self, c: Component, answers: list, gts: list, context: Mapping) -> np.ndarray:
         if c.context:
@@ -155,9 +152,12 @@ class ComponentReward(LockFreePickle):
         ground_truth: Sequence[Any],
         tasks: Sequence[Any] | None = None,
         context: Mapping[str, Sequence[Any]] | None = None,
+        *,
+        stage: bool = True,
     ) -> dict[str, Any]:
-        """Values, ranks and totals of a batch; stages the ranked values. ``context`` holds
-        the per-sample columns that components with ``context`` read.
+        """Values, ranks and totals of a batch; stages the ranked values (``stage=False``
+        ranks without staging: validation). ``context`` holds the per-sample columns that
+        components with ``context`` read.
 
         Returns ``{name: values}`` for every component (NaN where it does not apply),
         ``{name + "_rank": ranks}`` for the ranked ones and ``reward`` (NaN for a sample with
@@ -172,27 +172,36 @@ class ComponentReward(LockFreePickle):
             raise ValueError(f"{len(texts)} completions but {len(task_list)} task keys")
         answers = [self.reader(t) for t in texts] if self.reader else texts
         out: dict[str, Any] = {}
-        total = np.zeros(len(texts))
-        applies = np.zeros(len(texts), bool)
         task_array = np.asarray(task_list)
         # each task's rows, in first-seen order (deterministic staging order)
         by_task = {task: task_array == task for task in dict.fromkeys(task_list)}
         with self._lock:
+            batch: dict[str, np.ndarray] = {}
+            rows_of: dict[str, np.ndarray] = {}
             for c in self.components:
                 values = self._values(c, answers, gts, context or {})
                 out[c.name] = values
-                used = values
                 if c.ranked:
-                    used = np.full(len(texts), np.nan)
                     for task, in_task in by_task.items():
-                        rows = np.flatnonzero(in_task & np.isfinite(values))
-                        if len(rows):
-                            ranks = self.window(c.name, task).rank_and_stage(values[rows, None])
-                            used[rows] = np.asarray(ranks, np.float64)[:, 0]
-                    out[c.name + "_rank"] = used
-                ok = np.isfinite(used)
-                total[ok] = total[ok] + c.weight * used[ok]
-                applies |= ok
+                        # every ranked component is sent, even with no applicable row, so
+                        # windows shared by collectives see the same calls on every rank
+                        key = f"{task}/{c.name}"
+                        rows_of[key] = np.flatnonzero(in_task & np.isfinite(values))
+                        batch[key] = values[rows_of[key]]
+            ranks = self.windows.rank_and_stage(batch, len(texts), stage=stage)
+        total = np.zeros(len(texts))
+        applies = np.zeros(len(texts), bool)
+        for c in self.components:
+            used = out[c.name]
+            if c.ranked:
+                used = np.full(len(texts), np.nan)
+                for task in by_task:
+                    key = f"{task}/{c.name}"
+                    used[rows_of[key]] = ranks[key]
+                out[c.name + "_rank"] = used
+            ok = np.isfinite(used)
+            total[ok] = total[ok] + c.weight * used[ok]
+            applies |= ok
         out["reward"] = np.where(applies, total, np.nan)
         return out
 
@@ -223,40 +232,29 @@ class ComponentReward(LockFreePickle):
     def commit(self) -> int:
         """Append every window's staged values (once per optimizer step); returns the number
         of values appended. O(windows x n)."""
-        with self._lock:
-            return sum(int(w.commit()) for w in self._windows.values())
+        return int(self.windows.commit())
+
+    @property
+    def logged_keys(self) -> list[str]:
+        """The per-sample keys of `score` a trainer logs: each component, and its rank."""
+        keys = []
+        for c in self.components:
+            keys += [c.name, c.name + "_rank"] if c.ranked else [c.name]
+        return keys
 
     def state_dict(self) -> dict[str, Any]:
-        """Every window's state, keyed ``"task/component"``."""
-        with self._lock:
-            return {f"{t}/{n}": w.state_dict() for (t, n), w in self._windows.items()}
+        """Every window's state, keyed ``"task/component"`` (see `LocalWindows`)."""
+        return self.windows.state_dict()
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore the windows saved by `state_dict` (exactly)."""
-        with self._lock:
-            for key, value in state.items():
-                task, _, name = key.rpartition("/")
-                self.window(name, task).load_state_dict(value)
+        self.windows.load_state_dict(state)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write every window's state to one ``.npz``, atomically, without pickle (the
         trainer adapters' checkpoint file). O(windows x n)."""
-        state = self.state_dict()
-        flat: dict[str, Any] = {"windows": np.array(list(state), dtype=str)}
-        for i, window_state in enumerate(state.values()):
-            flat.update({f"w{i}.{field}": value for field, value in window_state.items()})
-        save_state(flat, path)
+        self.windows.save(path)
 
     def load(self, path: str | os.PathLike[str]) -> None:
         """Restore what `save` wrote (exactly)."""
-        flat = load_state(path)
-        keys = [str(k) for k in np.atleast_1d(flat.pop("windows"))] if "windows" in flat else []
-        state: dict[str, dict[str, Any]] = {}
-        for i, key in enumerate(keys):
-            prefix = f"w{i}."
-            fields = {k[len(prefix) :]: v for k, v in flat.items() if k.startswith(prefix)}
-            for text in ("ties", "dtype"):
-                if text in fields:
-                    fields[text] = str(fields[text])
-            state[key] = fields
-        self.load_state_dict(state)
+        self.windows.load(path)
