@@ -106,3 +106,39 @@ def test_callback_commits_saves_and_resumes(tmp_path):
 def test_ablation_rows_from_the_environment():
     fns = adapter.shared_functions({"RANKREWARD_LOOK": "0", "RANKREWARD_ACCURACY": "raw"})
     assert fns.reward.look is False and fns.reward.accuracy == "raw"
+
+
+def test_a_preset_registers_its_components_and_the_callback_drives_its_windows(
+    monkeypatch, tmp_path
+):
+    from rankreward.rewards import preset
+    from rankreward.testing.recipe_batches import segzero_batch
+
+    monkeypatch.setenv("RANKREWARD_PRESET", "seg-zero")
+    monkeypatch.setenv("RANKREWARD_RANKED", "1")
+    import_external_file(str(PLUGIN))
+    adapter.register()  # the plugin registered at its first import; now with the preset
+    parts = [f"seg_zero_{c.name}" for c in preset("seg-zero").components]
+    funcs, _ = resolve_reward_funcs(["seg-zero", *parts], args=types.SimpleNamespace())
+    args = types.SimpleNamespace(output_dir=str(tmp_path), resume_from_checkpoint=None)
+    callback = callbacks_map[adapter.CALLBACK_NAME](args, trainer=None)
+    reference = preset("seg-zero", True)
+    state = types.SimpleNamespace(global_step=0, is_world_process_zero=True)
+    for step in range(2):
+        texts, gts = segzero_batch(8, np.random.default_rng(step), malformed=0.3)
+        samples = [GRPOSample(messages=[{"role": "user", "content": "<image>segment it"},
+                                        {"role": "assistant", "content": t}],
+                              extra={"solution": g}) for t, g in zip(texts, gts, strict=True)]  # fmt: skip
+        got = compute_rewards_per_func(samples, funcs, None, torch.device("cpu"),
+                                       trainer_state=state).numpy()  # fmt: skip
+        want = reference.score(texts, gts)
+        reference.commit()
+        np.testing.assert_allclose(got[:, 0], want["reward"], atol=1e-5)  # float32
+        np.testing.assert_allclose(np.nansum(got[:, 1:], axis=1), got[:, 0], atol=1e-5)
+        state.global_step += 1
+        callback.on_step_end(args, state, None)
+    reward = adapter.shared_functions().reward
+    np.testing.assert_array_equal(reward.state_dict()["/iou"]["values"],
+                                  reference.state_dict()["/iou"]["values"])  # fmt: skip
+    callback.on_save(args, state, None)
+    assert (tmp_path / "checkpoint-2" / "rankreward_normalizer.npz").exists()

@@ -146,3 +146,27 @@ def test_missing_commit_every_is_a_clear_error(tokenizer):
     fn = _load("compute_score")
     with pytest.raises(ValueError, match="commit_every is required"):
         fn(data_source="drseg", solution_str="x", ground_truth="[]", extra_info={})
+
+
+def test_batch_manager_with_a_ranked_preset(tokenizer):
+    """A recipe preset through verl's batch manager: its total on the last token, every
+    component (NaN where it does not apply) in ``reward_extra_info``."""
+    from verl.workers.reward_manager.batch import BatchRewardManager
+
+    from rankreward.rewards import preset
+    from rankreward.testing.recipe_batches import segzero_batch
+
+    fn = _load("compute_score_batch", commit_every=8, share="local", preset="seg-zero",
+               ranked=True)  # fmt: skip
+    manager = BatchRewardManager(tokenizer, num_examine=0, compute_score=fn)
+    reference = preset("seg-zero", True)
+    for step in range(2):
+        texts, gts = segzero_batch(8, np.random.default_rng(step), malformed=0.3)
+        decoded = [tokenizer.decode(tokenizer(t)["input_ids"]) for t in texts]
+        out = manager(_dataproto(tokenizer, texts, gts), return_dict=True)
+        want = reference.score(decoded, gts)
+        reference.commit()
+        info = out["reward_extra_info"]
+        np.testing.assert_array_equal(info["score"], want["reward"])
+        np.testing.assert_array_equal(info["iou_rank"], want["iou_rank"])
+        assert set(info) == {"score", *reference.logged_keys}

@@ -139,3 +139,39 @@ def test_easyr1_training_and_validation_actors_share_one_window(ray_session):
     np.testing.assert_array_equal(shared.window, local.normalizer.window)
     assert len(shared) == 128 + 3 * n  # no validation row entered it
     shared.kill()
+
+
+@ray.remote
+def _verl_worker(texts: list[str], gts: list[str], kwargs: dict) -> list[dict]:
+    """A verl reward-loop worker: its own process, the reward file's batch function."""
+    from rankreward.adapters import verl
+
+    return verl.compute_score_batch(["seg"] * len(texts), texts, gts, None, **kwargs)
+
+
+def test_preset_windows_shared_by_processes_commit_by_samples(ray_session):
+    """Two verl worker processes score halves of each step of the ranked Seg-Zero preset; one
+    actor holds every component's window and commits them all every ``commit_every`` samples
+    (the IoU window gets fewer values: unreadable answers have none)."""
+    from rankreward.rewards import RayWindows, preset
+    from rankreward.testing.recipe_batches import segzero_batch
+
+    every = 10
+    kwargs = {"commit_every": every, "share": "ray", "preset": "seg-zero", "ranked": True,
+              "actor_name": "segzero-test"}  # fmt: skip
+    local = preset("seg-zero", True)
+    for step in range(3):
+        texts, gts = segzero_batch(every, np.random.default_rng(step), malformed=0.3)
+        first = ray.get(_verl_worker.remote(texts[:6], gts[:6], kwargs))
+        second = ray.get(_verl_worker.remote(texts[6:], gts[6:], kwargs))
+        want = local.score(texts, gts)  # one step ranks against one snapshot
+        local.commit()
+        assert [r["score"] for r in first + second] == want["reward"].tolist()
+    shared = RayWindows("segzero-test", commit_every=every)
+    assert shared.commits == 3 and shared.pending == 0
+    state, want_state = shared.state_dict(), local.state_dict()
+    for key in ("/iou", "/box_l1", "/point_l1"):
+        np.testing.assert_array_equal(state[key]["values"], want_state[key]["values"])
+    with pytest.raises(ValueError, match="already exists"):
+        RayWindows("segzero-test", commit_every=every + 1)
+    shared.kill()

@@ -15,10 +15,12 @@ torch = pytest.importorskip("torch")
 import torch.distributed as dist  # noqa: E402
 import torch.multiprocessing as mp  # noqa: E402
 
-from rankreward.adapters.trl import DrSegRewardFunctions  # noqa: E402
+from rankreward.adapters.trl import DrSegRewardFunctions, preset_reward_funcs  # noqa: E402
 from rankreward.distributed import DistributedRankNormalizer  # noqa: E402
 from rankreward.drseg import DrSegReward  # noqa: E402
 from rankreward.normalize import RankNormalizer  # noqa: E402
+from rankreward.rewards import preset  # noqa: E402
+from rankreward.testing.recipe_batches import segzero_batch  # noqa: E402
 from rankreward.testing.synthetic import synthetic_batch  # noqa: E402
 
 WORLD = 2
@@ -38,6 +40,11 @@ def _texts(step: int) -> tuple[list[str], list[str]]:
 
 def _split(step: int, rank: int) -> slice:
     return slice(0, 6) if rank == 0 else slice(6, 10)  # unequal shares
+
+
+def _segzero(step: int, rank: int) -> tuple[list[str], list[str]]:
+    malformed = 1.0 if (step, rank) == (0, 1) else 0.3
+    return segzero_batch(5 + rank, np.random.default_rng(10 * step + rank), malformed)
 
 
 def _small() -> RankNormalizer:
@@ -86,6 +93,16 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
                 f(texts[part], solution=gts[part])
             trl_reward.commit()
         results["trl_window"] = trl_reward.normalizer.window
+
+        # a ranked preset through TRL's per-component functions: rank 1's answers are all
+        # unreadable at step 0, so it has no IoU to rank there yet must enter the collective
+        funcs, preset_reward = preset_reward_funcs("seg-zero", ranked=True)
+        for step in range(2):
+            texts, gts = _segzero(step, rank)
+            parts = [f(texts, solution=gts) for f in funcs]
+            results[f"preset{step}"] = np.nansum(np.array(parts, dtype=float), axis=0)
+            preset_reward.commit()
+        results["preset_iou"] = preset_reward.state_dict()["/iou"]["values"]
 
         # one rank sends NaN: both must raise ValueError, neither may hang
         bad = _batch(0, rank)
@@ -162,6 +179,18 @@ def test_two_gloo_ranks_match_one_process(tmp_path):
     assert len(single_trl.normalizer) == 128 + 3 * 10
     for r in range(WORLD):
         np.testing.assert_array_equal(got[r]["trl_window"], single_trl.normalizer.window)
+
+    single_preset = preset("seg-zero", True)
+    for step in range(2):
+        batches = [_segzero(step, r) for r in range(WORLD)]
+        want = single_preset.score([t for ts, _ in batches for t in ts],
+                                   [g for _, gs in batches for g in gs])["reward"]  # fmt: skip
+        single_preset.commit()
+        got_step = np.concatenate([got[r][f"preset{step}"] for r in range(WORLD)])
+        np.testing.assert_allclose(got_step, want, atol=1e-12)
+    for r in range(WORLD):
+        np.testing.assert_array_equal(got[r]["preset_iou"],
+                                      single_preset.state_dict()["/iou"]["values"])  # fmt: skip
 
     assert "NaN" in str(got[1]["error"])
     assert "rank(s) [1]" in str(got[0]["error"])

@@ -1,28 +1,34 @@
-"""The one `DrSegReward` per configuration that per-sample trainer hooks (verl, OpenRLHF) share.
+"""The one reward per configuration that trainer hooks without state (verl, OpenRLHF, EasyR1)
+share: the Dr. Seg reward by default, or any recipe preset (``preset="seg-zero"``, ...).
 
-Those trainers call a module-level function once per rollout, from threads and from several
-Ray worker processes, and pass no state. So the reward object is built on first use, cached per
-configuration in the process, and its normalizer is either a Ray named actor (one window for
-every process of the job) or a local `AutoCommitNormalizer` (one process). Either way rows are
-committed every ``commit_every`` samples: the paper's per-step snapshot, counted.
+Those trainers call a module-level function once per rollout or batch, from threads and from
+several Ray worker processes, and pass no state. So the reward object is built on first use,
+cached per configuration in the process, and its windows live either in a Ray named actor (one
+set for every process of the job) or in this process. Either way they are committed every
+``commit_every`` samples: the paper's per-step snapshot, counted (for a preset, counted in
+samples for all its windows at once, so components that do not apply to some samples still
+commit together).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ..drseg.reward import DrSegReward
 from ..normalize import AutoCommitNormalizer, RankNormalizer
+from ..rewards import ComponentReward
 
 __all__ = [
     "SHARE_MODES",
     "ablation_from_env",
     "breakdown_row",
     "reset_shared_rewards",
+    "score_rows",
     "shared_reward",
 ]
 
@@ -32,7 +38,7 @@ SHARE_MODES = ("auto", "ray", "local")
 LOGGED = ("format", "look", "non_repeat", "x1", "x2", "x3", "r1", "r2", "r3", "num_pred",
           "num_problems")  # fmt: skip
 
-_cache: dict[str, DrSegReward] = {}
+_cache: dict[str, DrSegReward | ComponentReward] = {}
 _cache_lock = threading.Lock()
 
 
@@ -53,12 +59,20 @@ def shared_reward(
     resume_from: str | None = None,
     strict: bool | None = None,
     weights: dict[str, float] | None = None,
+    preset: str | None = None,
+    ranked: bool | None = None,
+    task_key: str | None = None,
     **thresholds: Any,
-) -> DrSegReward:
-    """The process's `DrSegReward` for this configuration, built on first use. Thread-safe.
+) -> DrSegReward | ComponentReward:
+    """The process's reward for this configuration, built on first use. Thread-safe.
+
+    Without ``preset``: a `DrSegReward` (``strict``, ``weights`` and ``**thresholds`` as
+    there). With ``preset`` (a name of `rankreward.rewards.PRESETS`): that recipe, ``ranked``
+    as `preset`, ``task_key`` naming the column that holds each sample's task, and
+    ``**thresholds`` as the recipe's own options.
 
     ``share="auto"`` uses a Ray named actor when Ray is running in this process (inside verl
-    and OpenRLHF workers it is) and a local window otherwise. O(1) after the first call.
+    and OpenRLHF workers it is) and local windows otherwise. O(1) after the first call.
     """
     if commit_every is None:
         raise ValueError(
@@ -68,15 +82,24 @@ def shared_reward(
         )
     if share not in SHARE_MODES:
         raise ValueError(f"share must be one of {SHARE_MODES}, got {share!r}")
+    if preset is None and (ranked is not None or task_key is not None):
+        raise ValueError("ranked and task_key apply to presets: pass preset=... too")
     config = dict(commit_every=commit_every, share=share, actor_name=actor_name,
                   state_file=state_file, resume_from=resume_from, strict=strict,
-                  weights=weights, thresholds=thresholds)  # fmt: skip
+                  weights=weights, preset=preset, ranked=ranked, task_key=task_key,
+                  thresholds=thresholds)  # fmt: skip
     key = json.dumps(config, sort_keys=True, default=str)
     with _cache_lock:
         reward = _cache.get(key)
         if reward is None:
             files = {"state_file": state_file, "resume_from": resume_from}
-            if share == "ray" or (share == "auto" and _ray_running()):
+            use_ray = share == "ray" or (share == "auto" and _ray_running())
+            if preset is not None:
+                reward = _preset_reward(preset, ranked, task_key, commit_every, use_ray,
+                                        actor_name, files, strict, weights, thresholds)  # fmt: skip
+                _cache[key] = reward
+                return reward
+            if use_ray:
                 from ..distributed import DEFAULT_ACTOR_NAME, RayRankNormalizer
 
                 name = actor_name or DEFAULT_ACTOR_NAME
@@ -86,6 +109,72 @@ def shared_reward(
             reward = DrSegReward(normalizer, weights, strict=strict, **thresholds)
             _cache[key] = reward
         return reward
+
+
+def _preset_reward(
+    name: str,
+    ranked: bool | None,
+    task_key: str | None,
+    commit_every: int,
+    use_ray: bool,
+    actor_name: str | None,
+    files: dict[str, Any],
+    strict: bool | None,
+    weights: dict[str, float] | None,
+    options: dict[str, Any],
+) -> ComponentReward:
+    from ..rewards import LocalWindows, RayWindows, preset
+
+    options = dict(options)
+    if strict is not None:
+        options["strict"] = strict
+    if weights is not None:
+        options["weights"] = weights
+    if use_ray:
+        actor = actor_name or f"rankreward-{name}-windows"
+        windows: Any = RayWindows(actor, commit_every=commit_every, **files)
+    else:
+        windows = LocalWindows(commit_every=commit_every, **files)
+    return preset(name, ranked, task_key=task_key, windows=windows, **options)
+
+
+def score_rows(
+    reward: DrSegReward | ComponentReward,
+    texts: list[str],
+    ground_truths: list[Any],
+    columns: dict[str, list[Any]] | None = None,
+    *,
+    score_key: str = "score",
+    stage: bool = True,
+) -> list[dict[str, float]]:
+    """Score a batch and return one flat ``{score_key: total, component: value, ...}`` dict
+    per sample (the form verl and EasyR1 log). ``columns`` are per-sample dataset columns: a
+    preset reads its ``task_key`` and context columns there. A preset's component that does
+    not apply to a sample is NaN in its row; a sample where *no* component applies raises
+    ``ValueError`` (these trainers have no way to leave a sample out). O(the reward's cost).
+    """
+    columns = columns or {}
+    if isinstance(reward, ComponentReward):
+        tasks = None
+        if reward.task_key is not None:
+            if columns.get(reward.task_key) is None:
+                raise TypeError(
+                    f"task_key={reward.task_key!r} but the trainer passed no such column "
+                    f"(it passed {sorted(columns)})"
+                )
+            tasks = columns[reward.task_key]
+        breakdown = reward.score(texts, ground_truths, tasks, context=columns, stage=stage)
+        names = reward.logged_keys
+        empty = np.flatnonzero(np.isnan(breakdown["reward"]))
+        if len(empty):
+            raise ValueError(
+                f"no component of the reward applies to sample {int(empty[0])} (of "
+                f"{len(empty)}): this trainer cannot leave a sample out of the advantage"
+            )
+    else:
+        breakdown = reward.score(texts, ground_truths, stage=stage)
+        names = list(LOGGED)
+    return [breakdown_row(breakdown, i, score_key, names) for i in range(len(texts))]
 
 
 def ablation_from_env(env: dict[str, str]) -> dict[str, Any]:
@@ -115,10 +204,13 @@ def reset_shared_rewards() -> None:
 
 
 def breakdown_row(
-    breakdown: dict[str, np.ndarray], i: int, score_key: str = "score"
+    breakdown: dict[str, np.ndarray],
+    i: int,
+    score_key: str = "score",
+    names: Sequence[str] = LOGGED,
 ) -> dict[str, float]:
-    """Sample ``i`` of a `DrSegReward.score` breakdown as ``{score_key: reward, component:
-    ...}`` (verl names the reward ``score``, EasyR1 ``overall``)."""
+    """Sample ``i`` of a ``score`` breakdown as ``{score_key: reward, name: value, ...}`` for
+    the ``names`` logged (verl names the reward ``score``, EasyR1 ``overall``)."""
     row = {score_key: float(breakdown["reward"][i])}
-    row.update({name: float(breakdown[name][i]) for name in LOGGED})
+    row.update({name: float(breakdown[name][i]) for name in names})
     return row

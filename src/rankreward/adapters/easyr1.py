@@ -46,7 +46,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._shared import breakdown_row, shared_reward
+from ._shared import score_rows, shared_reward
 
 __all__ = ["REWARD_NAME", "REWARD_TYPE", "STATE_DIR", "compute_score", "resume_file"]
 
@@ -111,6 +111,9 @@ def compute_score(
     actor_name: str | None = None,
     strict: bool | None = None,
     weights: dict[str, float] | None = None,
+    preset: str | None = None,
+    ranked: bool | None = None,
+    task_key: str | None = None,
     **thresholds: Any,
 ) -> list[dict[str, float]]:
     """Score one EasyR1 reward-manager call (``REWARD_TYPE = "batch"``).
@@ -130,7 +133,11 @@ def compute_score(
         actor_name: the Ray named actor's name (default: the package's).
         strict: as `DrSegReward`.
         weights: as `DrSegReward`.
-        **thresholds: as `AccuracyConfig`.
+        preset: score with this recipe instead (see `rankreward.rewards.preset`); its
+            components come back under their own keys (NaN where one does not apply).
+        ranked: the preset's raw or ranked form.
+        task_key: a reward-input key holding each sample's task (one window per task).
+        **thresholds: as `AccuracyConfig` (with ``preset``: the recipe's options).
 
     Returns one dict per input: ``overall`` (the Dr. Seg reward) and every component
     (``format``, ``look``, ``non_repeat``, x1..x3, r1..r3, ``num_pred``, ``num_problems``).
@@ -165,7 +172,16 @@ def compute_score(
         resume_from = str(resume)
     reward = shared_reward(commit_every=rollout_size, share=share, actor_name=actor_name,
                            state_file=state_file, resume_from=resume_from, strict=strict,
-                           weights=weights, **thresholds)  # fmt: skip
+                           weights=weights, preset=preset, ranked=ranked, task_key=task_key,
+                           **thresholds)  # fmt: skip
     training = len(texts) == rollout_size
-    breakdown = reward.score(texts, gts, stage=training)
-    return [breakdown_row(breakdown, i, "overall") for i in range(len(texts))]
+    columns = _columns(reward_inputs)
+    return score_rows(reward, texts, gts, columns, score_key="overall", stage=training)
+
+
+def _columns(reward_inputs: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """Every other key of the reward inputs as a per-sample column (a preset's task and
+    context columns; EasyR1 versions that pass more than response and ground truth)."""
+    keys = dict.fromkeys(k for item in reward_inputs for k in item)
+    return {k: [item.get(k) for item in reward_inputs] for k in keys
+            if k not in ("response", "ground_truth")}  # fmt: skip

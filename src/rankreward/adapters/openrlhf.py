@@ -13,6 +13,11 @@ and reports unparsable completions as zero format scores with reasons, like ever
 from environment variables (``RANKREWARD_COMMIT_EVERY`` = ``rollout.batch_size x
 rollout.n_samples_per_prompt``, required). Inside OpenRLHF, Ray runs, so every engine shares
 one window through a Ray named actor and commits it every ``commit_every`` samples.
+
+Any recipe preset works the same way (``preset="seg-zero"``, ``RANKREWARD_PRESET``): its
+components are logged as ``<preset>_<component>`` (NaN where one does not apply) and ``scores``
+divide by the preset's maximum. OpenRLHF passes no per-sample columns besides the label, so
+presets that read other columns (``task_key``, VLM-R1 REC's image sizes) are not available here.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from ._shared import LOGGED, ablation_from_env, shared_reward
+from ._shared import ablation_from_env, score_rows, shared_reward
 
 __all__ = ["ASSISTANT_MARKER", "OpenRLHFReward", "reward_func_from_env", "split_response"]
 
@@ -117,17 +122,21 @@ class OpenRLHFReward:
             )
         reward = self.reward
         texts = [split_response(q, p, self.marker) for q, p in zip(queries, prompts, strict=True)]
-        b = reward.score(texts, list(labels))
-        rewards = torch.as_tensor(b["reward"], dtype=torch.float32)
+        rows = score_rows(reward, texts, list(labels))
+        rewards = torch.tensor([row.pop("score") for row in rows], dtype=torch.float32)
         top = reward.max_reward or 1.0
-        logs = {f"drseg_{name}": torch.as_tensor(b[name], dtype=torch.float32) for name in LOGGED}
+        prefix = (self.options.get("preset") or "drseg").replace("-", "_")
+        names = list(rows[0]) if rows else []
+        logs = {f"{prefix}_{name}": torch.tensor([row[name] for row in rows], dtype=torch.float32)
+                for name in names}  # fmt: skip
         return {"rewards": rewards, "scores": rewards / top, "extra_logs": logs}
 
 
 def reward_func_from_env(env: dict[str, str] | None = None) -> OpenRLHFReward:
     """An `OpenRLHFReward` configured from ``RANKREWARD_*`` environment variables:
     ``COMMIT_EVERY`` (required), ``SHARE`` (auto|ray|local), ``ACTOR_NAME``, ``STATE_FILE``,
-    ``RESUME_FROM``, ``LENIENT`` (1 for the lenient parser), and the paper's ablation rows:
+    ``RESUME_FROM``, ``LENIENT`` (1 for the lenient parser), ``PRESET`` (a recipe preset
+    instead of Dr. Seg) with ``RANKED`` (1/0: its ranked or raw form), and the paper's ablation rows:
     ``COMPAT`` (released|strict|lenient), ``LOOK`` (0 drops the look part), ``ACCURACY``
     (ranked|raw|visionreasoner), ``NON_REPEAT`` (drseg|visionreasoner).
 
@@ -142,6 +151,10 @@ def reward_func_from_env(env: dict[str, str] | None = None) -> OpenRLHFReward:
 
     every = get("COMMIT_EVERY")
     ablation = ablation_from_env(env)
+    if get("PRESET"):
+        ablation["preset"] = get("PRESET")
+    if get("RANKED"):
+        ablation["ranked"] = get("RANKED") in ("1", "true", "yes")
     return OpenRLHFReward(
         int(every) if every else None,
         share=get("SHARE") or "auto",

@@ -27,6 +27,12 @@ staged. Under ``torchrun`` / DeepSpeed every rank ranks against one window
 Options come from ``RANKREWARD_*`` environment variables (ms-swift passes reward classes only
 its own arguments): ``COMPAT``, ``LOOK``, ``ACCURACY``, ``NON_REPEAT`` (the paper's ablation
 rows, as for OpenRLHF) and ``GROUND_TRUTH_KEY`` (default ``solution``).
+
+**Any recipe**: with ``RANKREWARD_PRESET=seg-zero`` (any name of `rankreward.rewards.PRESETS`;
+``RANKREWARD_RANKED=1`` for its ranked form) the plugin registers that recipe instead: the whole
+reward under the preset's name and each component as ``<preset>_<component>`` (``-`` becomes
+``_``), sharing one scoring per batch; the callback then drives the preset's windows.
+Dataset columns reach the components (VLM-R1 REC's ``image_grid_thw``, ``image_size``).
 """
 
 from __future__ import annotations
@@ -36,9 +42,11 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from ..drseg.reward import DrSegReward
 from ._shared import ablation_from_env
-from .trl import DrSegRewardFunctions, RankNormalizerCallback
+from .trl import DrSegRewardFunctions, PresetRewardFunctions, RankNormalizerCallback
 
 __all__ = ["CALLBACK_NAME", "REWARD_NAMES", "register", "reset", "shared_functions"]
 
@@ -48,7 +56,7 @@ REWARD_NAMES = ("drseg", "drseg_format", "drseg_look", "drseg_accuracy", "drseg_
 CALLBACK_NAME = "rankreward"
 
 _lock = threading.Lock()
-_functions: DrSegRewardFunctions | None = None
+_functions: DrSegRewardFunctions | PresetRewardFunctions | None = None
 _last_step: int | None = None
 
 
@@ -60,9 +68,23 @@ def _reward_from_env(env: dict[str, str]) -> DrSegReward:
     return DrSegReward(DistributedRankNormalizer(RankNormalizer.paper()), **options)
 
 
-def shared_functions(env: dict[str, str] | None = None) -> DrSegRewardFunctions:
-    """The process's Dr. Seg reward functions, built on first use from ``RANKREWARD_*``
-    variables; every registered reward class and the callback use this one object. O(1).
+def _preset_from_env(env: dict[str, str], key: str) -> PresetRewardFunctions:
+    from ..rewards import LocalWindows, preset
+    from .trl import distributed_window
+
+    name = env["RANKREWARD_PRESET"]
+    ranked = env.get("RANKREWARD_RANKED") or None
+    reward = preset(name, None if ranked is None else ranked in ("1", "true", "yes"),
+                    windows=LocalWindows(distributed_window))  # fmt: skip
+    return PresetRewardFunctions(reward, prefix=name.replace("-", "_"), ground_truth_key=key)
+
+
+def shared_functions(
+    env: dict[str, str] | None = None,
+) -> DrSegRewardFunctions | PresetRewardFunctions:
+    """The process's reward functions (Dr. Seg, or the ``RANKREWARD_PRESET`` recipe), built
+    on first use from ``RANKREWARD_*`` variables; every registered reward class and the
+    callback use this one object. O(1).
 
     Examples:
         >>> reset(); shared_functions({}).ground_truth_key
@@ -73,7 +95,10 @@ def shared_functions(env: dict[str, str] | None = None) -> DrSegRewardFunctions:
         if _functions is None:
             env = dict(os.environ if env is None else env)
             key = env.get("RANKREWARD_GROUND_TRUTH_KEY") or "solution"
-            _functions = DrSegRewardFunctions(_reward_from_env(env), ground_truth_key=key)
+            if env.get("RANKREWARD_PRESET"):
+                _functions = _preset_from_env(env, key)
+            else:
+                _functions = DrSegRewardFunctions(_reward_from_env(env), ground_truth_key=key)
         return _functions
 
 
@@ -102,8 +127,7 @@ def _commit_on_new_step(trainer_state: Any) -> None:
         shared_functions().reward.commit()
 
 
-def _reward_class(name: str, base: type) -> type:
-    part = name.removeprefix("drseg_") if name != "drseg" else None
+def _reward_class(name: str, base: type, part: str | None = None) -> type:
 
     class DrSegORM(base):  # type: ignore[misc, valid-type]
         """A Dr. Seg reward function for ms-swift's GRPO trainer (see the module docs)."""
@@ -118,7 +142,7 @@ def _reward_class(name: str, base: type) -> type:
             if self._fn is not None:
                 return self._fn(completions, **kwargs)
             b = self.functions.breakdown(completions, "total", **kwargs)
-            return [float(x) for x in b["reward"]]
+            return [None if np.isnan(x) else float(x) for x in b["reward"]]
 
     DrSegORM.__name__ = DrSegORM.__qualname__ = f"{name}_orm"
     return DrSegORM
@@ -160,7 +184,13 @@ def register() -> None:
     from swift.callbacks import callbacks_map
     from swift.rewards import ORM, orms
 
-    for name in REWARD_NAMES:
+    names = {name: name.removeprefix("drseg_") if name != "drseg" else None
+             for name in REWARD_NAMES}  # fmt: skip
+    functions = shared_functions()
+    if isinstance(functions, PresetRewardFunctions):  # the recipe's names instead of Dr. Seg's
+        names = {os.environ["RANKREWARD_PRESET"]: None}
+        names.update({f"{functions.prefix}_{c.name}": c.name for c in functions.reward.components})
+    for name, part in names.items():
         if name not in orms or getattr(orms[name], "__name__", "") != f"{name}_orm":
-            orms[name] = _reward_class(name, ORM)
+            orms[name] = _reward_class(name, ORM, part)
     callbacks_map[CALLBACK_NAME] = _callback_class()

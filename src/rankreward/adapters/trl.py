@@ -30,13 +30,16 @@ import numpy as np
 from ..distributed import DistributedRankNormalizer
 from ..drseg.reward import DrSegReward, completion_text
 from ..normalize import AutoCommitNormalizer, RankNormalizer
+from ..rewards import ComponentReward
 
 __all__ = [
     "STATE_FILE",
     "DrSegRewardFunctions",
+    "PresetRewardFunctions",
     "RankNormalizerCallback",
     "async_drseg_reward",
     "drseg_reward_funcs",
+    "preset_reward_funcs",
 ]
 
 #: File name of the normalizer state inside each checkpoint directory.
@@ -50,23 +53,11 @@ _PARTS = {
 }
 
 
-class DrSegRewardFunctions:
-    """The shared state behind the four TRL reward functions (see `drseg_reward_funcs`).
+class _OncePerBatch:
+    """Scores each batch TRL hands a set of reward functions exactly once (see the module
+    docs); subclasses say how to score (`_score`) and what to log when they do (`_log`)."""
 
-    Examples:
-        >>> shared = DrSegRewardFunctions()
-        >>> fmt = shared.function("format")
-        >>> fmt(["<think><look>a</look></think><answer>[]</answer>"],
-        ...     solution=['[{"bbox_2d": [0, 0, 9, 9], "point_2d": [4, 4]}]'])
-        [1.0]
-    """
-
-    def __init__(self, reward: DrSegReward | None = None, *, ground_truth_key: str = "solution"):
-        if reward is None:
-            # Under accelerate/torchrun each process scores its own completions; the wrapper
-            # all-gathers raw metrics so every rank ranks against one window.
-            reward = DrSegReward(DistributedRankNormalizer(RankNormalizer.paper()))
-        self.reward = reward
+    def __init__(self, ground_truth_key: str) -> None:
         self.ground_truth_key = ground_truth_key
         self._lock = threading.Lock()
         self._key: tuple | None = None
@@ -82,6 +73,12 @@ class DrSegRewardFunctions:
             "(TRL passes dataset columns to reward functions as keyword arguments)"
         )
 
+    def _score(self, texts: tuple[str, ...], gt: Sequence[Any], kwargs: dict) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _log(self, breakdown: dict[str, Any], kwargs: dict) -> None:
+        pass
+
     def breakdown(
         self, completions: Sequence[Any], reader: str = "", **kwargs: Any
     ) -> dict[str, Any]:
@@ -93,19 +90,45 @@ class DrSegRewardFunctions:
         scored = False
         with self._lock:
             if self._breakdown is None or reader in self._read or self._key != key:
-                self._breakdown = self.reward.score(texts, gt)
+                self._breakdown = self._score(texts, gt, kwargs)
                 self._key, self._read, scored = key, set(), True
             self._read.add(reader)
             b = self._breakdown
         if scored:
-            log_metric: Callable[[str, float], None] | None = kwargs.get("log_metric")
-            if log_metric is not None:
-                for name in ("x1", "x2", "x3", "r1", "r2", "r3", "num_pred", "num_problems"):
-                    log_metric(f"drseg/{name}", float(np.mean(b[name])) if len(b[name]) else 0.0)
-            log_extra = kwargs.get("log_extra")
-            if log_extra is not None:  # this call's problems, from its own result
-                log_extra("drseg_problems", ["; ".join(p) for p in b["problems"]])
+            self._log(b, kwargs)
         return b
+
+
+class DrSegRewardFunctions(_OncePerBatch):
+    """The shared state behind the four TRL reward functions (see `drseg_reward_funcs`).
+
+    Examples:
+        >>> shared = DrSegRewardFunctions()
+        >>> fmt = shared.function("format")
+        >>> fmt(["<think><look>a</look></think><answer>[]</answer>"],
+        ...     solution=['[{"bbox_2d": [0, 0, 9, 9], "point_2d": [4, 4]}]'])
+        [1.0]
+    """
+
+    def __init__(self, reward: DrSegReward | None = None, *, ground_truth_key: str = "solution"):
+        super().__init__(ground_truth_key)
+        if reward is None:
+            # Under accelerate/torchrun each process scores its own completions; the wrapper
+            # all-gathers raw metrics so every rank ranks against one window.
+            reward = DrSegReward(DistributedRankNormalizer(RankNormalizer.paper()))
+        self.reward = reward
+
+    def _score(self, texts: tuple[str, ...], gt: Sequence[Any], kwargs: dict) -> dict[str, Any]:
+        return self.reward.score(texts, gt)
+
+    def _log(self, b: dict[str, Any], kwargs: dict) -> None:
+        log_metric: Callable[[str, float], None] | None = kwargs.get("log_metric")
+        if log_metric is not None:
+            for name in ("x1", "x2", "x3", "r1", "r2", "r3", "num_pred", "num_problems"):
+                log_metric(f"drseg/{name}", float(np.mean(b[name])) if len(b[name]) else 0.0)
+        log_extra = kwargs.get("log_extra")
+        if log_extra is not None:  # this call's problems, from its own result
+            log_extra("drseg_problems", ["; ".join(p) for p in b["problems"]])
 
     def function(self, part: str) -> Callable[..., list[float]]:
         """A TRL reward function returning one component (weighted) per completion."""
@@ -127,6 +150,102 @@ class DrSegRewardFunctions:
 
     def all(self) -> list[Callable[..., list[float]]]:
         return [self.function(part) for part in _PARTS]
+
+
+def distributed_window() -> DistributedRankNormalizer:
+    """One component's paper window, shared by every data-parallel rank (all-gathered)."""
+    return DistributedRankNormalizer(RankNormalizer.paper(num_metrics=1))
+
+
+class PresetRewardFunctions(_OncePerBatch):
+    """One TRL reward function per component of a recipe preset, sharing one scoring per
+    batch (see `preset_reward_funcs`).
+
+    Examples:
+        >>> from rankreward.rewards import preset
+        >>> shared = PresetRewardFunctions(preset("perception-r1"), prefix="pr1")
+        >>> [f.__name__ for f in shared.all()]
+        ['pr1_grounding', 'pr1_format']
+        >>> text = "<|box_start|>(0,0),(10,10)<|box_end|>"
+        >>> [f([text], solution=["[0, 0, 10, 20]"])[0] for f in shared.all()]
+        [0.25, 1.0]
+    """
+
+    def __init__(
+        self, reward: ComponentReward, *, prefix: str = "", ground_truth_key: str = "solution"
+    ) -> None:
+        super().__init__(ground_truth_key)
+        self.reward = reward
+        self.prefix = prefix
+
+    def _score(self, texts: tuple[str, ...], gt: Sequence[Any], kwargs: dict) -> dict[str, Any]:
+        tasks = None
+        if self.reward.task_key is not None:
+            tasks = kwargs.get(self.reward.task_key)
+            if tasks is None:
+                raise TypeError(f"task_key={self.reward.task_key!r} but no such column was passed")
+        return self.reward.score(texts, gt, tasks, context=kwargs)
+
+    def _log(self, b: dict[str, Any], kwargs: dict) -> None:
+        log_metric: Callable[[str, float], None] | None = kwargs.get("log_metric")
+        if log_metric is None:
+            return
+        for c in self.reward.components:
+            if c.ranked:  # the raw value behind a ranked component (its rank is the function)
+                values = b[c.name][np.isfinite(b[c.name])]
+                if len(values):
+                    log_metric(f"{self.prefix}/{c.name}_raw", float(values.mean()))
+
+    def function(self, name: str) -> Callable[..., list[float | None]]:
+        """A TRL reward function returning component ``name`` (weight applied, its rank when
+        ranked) per completion, ``None`` where it does not apply."""
+        component = next((c for c in self.reward.components if c.name == name), None)
+        if component is None:
+            names = [c.name for c in self.reward.components]
+            raise ValueError(f"no component {name!r}; the reward has {names}")
+        key = name + "_rank" if component.ranked else name
+
+        def reward_func(completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+            values = self.breakdown(completions, name, **kwargs)[key]
+            return [None if np.isnan(v) else float(component.weight * v) for v in values]
+
+        reward_func.__name__ = f"{self.prefix}_{name}" if self.prefix else name
+        reward_func.__qualname__ = reward_func.__name__
+        return reward_func
+
+    def all(self) -> list[Callable[..., list[float | None]]]:
+        return [self.function(c.name) for c in self.reward.components]
+
+
+def preset_reward_funcs(
+    name: str,
+    ranked: bool | None = None,
+    *,
+    distributed: bool = True,
+    ground_truth_key: str = "solution",
+    **options: Any,
+) -> tuple[list, ComponentReward]:
+    """A recipe preset as TRL reward functions, one per component (TRL logs each as
+    ``rewards/<preset>_<component>``; their sum is the preset's reward), and the reward
+    itself (pass it to `RankNormalizerCallback`). With ``distributed`` every data-parallel rank
+    ranks against the same windows (`DistributedRankNormalizer`; then ``task_key`` is not
+    supported, since ranks would enter different collectives). ``options`` go to `preset`.
+
+    Examples:
+        >>> funcs, reward = preset_reward_funcs("seg-zero", ranked=True)
+        >>> [f.__name__ for f in funcs][:3]
+        ['seg_zero_iou', 'seg_zero_thinking_format', 'seg_zero_segmentation_format']
+    """
+    from ..rewards import LocalWindows, preset
+
+    if distributed:
+        if options.get("task_key") is not None:
+            raise ValueError("task_key needs distributed=False (per-task windows differ by rank)")
+        options["windows"] = LocalWindows(distributed_window)
+    reward = preset(name, ranked, **options)
+    prefix = name.replace("-", "_")
+    functions = PresetRewardFunctions(reward, prefix=prefix, ground_truth_key=ground_truth_key)
+    return functions.all(), reward
 
 
 def drseg_reward_funcs(

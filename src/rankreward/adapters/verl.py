@@ -18,6 +18,13 @@ Ray named actor when Ray runs, which it does in verl), ``actor_name``, ``state_f
 ``resume_from`` (see `AutoCommitNormalizer`), ``strict``, ``weights`` and the thresholds of
 `AccuracyConfig`.
 
+**Any recipe**: ``reward_kwargs.preset`` (``"seg-zero"``, ``"vlm-r1-ovd"``, ...; see
+`rankreward.rewards.preset`) scores with that recipe instead, ``ranked`` choosing raw or ranked,
+other keys its options. Each component comes back under its own key (``iou``, ``iou_rank``,
+...; NaN where it does not apply). ``task_key="data_source"`` keeps one window per data source;
+the sample's ``extra_info`` dict supplies the other per-sample columns a preset reads (VLM-R1
+REC's ``image_grid_thw`` and ``image_size``).
+
 verl pads a step's batch to a multiple of ``reward.num_workers`` and scores the padding too, so
 choose batch sizes divisible by the worker count (the usual setting) to keep steps aligned.
 """
@@ -27,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ._shared import breakdown_row, shared_reward
+from ._shared import score_rows, shared_reward
 
 __all__ = ["compute_score", "compute_score_batch"]
 
@@ -42,10 +49,10 @@ def compute_score(
     """Score one rollout the way verl's naive reward manager asks; thread-safe.
 
     Args:
-        data_source: ignored (the reward applies to every source you route here).
+        data_source: the sample's source (a preset's task with ``task_key="data_source"``).
         solution_str: the decoded response (verl strips special tokens).
         ground_truth: the solution JSON string or a list of ``{"bbox_2d", "point_2d"}``.
-        extra_info: ignored.
+        extra_info: the sample's extra columns (read by presets that need them).
         **reward_kwargs: ``commit_every`` (required) and the options of `shared_reward`.
 
     Returns ``{"score": reward, "format": ..., "x1": ..., "r1": ..., ...}`` (floats).
@@ -59,9 +66,9 @@ def compute_score(
         >>> out["score"], out["x1"], out["r1"]
         (8.0, 1.0, 1.0)
     """
-    del data_source, extra_info
     reward = shared_reward(**reward_kwargs)
-    return breakdown_row(reward.score([solution_str], [ground_truth]), 0)
+    columns = _columns([data_source], [extra_info])
+    return score_rows(reward, [solution_str], [ground_truth], columns)[0]
 
 
 def compute_score_batch(
@@ -81,7 +88,18 @@ def compute_score_batch(
         >>> out[0]["score"], out[0]["format"]  # no format, but x = 0 ranks 1.0 against 128 zeros
         (4.0, 0.0)
     """
-    del data_sources, extra_infos
     reward = shared_reward(**reward_kwargs)
-    breakdown = reward.score(list(solution_strs), list(ground_truths))
-    return [breakdown_row(breakdown, i) for i in range(len(solution_strs))]
+    columns = _columns(list(data_sources), extra_infos)
+    return score_rows(reward, list(solution_strs), list(ground_truths), columns)
+
+
+def _columns(data_sources: list[Any], extra_infos: Sequence[Any] | None) -> dict[str, list[Any]]:
+    """Per-sample columns for a preset: ``data_source`` and every key of the samples'
+    ``extra_info`` dicts (None where a sample lacks it)."""
+    columns: dict[str, list[Any]] = {"data_source": data_sources}
+    if extra_infos is None:  # verl hands a numpy object array, so no truth test
+        extra_infos = [None] * len(data_sources)
+    infos = [e if isinstance(e, dict) else {} for e in extra_infos]
+    for key in dict.fromkeys(k for info in infos for k in info):
+        columns.setdefault(key, [info.get(key) for info in infos])
+    return columns

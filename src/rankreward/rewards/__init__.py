@@ -1,9 +1,11 @@
 """Ranked rewards for perception recipes: rewards as named components (`ComponentReward`),
-coordinate frames (`to_pixels`, `from_pixels`) and recipe presets (`preset`)."""
+coordinate frames (`to_pixels`, `from_pixels`), recipe presets (`preset`) and their windows
+(`LocalWindows`, `RayWindows`)."""
 
 from .frames import FRAMES, Frame, from_pixels, to_pixels
 from .presets import PRESETS, preset
 from .spec import Component, ComponentReward
+from .windows import LocalWindows, RayWindows
 
 __all__ = [
     "FRAMES",
@@ -11,6 +13,8 @@ __all__ = [
     "Component",
     "ComponentReward",
     "Frame",
+    "LocalWindows",
+    "RayWindows",
     "from_pixels",
     "preset",
     "to_pixels",
