@@ -28,6 +28,17 @@ import numba as nb
 import numpy as np
 
 from .._parallel import launch
+from .._textscan import T_ANSWER as _T_ANSWER
+from .._textscan import T_END_ANSWER as _T_END_ANSWER
+from .._textscan import T_END_THINK as _T_END_THINK
+from .._textscan import T_THINK as _T_THINK
+from .._textscan import at as _at
+from .._textscan import characters as _characters
+from .._textscan import codes as _codes
+from .._textscan import find as _find
+from .._textscan import isspace as _isspace
+from .._textscan import json_number as _number
+from .._textscan import structure_ok_at as _structure_ok
 from .parser import _DETAIL, _MAX_TAGS_CHECKED, MAX_COORDINATE, Problem, _problem
 from .prompt import PLACEHOLDER_PHRASES
 from .rules import _EDGE, _SENTENCE_END
@@ -57,14 +68,9 @@ _INT_COLUMNS = _NR + 3  # the non_repeat outcome and two details
 _MIN_OBJECT_CHARS = 32
 
 
-def _codes(s: str) -> np.ndarray:
-    return np.array([ord(c) for c in s], np.int64)
-
-
-_OPEN = (_codes("<think>"), _codes("<answer>"), _codes("<look>"))
-_CLOSE = (_codes("</think>"), _codes("</answer>"), _codes("</look>"))
-_T_THINK, _T_ANSWER, _T_LOOK = _OPEN
-_T_END_THINK, _T_END_ANSWER, _T_END_LOOK = _CLOSE
+_OPEN = (_T_THINK, _T_ANSWER, _codes("<look>"))
+_CLOSE = (_T_END_THINK, _T_END_ANSWER, _codes("</look>"))
+_T_LOOK, _T_END_LOOK = _OPEN[2], _CLOSE[2]
 _K_BBOX, _K_POINT = _codes('bbox_2d"'), _codes('point_2d"')
 # Character classes of the ASCII non_repeat rules (from rules.py), one lookup per character.
 # _WORD is re's \w on ASCII (letters, digits, underscore): the placeholder's \b and separators.
@@ -76,7 +82,6 @@ for _c in range(128):
                     | (_END if _SENTENCE_END.fullmatch(_ch) else 0)
                     | (_EDGE_CHAR if _ch in _EDGE else 0)
                     | (_WORD if _ch.isalnum() or _ch == "_" else 0))  # fmt: skip
-_POW10 = np.array([10.0**k for k in range(23)])
 
 
 def _phrase_arrays(phrases: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -110,38 +115,6 @@ def _rules(phrases: tuple[str, ...]) -> tuple[tuple, bool]:
     if not ok:
         arrays = (np.zeros((1, 1, 1), np.int64), np.zeros((1, 1), np.int64), np.zeros(1, np.int64))
     return (_classes, *arrays, MAX_COORDINATE, _MAX_TAGS_CHECKED), ok
-
-
-@nb.njit(cache=True, inline="always")
-def _isspace(c):
-    """``str.isspace`` (and ``re``'s ``\\s``) for one code point."""
-    if c <= 32:
-        return c == 32 or 9 <= c <= 13 or 28 <= c <= 31
-    if c < 0x85:
-        return False
-    return (c == 0x85 or c == 0xA0 or c == 0x1680 or 0x2000 <= c <= 0x200A or c == 0x2028
-            or c == 0x2029 or c == 0x202F or c == 0x205F or c == 0x3000)  # fmt: skip
-
-
-@nb.njit(cache=True, inline="always")
-def _at(t, p, hi, pat):
-    """Whether ``pat`` occurs at ``p`` and ends by ``hi``."""
-    if p + pat.shape[0] > hi:
-        return False
-    for k in range(pat.shape[0]):
-        if t[p + k] != pat[k]:
-            return False
-    return True
-
-
-@nb.njit(cache=True)
-def _find(t, lo, hi, pat):
-    """``str.find(pat, lo, hi)``: the first match lying wholly in ``[lo, hi)``, or -1."""
-    first = pat[0]
-    for p in range(lo, hi - pat.shape[0] + 1):
-        if t[p] == first and _at(t, p, hi, pat):
-            return p
-    return -1
 
 
 @nb.njit(cache=True)
@@ -245,100 +218,11 @@ def _has_look(t, lo, hi):
     return j < hi and _find(t, j + 1, hi, _T_END_LOOK) >= 0
 
 
-@nb.njit(cache=True)
-def _structure_ok(t, lo, hi):
-    """``parser.structure_ok``: starts with <think>, ends with </answer>, and the first
-    ``</think>\\s*<answer>`` after the opening tag ends before the closing one."""
-    if not (_at(t, lo, hi, _T_THINK) and hi - lo >= 9 and _at(t, hi - 9, hi, _T_END_ANSWER)):
-        return False
-    p = lo + 7
-    while True:
-        p = _find(t, p, hi, _T_END_THINK)
-        if p < 0:
-            return False
-        q = p + 8
-        while q < hi and _isspace(t[q]):
-            q += 1
-        if _at(t, q, hi, _T_ANSWER):
-            return q + 8 <= hi - 9
-        p += 1
-
-
 @nb.njit(cache=True, inline="always")
 def _skip_json_space(t, p, e):
     while p < e and (t[p] == 32 or t[p] == 9 or t[p] == 10 or t[p] == 13):
         p += 1
     return p
-
-
-@nb.njit(cache=True)
-def _number(t, p, e, max_coordinate):
-    """A JSON number at ``p`` as Python's ``json`` + ``float`` read it: ``(ok, value, end)``.
-    ``ok`` is False where the exact fast path does not apply (the caller then falls back)."""
-    neg = t[p] == 45  # "-"
-    if neg:
-        p += 1
-    if p >= e or not 48 <= t[p] <= 57:
-        return False, 0.0, p
-    w = 0
-    digits = 0  # significant digits in w
-    if t[p] == 48:
-        p += 1
-    else:
-        while p < e and 48 <= t[p] <= 57:
-            w = w * 10 + (t[p] - 48)
-            digits += 1
-            p += 1
-            if digits > 15:
-                return False, 0.0, p
-    is_float = False
-    exp10 = 0
-    if p < e and t[p] == 46:  # "."
-        is_float = True
-        p += 1
-        if p >= e or not 48 <= t[p] <= 57:
-            return False, 0.0, p
-        while p < e and 48 <= t[p] <= 57:
-            w = w * 10 + (t[p] - 48)
-            if w:
-                digits += 1
-            exp10 -= 1
-            p += 1
-            if digits > 15:
-                return False, 0.0, p
-    if p < e and (t[p] == 101 or t[p] == 69):  # "e" "E"
-        is_float = True
-        p += 1
-        sign = 1
-        if p < e and (t[p] == 43 or t[p] == 45):
-            sign = -1 if t[p] == 45 else 1
-            p += 1
-        if p >= e or not 48 <= t[p] <= 57:
-            return False, 0.0, p
-        x = 0
-        while p < e and 48 <= t[p] <= 57:
-            x = x * 10 + (t[p] - 48)
-            p += 1
-            if x > 1000:
-                return False, 0.0, p
-        exp10 += sign * x
-    if not is_float:
-        v = float(w)  # an int: -0 is 0
-    elif w == 0:
-        v = 0.0  # a float zero keeps its sign below
-    elif exp10 >= 0:
-        if exp10 > 22:
-            return False, 0.0, p
-        v = w * _POW10[exp10]
-    else:
-        if exp10 < -22:
-            return False, 0.0, p
-        v = w / _POW10[-exp10]
-    if neg and (is_float or w):
-        v = -v
-    if abs(v) > max_coordinate:
-        return False, 0.0, p
-    return True, v, p
 
 
 @nb.njit(cache=True)
@@ -706,20 +590,6 @@ class BatchScan:
     records: np.ndarray
     non_repeat: np.ndarray
     coords: np.ndarray
-
-
-def _characters(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """The batch as one array of code points (uint8 when Latin-1 fits, else uint32) and the
-    offsets of each text. O(total length), two C-level copies."""
-    lengths = np.fromiter(map(len, texts), np.int64, len(texts))
-    offsets = np.zeros(len(texts) + 1, np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    joined = "".join(texts)
-    try:
-        chars = np.frombuffer(joined.encode("latin-1"), np.uint8)
-    except UnicodeEncodeError:
-        chars = np.frombuffer(joined.encode("utf-32-le"), np.uint32)
-    return chars, offsets
 
 
 def scan_batch(
