@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rankreward.rewards import preset
+from rankreward.rewards.scan import SEGZERO_COLUMNS, segzero_batch_terms
 from rankreward.rewards.segzero import read_segzero, segzero_terms
 
 from . import segzero_oracle as oracle
@@ -105,3 +106,62 @@ def test_ranked_seg_zero_ranks_the_values_behind_the_thresholds():
     assert out["iou"][0] > out["iou"][1] and np.isnan(out["iou"][2])  # continuous, n/a
     assert out["box_l1"][0] == 0.0 and out["box_l1"][1] == -5.0
     assert ranked.window("iou").num_staged == 2  # the unreadable answer stayed out
+
+
+# the batch scanner against the readable restatement: every row it scores itself must equal it
+dumped = st.builds(
+    lambda data, indent, seps: json.dumps(data, indent=indent, separators=seps),
+    obj,
+    st.sampled_from([None, 0, 2, "\t"]),
+    st.sampled_from([None, (",", ":"), (" , ", " : ")]),
+)
+spaced = st.builds(
+    lambda think, body, tail: f"{think}<answer>{body}</answer>{tail}",
+    st.sampled_from(["<think>ok</think>", "", "<think>a</think>\n ", "{} <think>x</think>"]),
+    st.one_of(
+        dumped,
+        st.sampled_from(
+            [
+                '{"bbox": [1, 2, 3, 4], "bbox": [1, 2, 3, 4]}',
+                '{"b\\u0062ox": [1, 2, 3, 4]}',
+                '{"bbox": [01, 2, 3, 4]}',
+                '{"bbox": [1e2, 2E-1, -0, -0.0]}',
+                "{ }",
+                "{\n}",
+            ]
+        ),
+    ),
+    st.sampled_from(["", " ", "}", "é"]),
+)
+
+
+def _assert_scanner_matches(texts, truths):
+    terms, fallback = segzero_batch_terms(texts, truths)
+    for k in np.flatnonzero(~fallback):
+        row = segzero_terms(read_segzero(texts[k]), truths[k])
+        want = [np.nan if row[c] is None else row[c] for c in SEGZERO_COLUMNS]
+        np.testing.assert_array_equal(terms[k], want, err_msg=repr((texts[k], truths[k])))
+        assert np.array_equal(np.signbit(terms[k]), np.signbit(want))
+    return fallback
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(completion | spaced, gt) | near_miss(), min_size=1, max_size=16))
+def test_batch_scanner_equals_the_restatement(rows):
+    _assert_scanner_matches([r[0] for r in rows], [r[1] for r in rows])
+
+
+def test_batch_scanner_scores_the_common_form_itself():
+    from rankreward.testing.recipe_batches import segzero_batch
+
+    texts, truths = segzero_batch(512, np.random.default_rng(0), malformed=0.2)
+    assert not _assert_scanner_matches(texts, truths).any()
+    # float coordinates, other key names, indentation: still the fast path
+    data = {"BBox_2d": [10.5, 10, 50, 50.25], "Points_a": [20, 20.9], "points_b": [40, -0.0]}
+    text = f"<think>t</think><answer>{json.dumps(data, indent=2)}</answer>"
+    truth = "<box>(10,10),(50,50)</box><points>(20,20),(40,40)</points>"
+    assert not _assert_scanner_matches([text], [truth]).any()
+    # what it leaves to Python: non-ASCII text, escapes, duplicate keys, 16+ digit numbers
+    odd = ['<answer>{"bbox": [1, 2, 3, 4], "x": "é"}</answer>', '{"b\\u0062ox": [1, 2, 3, 4]}',
+           '{"bbox": [1, 2, 3, 4], "bbox": [5, 6, 7, 8]}', '{"bbox": [1234567890123456, 2, 3, 4]}']  # fmt: skip
+    assert _assert_scanner_matches(odd, [truth] * 4).all()

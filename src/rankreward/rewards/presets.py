@@ -22,8 +22,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..drseg.reward import DrSegReward, VisionReasonerReward
 from .perception_r1 import grounding_format, grounding_iou
+from .scan import SEGZERO_COLUMNS, segzero_batch_terms
 from .segzero import read_segzero, segzero_terms
 from .spec import Component, ComponentReward
 from .visualrft import rft_accuracy, rft_format
@@ -103,11 +106,16 @@ def _visionreasoner(ranked: bool = False, **options: Any) -> ComponentReward:
 
 
 class _SegZeroTerms:
-    """Seg-Zero's terms of a batch, as per-sample lists (a class, so presets pickle)."""
+    """Seg-Zero's terms of a batch, as per-sample arrays (NaN where a value cannot be
+    computed): the batch scanner, and the readable restatement for the rows it leaves."""
 
-    def __call__(self, answers: list, gts: list) -> dict[str, list]:
-        rows = [segzero_terms(a, str(g)) for a, g in zip(answers, gts, strict=True)]
-        return {key: [r[key] for r in rows] for key in rows[0]} if rows else {}
+    def __call__(self, texts: list, gts: list) -> dict[str, np.ndarray]:
+        gts = [str(g) for g in gts]
+        terms, fallback = segzero_batch_terms(texts, gts)
+        for k in np.flatnonzero(fallback).tolist():
+            row = segzero_terms(read_segzero(texts[k]), gts[k])
+            terms[k] = [np.nan if row[c] is None else row[c] for c in SEGZERO_COLUMNS]
+        return {name: terms[:, j] for j, name in enumerate(SEGZERO_COLUMNS)}
 
 
 def _segzero(ranked: bool = False, **options: Any) -> ComponentReward:
@@ -123,7 +131,7 @@ def _segzero(ranked: bool = False, **options: Any) -> ComponentReward:
 
     # the published sum's order
     names = ("iou", "thinking_format", "segmentation_format", "point_l1", "box_l1")
-    return ComponentReward([term(n) for n in names], reader=read_segzero, max_reward=5.0)
+    return ComponentReward([term(n) for n in names], max_reward=5.0)
 
 
 class _RecAccuracy:

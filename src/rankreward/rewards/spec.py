@@ -138,7 +138,10 @@ class ComponentReward(LockFreePickle):
             raw = c.fn(answers, gts, {k: context[k] for k in names if context.get(k) is not None})
         else:
             raw = c.fn(answers, gts)
-        values = np.array([np.nan if v is None else v for v in raw], dtype=np.float64)
+        if isinstance(raw, np.ndarray) and raw.dtype.kind == "f":
+            values = raw.astype(np.float64, copy=False)
+        else:
+            values = np.array([np.nan if v is None else v for v in raw], dtype=np.float64)
         if values.shape != (len(answers),):
             raise ValueError(f"component {c.name!r} returned {values.shape}, not ({len(answers)},)")
         if np.isinf(values).any():
@@ -227,7 +230,10 @@ class ComponentReward(LockFreePickle):
                     values = out[key][np.isfinite(out[key])]
                     if len(values):  # a component that applied to no sample logs nothing
                         log_metric(f"rewards/{key}", float(values.mean()))
-        return [None if np.isnan(r) else float(r) for r in out["reward"]]
+        rewards = out["reward"].tolist()
+        if np.isnan(out["reward"]).any():
+            rewards = [None if r != r else r for r in rewards]  # NaN: no component applies
+        return rewards
 
     def commit(self) -> int:
         """Append every window's staged values (once per optimizer step); returns the number
