@@ -99,6 +99,11 @@ def completion_text(completion: Any) -> str:
     """
     if isinstance(completion, str):
         return completion
+    # TRL's usual form, one assistant message of text, without the slower ABC checks below
+    if type(completion) is list and len(completion) == 1 and type(completion[0]) is dict:
+        content = completion[0].get("content", "")
+        if completion[0].get("role", "assistant") == "assistant" and type(content) is str:
+            return content
     if isinstance(completion, Mapping):
         completion = [completion]
     if isinstance(completion, Sequence) and completion and isinstance(completion[-1], Mapping):

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..drseg.reward import DrSegReward, VisionReasonerReward
 from .perception_r1 import grounding_format, grounding_iou
-from .scan import SEGZERO_COLUMNS, segzero_batch_terms
+from .scan import SEGZERO_COLUMNS, grounding_batch, segzero_batch_terms
 from .segzero import read_segzero, segzero_terms
 from .spec import Component, ComponentReward
 from .visualrft import rft_accuracy, rft_format
@@ -213,21 +213,31 @@ def _visual_rft(ranked: bool = False, math_verify: bool = True) -> ComponentRewa
 
 
 class _Grounding:
+    """Perception-R1's grounding term and format of a batch: the batch scanner, and the
+    readable restatement for the rows it leaves (a class, so presets pickle)."""
+
     def __init__(self, ranked: bool) -> None:
         self.ranked = ranked
 
-    def __call__(self, answers: list, gts: list) -> list:
-        out = []
-        for a, g in zip(answers, gts, strict=True):
-            iou, found = grounding_iou(a, str(g))
-            out.append((iou if found else None) if self.ranked else iou**2)
-        return out
+    def __call__(self, texts: list, gts: list) -> dict[str, list]:
+        sols = [str(g) for g in gts]
+        values, fallback = grounding_batch(texts, sols)
+        iou, found, fmt = values[:, 0].tolist(), values[:, 1].tolist(), values[:, 2].tolist()
+        for k in np.flatnonzero(fallback).tolist():
+            iou[k], found[k] = grounding_iou(texts[k], sols[k])
+            fmt[k] = grounding_format(texts[k])
+        if self.ranked:
+            grounding = [v if f else None for v, f in zip(iou, found, strict=True)]
+        else:
+            grounding = [v**2 for v in iou]  # Python's float power, as published
+        return {"grounding": grounding, "format": fmt}
 
 
 def _perception_r1(ranked: bool = False) -> ComponentReward:
+    shared = _Shared(_Grounding(ranked))
     # Perception-R1's grounding script: pr1_grounding, then pr1_grounding_format
-    return ComponentReward([Component("grounding", _Grounding(ranked), ranked=ranked),
-                            Component("format", _Each(grounding_format))], max_reward=2.0)  # fmt: skip
+    return ComponentReward([Component("grounding", shared.part("grounding"), ranked=ranked),
+                            Component("format", shared.part("format"))], max_reward=2.0)  # fmt: skip
 
 
 PRESETS = {"drseg": _drseg, "visionreasoner": _visionreasoner, "seg-zero": _segzero,
