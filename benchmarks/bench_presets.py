@@ -24,8 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from _report import ROOT, fmt_time, replace_section, time_interleaved
 
 from rankreward.rewards import preset
+from rankreward.testing.recipe_batches import perception_r1_batch, rec_batch, segzero_batch
 from rankreward.testing.reference import ReferenceDrSeg
 from rankreward.testing.synthetic import synthetic_batch
+
+#: GRPO's shape: the completions of one prompt share its ground truth.
+GROUP = 8
 
 
 def _box(rng, hi=500):
@@ -37,8 +41,13 @@ def _jitter(rng, box, s=15):
     return [int(v + rng.integers(-s, s + 1)) for v in box]
 
 
+def _chat(texts: list[str]) -> list[list[dict]]:
+    return [[{"role": "assistant", "content": t}] for t in texts]
+
+
 def cases(n: int, rng: np.random.Generator, image: str) -> dict[str, tuple]:
-    """{preset: (completions, ground truths, context, published scorer)}."""
+    """{preset: (completions, ground truths, context, published scorer)}: ``n`` completions,
+    ``GROUP`` per prompt, 10 % malformed where the recipe's generator makes some."""
     from rewards import (
         perception_r1_oracle,
         segzero_oracle,
@@ -51,82 +60,60 @@ def cases(n: int, rng: np.random.Generator, image: str) -> dict[str, tuple]:
     ref = ReferenceDrSeg()
     out["drseg"] = (texts, gts, {}, lambda t, g, c: ref(t, g))
 
-    seg_t, seg_g = [], []
-    for _ in range(n):
-        b = _box(rng)
-        p = [[b[0] + 10, b[1] + 10], [b[2] - 10, b[3] - 10]]
-        seg_g.append(f"<box>({b[0]},{b[1]}),({b[2]},{b[3]})</box>"
-                     f"<points>({p[0][0]},{p[0][1]}),({p[1][0]},{p[1][1]})</points>")  # fmt: skip
-        ans = {
-            "bbox": _jitter(rng, b),
-            "points_1": _jitter(rng, p[0]),
-            "points_2": _jitter(rng, p[1]),
-        }
-        seg_t.append(f"<think>look</think><answer>{json.dumps(ans)}</answer>")
+    seg_t, seg_g = segzero_batch(n, rng, malformed=0.1, group=GROUP)
     out["seg-zero"] = (seg_t, seg_g, {},
                        lambda t, g, c: [segzero_oracle.compute_score(a, b) for a, b in zip(t, g, strict=True)])  # fmt: skip
 
-    rec_t, rec_g = [], []
-    for _ in range(n):
-        b = _box(rng, 400)
-        rec_g.append(f"<answer>{json.dumps(b)}</answer>")
-        rec_t.append([{"role": "assistant", "content":
-                       f'<think>x</think><answer>{{"bbox_2d": {json.dumps(_jitter(rng, b))}}}</answer>'}])  # fmt: skip
+    rec_t, rec_g = rec_batch(n, rng, group=GROUP)
     rec_ctx = {"image_grid_thw": [(1, 43, 43)] * n, "image_path": [[image]] * n}
 
     def rec_published(t, g, c):
         acc = vlmr1_oracle.iou_reward(t, g, **c)
         return [a + f for a, f in zip(acc, vlmr1_oracle.format_reward_rec(t), strict=True)]
 
-    out["vlm-r1-rec"] = (rec_t, rec_g, rec_ctx, rec_published)
+    out["vlm-r1-rec"] = (_chat(rec_t), rec_g, rec_ctx, rec_published)
 
     ovd_t, ovd_g = [], []
-    for _ in range(n):
-        gt = [{"bbox_2d": _box(rng), "label": lab} for lab in rng.choice(["cat", "dog"], 2)]
+    for i in range(n):
+        if i % GROUP == 0:
+            gt = [{"bbox_2d": _box(rng), "label": lab} for lab in rng.choice(["cat", "dog"], 2)]
         pred = [{"bbox_2d": _jitter(rng, g["bbox_2d"]), "label": g["label"]} for g in gt]
         ovd_g.append(f"<answer>```json{json.dumps(gt)}```</answer>")
-        ovd_t.append([{"role": "assistant",
-                       "content": f"<think>x</think><answer>```json{json.dumps(pred)}```</answer>"}])  # fmt: skip
+        ovd_t.append(f"<think>x</think><answer>```json{json.dumps(pred)}```</answer>")
 
     def ovd_published(t, g, c):
         acc = [vlmr1_oracle.od_accuracy(x[0]["content"], s) for x, s in zip(t, g, strict=True)]
         return [a + f for a, f in zip(acc, vlmr1_oracle.format_reward(t), strict=True)]
 
-    out["vlm-r1-ovd"] = (ovd_t, ovd_g, {}, ovd_published)
+    out["vlm-r1-ovd"] = (_chat(ovd_t), ovd_g, {}, ovd_published)
 
-    pr_t, pr_g = [], []
-    for _ in range(n):
-        b = _box(rng, 800)
-        j = _jitter(rng, b)
-        pr_g.append(str(b))
-        pr_t.append([{"role": "assistant", "content": "<|object_ref_start|>it<|object_ref_end|>"
-                      f"<|box_start|>({j[0]},{j[1]}),({j[2]},{j[3]})<|box_end|><|im_end|>"}])  # fmt: skip
+    pr_t, pr_g = perception_r1_batch(n, rng, malformed=0.1, group=GROUP)
 
     def pr_published(t, g, c):
         acc = perception_r1_oracle.pr1_grounding_reward(t, g)
         return [a + f for a, f in zip(acc, perception_r1_oracle.pr1_grounding_format_reward(t),
                                        strict=True)]  # fmt: skip
 
-    out["perception-r1"] = (pr_t, pr_g, {}, pr_published)
+    out["perception-r1"] = (_chat(pr_t), pr_g, {}, pr_published)
 
     try:
         import math_verify  # noqa: F401
     except ImportError:
         return out
     rft_t, rft_g = [], []
-    for _ in range(n):
-        b = _box(rng)
+    for i in range(n):
+        if i % GROUP == 0:
+            b = _box(rng)
         rft_g.append("<answer>" + str([{"Position": b, "Confidence": 1}]) + "</answer>")
-        rft_t.append([{"role": "assistant", "content":
-                       "<think>x</think><answer>" + str([{"Position": _jitter(rng, b), "Confidence": 0.9}])
-                       + "</answer>"}])  # fmt: skip
+        rft_t.append("<think>x</think><answer>"
+                     + str([{"Position": _jitter(rng, b), "Confidence": 0.9}]) + "</answer>")  # fmt: skip
 
     def rft_published(t, g, c):
         parts = (visualrft_oracle.accuracy_reward_iou(t, g),
                  visualrft_oracle.accuracy_reward_confidence(t, g), visualrft_oracle.format_reward(t))  # fmt: skip
         return [a + b + f for a, b, f in zip(*parts, strict=True)]
 
-    out["visual-rft"] = (rft_t, rft_g, {}, rft_published)
+    out["visual-rft"] = (_chat(rft_t), rft_g, {}, rft_published)
     return out
 
 

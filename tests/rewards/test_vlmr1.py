@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from rankreward.rewards import preset
+from rankreward.rewards.vlmr1 import rec_accuracy, rec_batch_scores, rec_format
 
 from . import vlmr1_oracle as oracle
 
@@ -136,3 +137,39 @@ def test_weighted_sum_equals_the_published_detection_score(row, labels_upper):
         return
     got = preset("vlm-r1-ovd", method="weighted_sum").score([text], [sol])["accuracy"][0]
     assert got == want
+
+
+# the batch path against the per-sample restatement, on text built from the patterns' pieces
+rec_piece = st.sampled_from(["<think>", "</think>", "<answer>", "</answer>", "{", "}", " ", "\n",
+                             "\x1c", "[12, 30,40,  50]", "[1,2,3]", "[1, 2, 3, 4", "x", "é",
+                             "[12345678901234567, 1, 2, 3]", '"bbox_2d": '])  # fmt: skip
+rec_text = st.lists(rec_piece, max_size=14).map("".join)
+rec_solution = st.sampled_from(["<answer>[10, 20, 50, 60]</answer>", "<answer> [0, 0, 5.5, 9] </answer>",
+                                "<answer>[1, 2, 3, 4]</answer><answer>[3, 3, 9, 9]</answer>",
+                                '<answer>["a", 2, 3, 4]</answer>', "<answer>[1, 2]</answer>",
+                                "<answer>[true, 2, 30, 40]</answer>"])  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(rec_text, rec_solution, st.sampled_from([(1, 4, 6), (1, 0, 3)])),
+                min_size=1, max_size=10))  # fmt: skip
+def test_batch_path_equals_the_restatement(rows):
+    texts, sols, grids = [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+    sizes = [(640, 480)] * len(rows)
+    accuracy, fmt = rec_batch_scores(texts, sols, grids, sizes)
+    for k, (text, sol, grid) in enumerate(rows):
+        value = rec_accuracy(text, sol, grid, (640, 480))
+        want = np.nan if value is None else value
+        np.testing.assert_array_equal(accuracy[k], want, err_msg=repr(rows[k]))
+        assert np.signbit(accuracy[k]) == np.signbit(want)
+        assert fmt[k] == rec_format(text), rows[k]
+
+
+def test_batch_scanner_reads_the_common_form_itself():
+    from rankreward.rewards.scan import rec_batch
+    from rankreward.testing.recipe_batches import rec_batch as rec_rows
+
+    texts, _ = rec_rows(256, np.random.default_rng(0))
+    _, fallback = rec_batch([*texts, "<answer>[1, 2, 3, 4]</answer>", "no box"])
+    assert not fallback.any()
+    assert rec_batch(["é <answer>[1, 2, 3, 4]</answer>"])[1].all()

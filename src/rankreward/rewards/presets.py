@@ -30,7 +30,7 @@ from .scan import SEGZERO_COLUMNS, grounding_batch, segzero_batch_terms
 from .segzero import read_segzero, segzero_terms
 from .spec import Component, ComponentReward
 from .visualrft import rft_accuracy, rft_format
-from .vlmr1 import OVD_METHODS, ovd_accuracy, ovd_format, rec_accuracy, rec_format
+from .vlmr1 import OVD_METHODS, image_size, ovd_accuracy, ovd_format, rec_batch_scores, rec_formats
 from .windows import LocalWindows, RayWindows
 
 __all__ = ["PRESETS", "preset"]
@@ -134,38 +134,47 @@ def _segzero(ranked: bool = False, **options: Any) -> ComponentReward:
     return ComponentReward([term(n) for n in names], max_reward=5.0)
 
 
-class _RecAccuracy:
-    """VLM-R1's REC accuracy per sample; the image size comes from ``image_size`` (width,
-    height) or, as VLM-R1 reads it, from ``image_path`` (its first path)."""
+class _RecScores:
+    """VLM-R1's REC accuracy and format of a batch (`rec_batch_scores`), as two component
+    functions: `accuracy` scores the batch and keeps its format for `format`. The image size
+    comes from ``image_size`` (width, height) or, as VLM-R1 reads it, from ``image_path`` (its
+    first path, read once per path)."""
 
-    def __call__(self, answers: list, gts: list, context: dict) -> list:
-        grids = context["image_grid_thw"]
+    def __init__(self) -> None:
+        self._batch: tuple[list, list] | None = None
+        self._format = np.zeros(0)
+
+    def accuracy(self, texts: list, gts: list, context: dict) -> np.ndarray:
         sizes = context.get("image_size")
         if sizes is None:
             if "image_path" not in context:
                 raise TypeError("the vlm-r1-rec accuracy needs an image_size or image_path column")
-            from PIL import Image
+            sizes = [image_size(str(p[0] if isinstance(p, (list, tuple)) else p))
+                     for p in context["image_path"]]  # fmt: skip
+        grids = context["image_grid_thw"]
+        accuracy, self._format = rec_batch_scores(texts, [str(g) for g in gts], grids, sizes)
+        self._batch = (texts, gts)  # kept, so the lists are never recycled
+        return accuracy
 
-            sizes = []
-            for path in context["image_path"]:
-                with Image.open(path[0] if isinstance(path, (list, tuple)) else path) as img:
-                    sizes.append(img.size)
-        return [rec_accuracy(a, str(g), grid, size)
-                for a, g, grid, size in zip(answers, gts, grids, sizes, strict=True)]  # fmt: skip
+    def format(self, texts: list, gts: list) -> np.ndarray:
+        if self._batch is not None and self._batch[0] is texts and self._batch[1] is gts:
+            return self._format
+        return rec_formats(texts)
 
 
 def _vlmr1_rec(ranked: bool = False, **options: Any) -> ComponentReward:
     if options:
         raise TypeError(f"the vlm-r1-rec preset takes no options, got {sorted(options)}")
+    scores = _RecScores()
     # VLM-R1's reward_funcs order: accuracy, then format
     parts = [
         Component(
             "accuracy",
-            _RecAccuracy(),
+            scores.accuracy,
             ranked=ranked,
             context=("image_grid_thw", "image_size?", "image_path?"),
         ),
-        Component("format", _Each(rec_format)),
+        Component("format", scores.format),
     ]
     return ComponentReward(parts, max_reward=2.0)
 

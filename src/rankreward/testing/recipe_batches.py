@@ -27,17 +27,20 @@ def _jitter(rng: np.random.Generator, values: list[int], s: int = 15) -> list[in
 
 
 def segzero_batch(
-    n: int, rng: np.random.Generator, malformed: float = 0.1
+    n: int, rng: np.random.Generator, malformed: float = 0.1, group: int = 1
 ) -> tuple[list[str], list[str]]:
     """Seg-Zero completions (``{"bbox", "points_1", "points_2"}`` JSON in ``<answer>``) and its
     ``<box>(x1,y1),(x2,y2)</box><points>(x,y),(x,y)</points>`` ground truths; a ``malformed``
-    share has no readable box."""
+    share has no readable box. ``group`` consecutive completions share a ground truth (GRPO's
+    completions of one prompt)."""
     texts, gts = [], []
-    for _ in range(n):
-        b = _box(rng)
-        p = [[b[0] + 10, b[1] + 10], [b[2] - 10, b[3] - 10]]
-        gts.append(f"<box>({b[0]},{b[1]}),({b[2]},{b[3]})</box>"
-                   f"<points>({p[0][0]},{p[0][1]}),({p[1][0]},{p[1][1]})</points>")  # fmt: skip
+    for i in range(n):
+        if i % group == 0:
+            b = _box(rng)
+            p = [[b[0] + 10, b[1] + 10], [b[2] - 10, b[3] - 10]]
+            gt = (f"<box>({b[0]},{b[1]}),({b[2]},{b[3]})</box>"
+                  f"<points>({p[0][0]},{p[0][1]}),({p[1][0]},{p[1][1]})</points>")  # fmt: skip
+        gts.append(gt)
         if rng.random() < malformed:
             texts.append("<think>unsure</think><answer>no object</answer>")
             continue
@@ -47,12 +50,13 @@ def segzero_batch(
     return texts, gts
 
 
-def rec_batch(n: int, rng: np.random.Generator) -> tuple[list[str], list[str]]:
+def rec_batch(n: int, rng: np.random.Generator, group: int = 1) -> tuple[list[str], list[str]]:
     """VLM-R1 REC completions (``{"bbox_2d": [...]}`` in ``<answer>``) and its
-    ``<answer>[x1, y1, x2, y2]</answer>`` solutions."""
+    ``<answer>[x1, y1, x2, y2]</answer>`` solutions, ``group`` completions per solution."""
     texts, gts = [], []
-    for _ in range(n):
-        b = _box(rng, 400)
+    for i in range(n):
+        if i % group == 0:
+            b = _box(rng, 400)
         gts.append(f"<answer>{json.dumps(b)}</answer>")
         answer = json.dumps({"bbox_2d": _jitter(rng, b)})
         texts.append(f"<think>x</think><answer>{answer}</answer>")
@@ -60,13 +64,15 @@ def rec_batch(n: int, rng: np.random.Generator) -> tuple[list[str], list[str]]:
 
 
 def perception_r1_batch(
-    n: int, rng: np.random.Generator, malformed: float = 0.1
+    n: int, rng: np.random.Generator, malformed: float = 0.1, group: int = 1
 ) -> tuple[list[str], list[str]]:
     """Perception-R1 grounding completions (``<|box_start|>(x1,y1),(x2,y2)<|box_end|>``, 0-1000)
-    and its ``[x1, y1, x2, y2]`` solutions; a ``malformed`` share has no box."""
+    and its ``[x1, y1, x2, y2]`` solutions; a ``malformed`` share has no box; ``group``
+    completions per solution."""
     texts, gts = [], []
-    for _ in range(n):
-        b = _box(rng, 800)
+    for i in range(n):
+        if i % group == 0:
+            b = _box(rng, 800)
         gts.append(str(b))
         if rng.random() < malformed:
             texts.append("<|object_ref_start|>it<|object_ref_end|> is not visible")
