@@ -342,3 +342,48 @@ def test_a_thousand_images_identical_to_pycocotools():
     gt, dets = synthetic_coco(1000, 20, rng, dets_per_image=110, tie_decimals=2)
     ev, _ = pycoco(gt, dets)
     assert_same(ev, coco_evaluate(gt, dets))
+
+
+@st.composite
+def _image_problem(draw):
+    """One image: ground truths and scored detections in 1-3 categories, ties and negative
+    sizes included, as (gt rows, det rows) of (cat, x, y, w, h[, score])."""
+    n_cat = draw(st.integers(1, 3))
+    coord = st.integers(0, 60)
+    size = st.integers(-5, 40)
+    gts = [(draw(st.integers(0, n_cat - 1)), draw(coord), draw(coord), draw(st.integers(1, 40)),
+            draw(st.integers(1, 40))) for _ in range(draw(st.integers(1, 5)))]  # fmt: skip
+    cats = sorted({g[0] for g in gts})
+    dets = [(draw(st.sampled_from(cats)), draw(coord), draw(coord), draw(size), draw(size),
+             draw(st.sampled_from([1.0, 0.5, 0.9]))) for _ in range(draw(st.integers(0, 6)))]  # fmt: skip
+    return gts, dets
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_image_problem(), min_size=1, max_size=6), st.sampled_from([None, 0.5, 0.75]))
+def test_ap_per_image_equals_one_evaluation_per_image(problems, iou):
+    from rankreward.metrics import ap_per_image
+
+    want = []
+    for gts, dets in problems:
+        gt = {"images": [{"id": 0}], "categories": [{"id": c} for c in sorted({g[0] for g in gts})],
+              "annotations": [{"id": k + 1, "image_id": 0, "category_id": c, "bbox": [x, y, w, h],
+                               "area": float(w * h), "iscrowd": 0}
+                              for k, (c, x, y, w, h) in enumerate(gts)]}  # fmt: skip
+        res = [{"image_id": 0, "category_id": c, "bbox": [x, y, w, h], "score": s}
+               for c, x, y, w, h, s in dets]  # fmt: skip
+        stats = coco_evaluate(gt, res, negative_sizes="allow").stats if res else None
+        want.append(-1.0 if stats is None else stats[0 if iou is None else 1 if iou == 0.5 else 2])
+    g = np.array([(i, *r) for i, (gts, _) in enumerate(problems) for r in gts], float).reshape(
+        -1, 6
+    )
+    d = np.array([(i, *r) for i, (_, dets) in enumerate(problems) for r in dets], float).reshape(
+        -1, 7
+    )
+    got = ap_per_image(g[:, 0], g[:, 1], g[:, 2:6], g[:, 4] * g[:, 5], d[:, 0], d[:, 1], d[:, 2:6],
+                       d[:, 6], len(problems), iou=iou)  # fmt: skip
+    for i, (_, dets) in enumerate(problems):
+        if dets:  # without detections COCOeval still scores 0 for present categories
+            assert got[i] == want[i], (i, problems[i])
+        else:
+            assert got[i] == 0.0

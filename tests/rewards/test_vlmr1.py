@@ -12,7 +12,13 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from rankreward.rewards import preset
-from rankreward.rewards.vlmr1 import rec_accuracy, rec_batch_scores, rec_format
+from rankreward.rewards.vlmr1 import (
+    ovd_accuracy,
+    ovd_accuracy_batch,
+    rec_accuracy,
+    rec_batch_scores,
+    rec_format,
+)
 
 from . import vlmr1_oracle as oracle
 
@@ -173,3 +179,29 @@ def test_batch_scanner_reads_the_common_form_itself():
     _, fallback = rec_batch([*texts, "<answer>[1, 2, 3, 4]</answer>", "no box"])
     assert not fallback.any()
     assert rec_batch(["é <answer>[1, 2, 3, 4]</answer>"])[1].all()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(ovd_sample(), min_size=1, max_size=12),
+    st.sampled_from(["odLength", "od_ap", "od_ap50"]),
+    st.sampled_from(
+        [
+            None,
+            '{"bbox_2d": [true, 1, 9, 9], "label": "cat"}',
+            '{"bbox_2d": [1, 1, 9, 9], "label": 3}',
+            '"cat"',
+            '{"bbox_2d": [1, 1, 9, 9, 4], "label": "dog"}',
+        ]
+    ),
+)
+def test_batched_ap_equals_one_evaluation_per_sample(rows, method, odd):
+    """All samples' AP in one pass equals one COCO evaluation per sample, bit for bit."""
+    texts, sols = [r[0] for r in rows], [r[1] for r in rows]
+    if odd is not None:
+        texts.append(
+            f'<answer>```json[{odd}, {{"bbox_2d": [0, 0, 9, 9], "label": "cat"}}]```</answer>'
+        )
+        sols.append('<answer>```json[{"bbox_2d": [0, 0, 9, 9], "label": "cat"}]```</answer>')
+    want = [ovd_accuracy(t, s, method) for t, s in zip(texts, sols, strict=True)]
+    np.testing.assert_array_equal(ovd_accuracy_batch(texts, sols, method), want)

@@ -14,7 +14,7 @@ from .boxes import (
     distance_box_iou,
     generalized_box_iou,
 )
-from .coco import COCOResult, DetectionAP, coco_evaluate
+from .coco import COCOResult, DetectionAP, ap_per_image, coco_evaluate
 from .masks import (
     mask_intersection_union,
     mask_iou,
@@ -33,6 +33,7 @@ __all__ = [
     "CountAccuracy",
     "DetectionAP",
     "ReasonSegIoU",
+    "ap_per_image",
     "box_area",
     "box_convert",
     "box_iou",

@@ -36,7 +36,7 @@ from .._parallel import launch
 from .rle import RLEBatch, _group_ious, rle_batch
 from .rle import _concat as _concat_rles
 
-__all__ = ["COCOResult", "DetectionAP", "coco_evaluate"]
+__all__ = ["COCOResult", "DetectionAP", "ap_per_image", "coco_evaluate"]
 
 #: pycocotools' default area ranges (all, small, medium, large), bounds inclusive.
 AREA_RANGES = ((0.0, 1e5**2), (0.0, 32.0**2), (32.0**2, 96.0**2), (96.0**2, 1e5**2))
@@ -751,6 +751,85 @@ def coco_evaluate(
         raise ValueError(f"negative_sizes must be 'raise' or 'allow', got {negative_sizes!r}")
     flat = _flatten(gt, list(predictions), iou_type, use_categories, negative_sizes)
     return _evaluate(flat, iou_type, *params)
+
+
+def ap_per_image(
+    g_img: np.ndarray,
+    g_cat: np.ndarray,
+    g_box: np.ndarray,
+    g_area: np.ndarray,
+    d_img: np.ndarray,
+    d_cat: np.ndarray,
+    d_box: np.ndarray,
+    d_score: np.ndarray,
+    n_images: int,
+    *,
+    iou: float | None = None,
+) -> np.ndarray:
+    """Each image's COCO AP as if it were evaluated *alone*: pycocotools' ``stats[0]`` (or,
+    with ``iou=0.5``, ``stats[1]``) of a ``COCOeval`` holding only that image, its categories
+    being those of its ground truths. Per-sample detection rewards (VLM-R1's ``od_ap``) call
+    COCOeval once per completion; this scores a whole batch in one pass, same numbers.
+
+    Args:
+        g_img, d_img: each ground truth's / detection's image, 0..n_images-1.
+        g_cat, d_cat: category ids, local to the image (detections of a category the image's
+            ground truths lack must be left out, as the per-image evaluation never sees them).
+        g_box, d_box: (N, 4) xywh (negative sizes scored as pycocotools scores them).
+        g_area: ground-truth areas as given (pycocotools does not recompute them); a negative
+            one is outside every area range, so that ground truth is ignored.
+        d_score: detection scores (ties keep input order, as pycocotools' stable sort does).
+        n_images: the number of images.
+        iou: ``None`` for AP@[.5:.95], else one of the ten thresholds.
+
+    Returns ``(n_images,)``: the AP, -1 where no ground truth counts (pycocotools' -1).
+
+    Complexity: as `coco_evaluate` over all images at once, plus O(images x 1010) for the means.
+
+    Examples:
+        >>> box = np.array([[0.0, 0, 10, 10]])
+        >>> ap_per_image(np.array([0, 1]), np.array([0, 0]), np.vstack([box, box]), np.array([100.0, 100]),
+        ...              np.array([0, 1]), np.array([0, 0]), np.array([[0.0, 0, 10, 10], [5, 5, 10, 10]]),
+        ...              np.ones(2), 2).round(3).tolist()
+        [1.0, 0.0]
+    """
+    g_img, g_cat, d_img, d_cat = (np.asarray(a, np.int64) for a in (g_img, g_cat, d_img, d_cat))
+    if len(d_img) and not np.isin(d_img * (1 << 32) + d_cat, g_img * (1 << 32) + g_cat).all():
+        raise ValueError("a detection's category has no ground truth in its image")
+    # one category per (image, category): each category's accumulation is then one image's
+    pairs, g_global = np.unique(np.stack([g_img, g_cat], 1), axis=0, return_inverse=True)
+    g_global = g_global.reshape(-1)
+    d_global = np.searchsorted(pairs[:, 0] * (1 << 32) + pairs[:, 1], d_img * (1 << 32) + d_cat)
+    d_box = np.asarray(d_box, np.float64).reshape(-1, 4)
+    # Matching and accumulation never mix categories, and each category now belongs to one
+    # image, so one shared image gives the same numbers without a (category x image) grid.
+    flat = _Flat(
+        img_ids=np.zeros(1, np.int64),
+        cat_ids=np.arange(len(pairs), dtype=np.int64),
+        g_img=np.zeros(len(g_img), np.int64),
+        g_cat=g_global.astype(np.int64),
+        g_box=np.asarray(g_box, np.float64).reshape(-1, 4),
+        g_area=np.asarray(g_area, np.float64),
+        g_crowd=np.zeros(len(g_img), np.bool_),
+        g_id=np.arange(1, len(g_img) + 1, dtype=np.int64),
+        d_img=np.zeros(len(d_img), np.int64),
+        d_cat=d_global.astype(np.int64),
+        d_box=d_box,
+        d_area=d_box[:, 2] * d_box[:, 3],
+        d_score=np.asarray(d_score, np.float64),
+    )
+    result = _evaluate(flat, "bbox", IOU_THRESHOLDS, [AREA_RANGES[0]], [100])
+    precision = result.precision[:, :, :, 0, 0]
+    if iou is not None:
+        precision = precision[np.where(iou == IOU_THRESHOLDS)[0]]
+    bounds = np.searchsorted(pairs[:, 0], np.arange(n_images + 1))
+    out = np.full(n_images, -1.0)
+    for i in range(n_images):
+        s = precision[:, :, bounds[i] : bounds[i + 1]]
+        valid = s[s > -1]  # summarize's own selection and np.mean: the same float sums
+        if len(valid):
+            out[i] = np.mean(valid)
+    return out
 
 
 # ----------------------------------------------------------------------------- streaming

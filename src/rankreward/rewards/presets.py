@@ -30,7 +30,14 @@ from .scan import SEGZERO_COLUMNS, grounding_batch, segzero_batch_terms
 from .segzero import read_segzero, segzero_terms
 from .spec import Component, ComponentReward
 from .visualrft import rft_accuracy, rft_format
-from .vlmr1 import OVD_METHODS, image_size, ovd_accuracy, ovd_format, rec_batch_scores, rec_formats
+from .vlmr1 import (
+    OVD_METHODS,
+    image_size,
+    ovd_accuracy_batch,
+    ovd_format,
+    rec_batch_scores,
+    rec_formats,
+)
 from .windows import LocalWindows, RayWindows
 
 __all__ = ["PRESETS", "preset"]
@@ -185,8 +192,8 @@ class _OvdAccuracy:
             raise ValueError(f"method must be one of {OVD_METHODS}, got {method!r}")
         self.method = method
 
-    def __call__(self, answers: list, gts: list) -> list:
-        return [ovd_accuracy(a, str(g), self.method) for a, g in zip(answers, gts, strict=True)]
+    def __call__(self, texts: list, gts: list) -> np.ndarray:
+        return ovd_accuracy_batch(texts, [str(g) for g in gts], self.method)
 
 
 def _vlmr1_ovd(ranked: bool = False, method: str = "odLength") -> ComponentReward:
