@@ -29,7 +29,7 @@ from .perception_r1 import grounding_format, grounding_iou
 from .scan import SEGZERO_COLUMNS, grounding_batch, segzero_batch_terms
 from .segzero import read_segzero, segzero_terms
 from .spec import Component, ComponentReward
-from .visualrft import rft_accuracy, rft_format
+from .visualrft import math_verified_batch, rft_accuracy, rft_format
 from .vlmr1 import (
     OVD_METHODS,
     image_size,
@@ -202,13 +202,21 @@ def _vlmr1_ovd(ranked: bool = False, method: str = "odLength") -> ComponentRewar
                             Component("format", _Each(ovd_format))], max_reward=2.0)  # fmt: skip
 
 
-class _RftAccuracy:
-    def __init__(self, term: str, math_verify: bool) -> None:
-        self.term, self.math_verify = term, math_verify
+class _RftTerms:
+    """Visual-RFT's two accuracy terms of a batch: the math_verify verdict asked once per
+    completion for both (`math_verified_batch`), then each term's matching."""
 
-    def __call__(self, answers: list, gts: list) -> list:
-        return [rft_accuracy(a, str(g), self.term, math_verify=self.math_verify)
-                for a, g in zip(answers, gts, strict=True)]  # fmt: skip
+    def __init__(self, math_verify: bool) -> None:
+        self.math_verify = math_verify
+
+    def __call__(self, texts: list, gts: list) -> dict[str, list]:
+        sols = [str(g) for g in gts]
+        verified = (
+            math_verified_batch(texts, sols) if self.math_verify else np.zeros(len(texts), bool)
+        )
+        return {term: [rft_accuracy(t, s, term, verified=bool(v))
+                       for t, s, v in zip(texts, sols, verified.tolist(), strict=True)]
+                for term in ("iou", "confidence")}  # fmt: skip
 
 
 def _visual_rft(ranked: bool = False, math_verify: bool = True) -> ComponentReward:
@@ -221,9 +229,10 @@ def _visual_rft(ranked: bool = False, math_verify: bool = True) -> ComponentRewa
                 "'rankreward[recipes]' (or pass math_verify=False, a documented deviation)"
             ) from None
     # Visual-RFT's reward functions: accuracy_iou, accuracy_confidence, format
+    shared = _Shared(_RftTerms(math_verify))
     return ComponentReward([
-        Component("iou", _RftAccuracy("iou", math_verify), ranked=ranked),
-        Component("confidence", _RftAccuracy("confidence", math_verify), ranked=ranked),
+        Component("iou", shared.part("iou"), ranked=ranked),
+        Component("confidence", shared.part("confidence"), ranked=ranked),
         Component("format", _Each(rft_format)),
     ], max_reward=3.0)  # fmt: skip
 

@@ -23,9 +23,11 @@ import json
 import re
 from typing import Any
 
+import numpy as np
+
 from ..drseg.parser import structure_ok
 
-__all__ = ["rft_accuracy", "rft_format", "rft_matches"]
+__all__ = ["math_verified_batch", "rft_accuracy", "rft_format", "rft_matches"]
 
 _ANSWER_LINE = re.compile(r"<answer>(.*?)</answer>")  # no DOTALL: the published pattern
 
@@ -113,17 +115,45 @@ def rft_matches(text: str, solution: str) -> tuple[list[tuple[float, Any]], int]
         return None
 
 
-def _math_verified(text: str, solution: str) -> bool:
+def _math_verified(text: str, solution: str, parsed_solution: Any = None) -> bool:
     from math_verify import parse, verify
 
     try:
-        return float(verify(parse(text), parse(solution))) > 0
+        gold = parse(solution) if parsed_solution is None else parsed_solution
+        return float(verify(parse(text), gold)) > 0
     except Exception:  # the published code ignores whatever math_verify raises
         return False
 
 
-def rft_accuracy(text: str, solution: str, term: str, *, math_verify: bool = True) -> float:
+def math_verified_batch(texts: list[str], solutions: list[str]) -> np.ndarray:
+    """Visual-RFT's math_verify shortcut for a batch: whether ``verify(parse(text),
+    parse(solution))`` holds. Both published accuracy terms ask the same question, so it is
+    asked once per completion, and each distinct solution is parsed once (math_verify's
+    ``parse`` is a pure function of the string). O(B) math_verify calls.
+
+    Examples:
+        >>> math_verified_batch(["The answer is 7", "The answer is 8"], ["7", "7"]).tolist()
+        [True, False]
+    """
+    from math_verify import parse
+
+    gold: dict[str, Any] = {}
+    out = np.zeros(len(texts), bool)
+    for k, (text, solution) in enumerate(zip(texts, solutions, strict=True)):
+        if solution not in gold:
+            try:
+                gold[solution] = parse(solution)
+            except Exception:  # the published call fails inside its try: no shortcut
+                gold[solution] = None
+        out[k] = gold[solution] is not None and _math_verified(text, solution, gold[solution])
+    return out
+
+
+def rft_accuracy(
+    text: str, solution: str, term: str, *, math_verify: bool = True, verified: bool | None = None
+) -> float:
     """One of Visual-RFT's accuracy terms (``"iou"`` or ``"confidence"``) for one completion.
+    ``verified`` passes the math_verify verdict when it is already known (`math_verified_batch`).
     O(P G) plus math_verify.
 
     Examples:
@@ -134,7 +164,9 @@ def rft_accuracy(text: str, solution: str, term: str, *, math_verify: bool = Tru
     """
     if term not in ("iou", "confidence"):
         raise ValueError(f"term must be 'iou' or 'confidence', got {term!r}")
-    if math_verify and _math_verified(text, solution):
+    if verified is None:
+        verified = math_verify and _math_verified(text, solution)
+    if verified:
         return 1.0
     found = rft_matches(text, solution)
     if found is None:
