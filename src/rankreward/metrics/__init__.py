@@ -25,10 +25,11 @@ from .masks import (
     rle_area,
     rle_to_mask,
 )
-from .matching import hungarian_match, hungarian_match_padded
+from .matching import MATCHERS, greedy_match, hungarian_match, hungarian_match_padded, match_boxes
 from .points import count_score, point_distance, point_score, points_in_boxes
 
 __all__ = [
+    "MATCHERS",
     "COCOResult",
     "CountAccuracy",
     "DetectionAP",
@@ -43,11 +44,13 @@ __all__ = [
     "count_score",
     "distance_box_iou",
     "generalized_box_iou",
+    "greedy_match",
     "hungarian_match",
     "hungarian_match_padded",
     "mask_intersection_union",
     "mask_iou",
     "mask_to_rle",
+    "match_boxes",
     "point_distance",
     "point_score",
     "points_in_boxes",

@@ -21,7 +21,7 @@ import numpy as np
 from .._arrays import format_index, is_torch, namespace, to_numpy
 from .._parallel import launch
 
-__all__ = ["hungarian_match", "hungarian_match_padded"]
+__all__ = ["MATCHERS", "greedy_match", "hungarian_match", "hungarian_match_padded", "match_boxes"]
 
 
 @nb.njit(cache=True, inline="always")
@@ -241,3 +241,125 @@ def hungarian_match(cost: Any, sizes: Any = None) -> tuple[Any, Any] | list[tupl
         limit = np.full(shape[0], shape[1]) if nr is None else nr
         return [tuple(_like(x, cost) for x in _pairs(cols[k, : limit[k]])) for k in range(shape[0])]
     raise ValueError(f"cost must have shape (M, N) or (B, M, N), or be a list; got {shape}")
+
+
+# ----------------------------------------------------------------------------- box matchers
+#: The matchers `match_boxes` offers, as the published perception recipes use them.
+MATCHERS = ("hungarian", "greedy_iou", "greedy_confidence")
+
+
+def greedy_match(
+    ious: Any,
+    *,
+    scores: Any = None,
+    threshold: float = 0.5,
+    inclusive: bool = True,
+) -> list[tuple[int, int]]:
+    """Greedy one-to-one matching of predictions (rows) to ground truths (columns).
+
+    * ``scores=None`` (**greedy by IoU**, VLM-R1's ``weighted_sum``): repeatedly take the free
+      pair of largest IoU (ties: the first in row-major order) until it falls below
+      ``threshold``.
+    * ``scores`` given (**greedy by confidence**, Visual-RFT): predictions in descending score
+      order (ties keep input order), each takes the free ground truth of largest IoU (ties: the
+      first; an IoU must exceed 0); it is kept only if that IoU passes ``threshold``.
+
+    ``inclusive`` says whether an IoU equal to ``threshold`` passes (VLM-R1: yes, Visual-RFT:
+    no). Returns ``(prediction, ground truth)`` pairs in the order they were made. NaN IoUs
+    never match. O(P G min(P, G)).
+
+    Examples:
+        >>> ious = np.array([[0.6, 0.7], [0.9, 0.1]])
+        >>> greedy_match(ious)
+        [(1, 0), (0, 1)]
+        >>> greedy_match(ious, scores=[0.9, 0.1], threshold=0.5, inclusive=False)
+        [(0, 1), (1, 0)]
+    """
+    iou = np.asarray(ious, np.float64)
+    if iou.ndim != 2:
+        raise ValueError(f"ious must have shape (P, G), got {iou.shape}")
+    P, G = iou.shape
+    free_p, free_g = list(range(P)), list(range(G))
+    pairs: list[tuple[int, int]] = []
+
+    def passes(v: float) -> bool:
+        return v >= threshold if inclusive else v > threshold
+
+    if scores is None:
+        while free_p and free_g:
+            best, bp, bg = -np.inf, -1, -1
+            for i in free_p:
+                for j in free_g:
+                    if iou[i, j] > best:
+                        best, bp, bg = iou[i, j], i, j
+            if bp < 0 or not passes(best):
+                break
+            pairs.append((bp, bg))
+            free_p.remove(bp)
+            free_g.remove(bg)
+        return pairs
+    s = np.asarray(scores, np.float64).reshape(-1)
+    if s.shape != (P,):
+        raise ValueError(f"scores must have shape ({P},), got {s.shape}")
+    for i in sorted(range(P), key=lambda k: -s[k]):
+        best, bg = 0.0, -1
+        for j in free_g:
+            if iou[i, j] > best:
+                best, bg = iou[i, j], j
+        if bg >= 0 and passes(best):
+            pairs.append((i, bg))
+            free_g.remove(bg)
+    return pairs
+
+
+def match_boxes(
+    ious: Any,
+    method: str = "hungarian",
+    *,
+    scores: Any = None,
+    pred_labels: Any = None,
+    gt_labels: Any = None,
+    threshold: float = 0.5,
+    inclusive: bool = True,
+) -> list[tuple[int, int]]:
+    """Match predictions to ground truths by IoU with one of `MATCHERS`, optionally
+    **label-constrained** (a prediction can only match a ground truth of its label: pass both
+    label sequences). ``hungarian`` maximises the total IoU (`hungarian_match`, scipy's pairs)
+    and keeps the pairs passing ``threshold``; the greedy ones are `greedy_match`
+    (``greedy_confidence`` needs ``scores``). O(P G min(P, G)).
+
+    Examples:
+        >>> ious = np.array([[0.6, 0.7], [0.9, 0.1]])
+        >>> match_boxes(ious), match_boxes(ious, "greedy_iou")
+        ([(0, 1), (1, 0)], [(1, 0), (0, 1)])
+        >>> match_boxes(ious, pred_labels=["cat", "dog"], gt_labels=["dog", "dog"])
+        [(1, 0)]
+    """
+    if method not in MATCHERS:
+        raise ValueError(f"method must be one of {MATCHERS}, got {method!r}")
+    iou = np.array(ious, np.float64)
+    if iou.ndim != 2:
+        raise ValueError(f"ious must have shape (P, G), got {iou.shape}")
+    if (pred_labels is None) != (gt_labels is None):
+        raise ValueError("pass both pred_labels and gt_labels for label-constrained matching")
+    if pred_labels is not None:
+        pl, gl = list(pred_labels), list(gt_labels)
+        if (len(pl), len(gl)) != iou.shape:
+            raise ValueError(f"{len(pl)} and {len(gl)} labels for ious of shape {iou.shape}")
+        same = np.array([[a == b for b in gl] for a in pl], bool).reshape(iou.shape)
+        iou = np.where(same, iou, -np.inf)  # never chosen, never passes
+    if method == "greedy_iou":
+        return greedy_match(iou, threshold=threshold, inclusive=inclusive)
+    if method == "greedy_confidence":
+        if scores is None:
+            raise ValueError("greedy_confidence needs scores")
+        return greedy_match(iou, scores=scores, threshold=threshold, inclusive=inclusive)
+    if not iou.size:
+        return []
+    rows, cols = hungarian_match(-np.where(np.isfinite(iou), iou, -1.0))
+    kept = []
+    for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
+        v = iou[i, j]
+        if v >= threshold if inclusive else v > threshold:
+            kept.append((i, j))
+    return kept

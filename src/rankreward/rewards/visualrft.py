@@ -94,6 +94,16 @@ def rft_matches(text: str, solution: str) -> tuple[list[tuple[float, Any]], int]
             if key not in seen:
                 seen.add(key)
                 unique.append(box)
+        if _plain(gt, unique):  # the common form: the library's greedy-by-confidence matcher
+            from ..metrics import greedy_match
+
+            ious = np.array([[_iou(g["Position"], p["Position"]) for g in gt] for p in unique])
+            ious = ious.reshape(len(unique), len(gt))
+            conf = [p["Confidence"] for p in unique]
+            pairs = dict(greedy_match(ious, scores=conf, threshold=0.5, inclusive=False))
+            order = sorted(range(len(unique)), key=lambda k: -conf[k])
+            return [(float(ious[i, pairs[i]]) if i in pairs else 0, conf[i]) for i in order], len(gt)
+        # anything else follows the published loop, which fails where it computes a bad IoU
         ranked = sorted(unique, key=lambda x: x["Confidence"], reverse=True)
         used: set[int] = set()
         results = []
@@ -113,6 +123,23 @@ def rft_matches(text: str, solution: str) -> tuple[list[tuple[float, Any]], int]
     except (TypeError, KeyError, IndexError, ValueError, ZeroDivisionError, AttributeError,
             RecursionError):  # fmt: skip
         return None
+
+
+def _number(v: Any) -> bool:
+    return (type(v) is int or type(v) is float) and abs(v) < 2**53
+
+
+def _plain(gt: Any, pred: list) -> bool:
+    """Every box a dict whose Position is four finite numbers (and every prediction's
+    Confidence one): no IoU can raise, so computing them all first changes nothing."""
+    if type(gt) is not list:
+        return False
+    for box in [*gt, *pred]:
+        if type(box) is not dict or type(box.get("Position")) is not list:
+            return False
+        if len(box["Position"]) != 4 or not all(_number(v) for v in box["Position"]):
+            return False
+    return all(_number(p["Confidence"]) for p in pred)
 
 
 def _math_verified(text: str, solution: str, parsed_solution: Any = None) -> bool:

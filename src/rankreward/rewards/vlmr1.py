@@ -480,18 +480,14 @@ def detection_score(text: str, solution: str, iou_threshold: float = 0.5, alpha:
         return 1.0 if not pred else 0.0
     if not pred:
         return 0.0
-    ious = [[_safe_iou(p, g) for g in gt] for p in pred]
-    free_p, free_g = list(range(len(pred))), list(range(len(gt)))
+    from ..metrics import greedy_match
+
+    ious = np.array([[_safe_iou(p, g) for g in gt] for p in pred], np.float64)
     matched: list[tuple[float, bool]] = []
     pred_label: Any = _UNSET
-    while free_p and free_g:
-        best, bp, bg = -1.0, -1, -1
-        for i in free_p:
-            for j in free_g:
-                if ious[i][j] > best:
-                    best, bp, bg = ious[i][j], i, j
-        if best < iou_threshold:
-            break
+    pairs = greedy_match(ious, threshold=iou_threshold)  # largest IoU first, as published
+    for bp, bg in pairs:
+        best = ious[bp, bg]
         try:
             pred_label = pred[bp]["label"].lower()
         except (TypeError, KeyError, AttributeError, IndexError):
@@ -503,12 +499,11 @@ def detection_score(text: str, solution: str, iou_threshold: float = 0.5, alpha:
         except (TypeError, KeyError, AttributeError, IndexError):
             gt_label = ""
         correct = pred_label == gt_label
-        matched.append((best if correct else 0, correct))
-        free_p.remove(bp)
-        free_g.remove(bg)
+        matched.append((float(best) if correct else 0, correct))
     position = sum(m[0] for m in matched) / len(gt) if matched else 0.0
     labels = sum(1.0 for m in matched if m[1]) / len(gt) if matched else 0.0
-    completeness = 1.0 - (len(free_g) / len(gt) + len(free_p) / len(pred)) / 2.0
+    missed, false_alarms = len(gt) - len(pairs), len(pred) - len(pairs)
+    completeness = 1.0 - (missed / len(gt) + false_alarms / len(pred)) / 2.0
     return (alpha * position + beta * labels + gamma * completeness) / (alpha + beta + gamma)
 
 
