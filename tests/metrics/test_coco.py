@@ -387,3 +387,17 @@ def test_ap_per_image_equals_one_evaluation_per_image(problems, iou):
             assert got[i] == want[i], (i, problems[i])
         else:
             assert got[i] == 0.0
+
+
+def test_ap_per_image_rejects_bad_shapes_and_values():
+    from rankreward.metrics import ap_per_image
+
+    one, box = np.zeros(1), np.zeros((1, 4)) + [0, 0, 5, 5]
+    with pytest.raises(ValueError, match=r"g_box must have shape \(1, 4\)"):
+        ap_per_image(one, one, np.zeros((1, 3)), one, one, one, box, np.ones(1), 1)
+    with pytest.raises(ValueError, match=r"d_img must lie in 0..0"):
+        ap_per_image(one, one, box, one, one + 1, one, box, np.ones(1), 1)
+    with pytest.raises(ValueError, match="finite"):
+        ap_per_image(one, one, box, one, one, one, box * np.nan, np.ones(1), 1)
+    with pytest.raises(ValueError, match="category has no ground truth"):
+        ap_per_image(one, one, box, one, one, one + 1, box, np.ones(1), 1)

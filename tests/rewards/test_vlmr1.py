@@ -205,3 +205,10 @@ def test_batched_ap_equals_one_evaluation_per_sample(rows, method, odd):
         sols.append('<answer>```json[{"bbox_2d": [0, 0, 9, 9], "label": "cat"}]```</answer>')
     want = [ovd_accuracy(t, s, method) for t, s in zip(texts, sols, strict=True)]
     np.testing.assert_array_equal(ovd_accuracy_batch(texts, sols, method), want)
+
+
+def test_rec_batch_scores_names_mismatched_columns():
+    with pytest.raises(ValueError, match="2 completions but 2 solutions, 1 image_grid_thw rows"):
+        rec_batch_scores(
+            ["a", "b"], ["<answer>[1, 2, 3, 4]</answer>"] * 2, [(1, 2, 2)], [(9, 9)] * 2
+        )

@@ -794,6 +794,21 @@ def ap_per_image(
         [1.0, 0.0]
     """
     g_img, g_cat, d_img, d_cat = (np.asarray(a, np.int64) for a in (g_img, g_cat, d_img, d_cat))
+    g_box, d_box = np.asarray(g_box, np.float64), np.asarray(d_box, np.float64)
+    g_area, d_score = np.asarray(g_area, np.float64), np.asarray(d_score, np.float64)
+    G, D = len(g_img), len(d_img)
+    shapes = {"g_cat": (g_cat.shape, (G,)), "g_box": (g_box.shape, (G, 4)),
+              "g_area": (g_area.shape, (G,)), "d_cat": (d_cat.shape, (D,)),
+              "d_box": (d_box.shape, (D, 4)), "d_score": (d_score.shape, (D,))}  # fmt: skip
+    for name, (got, want) in shapes.items():
+        if got != want and not (want[0] == 0 and np.prod(got) == 0):
+            raise ValueError(f"{name} must have shape {want} for {G} ground truths and {D} "
+                             f"detections, got {got}")  # fmt: skip
+    for name, values in (("g_img", g_img), ("d_img", d_img)):
+        if len(values) and (values.min() < 0 or values.max() >= n_images):
+            raise ValueError(f"{name} must lie in 0..{n_images - 1}")
+    if not (np.isfinite(d_score).all() and np.isfinite(d_box).all() and np.isfinite(g_box).all()):
+        raise ValueError("boxes and scores must be finite (pycocotools gives NaN boxes NaN IoUs)")
     if len(d_img) and not np.isin(d_img * (1 << 32) + d_cat, g_img * (1 << 32) + g_cat).all():
         raise ValueError("a detection's category has no ground truth in its image")
     # one category per (image, category): each category's accumulation is then one image's

@@ -102,7 +102,9 @@ def rft_matches(text: str, solution: str) -> tuple[list[tuple[float, Any]], int]
             conf = [p["Confidence"] for p in unique]
             pairs = dict(greedy_match(ious, scores=conf, threshold=0.5, inclusive=False))
             order = sorted(range(len(unique)), key=lambda k: -conf[k])
-            return [(float(ious[i, pairs[i]]) if i in pairs else 0, conf[i]) for i in order], len(gt)
+            return [(float(ious[i, pairs[i]]) if i in pairs else 0, conf[i]) for i in order], len(
+                gt
+            )
         # anything else follows the published loop, which fails where it computes a bad IoU
         ranked = sorted(unique, key=lambda x: x["Confidence"], reverse=True)
         used: set[int] = set()

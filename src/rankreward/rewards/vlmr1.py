@@ -146,6 +146,9 @@ def rec_batch_scores(
     from .scan import rec_batch
 
     n = len(texts)
+    if not len(solutions) == len(grids) == len(sizes) == n:
+        raise ValueError(f"{n} completions but {len(solutions)} solutions, {len(grids)} "
+                         f"image_grid_thw rows and {len(sizes)} image sizes")  # fmt: skip
     values, fallback = rec_batch(texts)
     parsed = {sol: _solution_box(sol) for sol in dict.fromkeys(solutions)}
     sol = np.zeros((n, 4))
