@@ -392,7 +392,7 @@ def test_ap_per_image_equals_one_evaluation_per_image(problems, iou):
 def test_ap_per_image_rejects_bad_shapes_and_values():
     from rankreward.metrics import ap_per_image
 
-    one, box = np.zeros(1), np.zeros((1, 4)) + [0, 0, 5, 5]
+    one, box = np.zeros(1), np.array([[0.0, 0.0, 5.0, 5.0]])
     with pytest.raises(ValueError, match=r"g_box must have shape \(1, 4\)"):
         ap_per_image(one, one, np.zeros((1, 3)), one, one, one, box, np.ones(1), 1)
     with pytest.raises(ValueError, match=r"d_img must lie in 0..0"):
