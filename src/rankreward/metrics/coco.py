@@ -772,12 +772,15 @@ def ap_per_image(
     COCOeval once per completion; this scores a whole batch in one pass, same numbers.
 
     Args:
-        g_img, d_img: each ground truth's / detection's image, 0..n_images-1.
-        g_cat, d_cat: category ids, local to the image (detections of a category the image's
-            ground truths lack must be left out, as the per-image evaluation never sees them).
-        g_box, d_box: (N, 4) xywh (negative sizes scored as pycocotools scores them).
+        g_img: each ground truth's image, 0..n_images-1.
+        g_cat: its category id, local to the image.
+        g_box: (G, 4) xywh.
         g_area: ground-truth areas as given (pycocotools does not recompute them); a negative
             one is outside every area range, so that ground truth is ignored.
+        d_img: each detection's image.
+        d_cat: its category id; a category the image's ground truths lack is an error (leave
+            such detections out, as the per-image evaluation never sees them).
+        d_box: (D, 4) xywh (negative sizes scored as pycocotools scores them).
         d_score: detection scores (ties keep input order, as pycocotools' stable sort does).
         n_images: the number of images.
         iou: ``None`` for AP@[.5:.95], else one of the ten thresholds.

@@ -230,11 +230,18 @@ class RayWindows:
     Args:
         name: the actor's name (one per reward configuration).
         commit_every: samples per training step, summed over every process.
-        state_file, resume_from: as `LocalWindows`, paths as the actor's node sees them.
+        state_file: as `LocalWindows`, a path as the actor's node sees it.
+        resume_from: likewise.
         namespace: Ray namespace (default: the job's).
 
     ``ray.init`` must have run (it has, inside verl, OpenRLHF and EasyR1 workers). Attaching to
     an actor of the same name with another configuration raises ``ValueError``.
+
+    Example (needs a running Ray; the trainer adapters build this for you)::
+
+        ray.init()
+        reward = preset("seg-zero", ranked=True,
+                        windows=RayWindows("seg-zero-windows", commit_every=1024))
     """
 
     def __init__(
