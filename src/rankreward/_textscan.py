@@ -13,7 +13,7 @@ import numba as nb
 import numpy as np
 
 __all__ = ["POW10", "at", "characters", "codes", "find", "isspace", "json_number",
-           "structure_ok_at"]  # fmt: skip
+           "skip_spaces", "structure_ok_at"]  # fmt: skip
 
 
 def codes(s: str) -> np.ndarray:
@@ -52,6 +52,14 @@ def isspace(c):
 
 
 @nb.njit(cache=True, inline="always")
+def skip_spaces(t, p, hi):
+    """The first position from ``p`` (below ``hi``) that is not ``\\s``, or ``hi``."""
+    while p < hi and isspace(t[p]):
+        p += 1
+    return p
+
+
+@nb.njit(cache=True, inline="always")
 def at(t, p, hi, pat):
     """Whether ``pat`` occurs at ``p`` and ends by ``hi``."""
     if p + pat.shape[0] > hi:
@@ -83,9 +91,7 @@ def structure_ok_at(t, lo, hi):
         p = find(t, p, hi, T_END_THINK)
         if p < 0:
             return False
-        q = p + 8
-        while q < hi and isspace(t[q]):
-            q += 1
+        q = skip_spaces(t, p + 8, hi)
         if at(t, q, hi, T_ANSWER):
             return q + 8 <= hi - 9
         p += 1

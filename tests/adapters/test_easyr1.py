@@ -27,13 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "easyr1_reward.py"
 
 
-@pytest.fixture(autouse=True)
-def fresh_state():
-    _shared.reset_shared_rewards()
-    easyr1._resume_decided.clear()
-    yield
-    _shared.reset_shared_rewards()
-    easyr1._resume_decided.clear()
+pytestmark = pytest.mark.usefixtures("fresh_adapter_state")
 
 
 class RewardManager:

@@ -14,14 +14,7 @@ from rankreward.adapters import _shared, easyr1, openrlhf, trl, verl
 from rankreward.rewards import Component, ComponentReward, LocalWindows, preset
 from rankreward.testing.recipe_batches import perception_r1_batch, rec_batch, segzero_batch
 
-
-@pytest.fixture(autouse=True)
-def fresh_state():
-    _shared.reset_shared_rewards()
-    easyr1._resume_decided.clear()
-    yield
-    _shared.reset_shared_rewards()
-    easyr1._resume_decided.clear()
+pytestmark = pytest.mark.usefixtures("fresh_adapter_state")
 
 
 def _reference(name: str, ranked: bool, batches, every: int, **options) -> list[dict]:

@@ -38,6 +38,7 @@ from .._textscan import codes as _codes
 from .._textscan import find as _find
 from .._textscan import isspace as _isspace
 from .._textscan import json_number as _number
+from .._textscan import skip_spaces
 from .._textscan import structure_ok_at as _structure_ok
 from .parser import _DETAIL, _MAX_TAGS_CHECKED, MAX_COORDINATE, Problem, _problem
 from .prompt import PLACEHOLDER_PHRASES
@@ -212,9 +213,7 @@ def _has_look(t, lo, hi):
     s = _find(t, lo, hi, _T_LOOK)
     if s < 0:
         return False
-    j = s + 6
-    while j < hi and _isspace(t[j]):
-        j += 1
+    j = skip_spaces(t, s + 6, hi)
     return j < hi and _find(t, j + 1, hi, _T_END_LOOK) >= 0
 
 

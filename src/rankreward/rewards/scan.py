@@ -22,7 +22,16 @@ import numba as nb
 import numpy as np
 
 from .._parallel import launch
-from .._textscan import POW10, at, characters, codes, find, isspace, json_number, structure_ok_at
+from .._textscan import (
+    POW10,
+    at,
+    characters,
+    codes,
+    find,
+    json_number,
+    skip_spaces,
+    structure_ok_at,
+)
 
 __all__ = [
     "MAX_COORDINATE",
@@ -395,18 +404,11 @@ def _decimal(t, p, e):
     return 1, -v if neg else v, q
 
 
-@nb.njit(cache=True, inline="always")
-def _spaces(t, p, e):
-    while p < e and isspace(t[p]):
-        p += 1
-    return p
-
-
 @nb.njit(cache=True)
 def _box_at(t, p, hi, form, box):
     """Perception-R1's box pattern ``form`` (0: ``[a, b, c, d]``, 1: ``(a, b, c, d)``, 2:
     ``(a, b), (c, d)``) at ``p``: 1 matched (values in ``box``), 0 not, -1 fall back."""
-    q = _spaces(t, p + 1, hi)
+    q = skip_spaces(t, p + 1, hi)
     for k in range(4):
         status, v, q = _decimal(t, q, hi)
         if status <= 0:
@@ -417,16 +419,16 @@ def _box_at(t, p, hi, form, box):
         if form == 2 and k == 1:  # "),\s*(\s*"
             if not (q + 1 < hi and t[q] == 41 and t[q + 1] == 44):
                 return 0
-            q = _spaces(t, q + 2, hi)
+            q = skip_spaces(t, q + 2, hi)
             if q >= hi or t[q] != 40:
                 return 0
-            q = _spaces(t, q + 1, hi)
+            q = skip_spaces(t, q + 1, hi)
         else:
             if q >= hi or t[q] != 44:
                 return 0
-            q = _spaces(t, q + 1, hi)
+            q = skip_spaces(t, q + 1, hi)
     if form != 2:
-        q = _spaces(t, q, hi)
+        q = skip_spaces(t, q, hi)
     return 1 if q < hi and t[q] == _CLOSERS[form] else 0
 
 
@@ -570,7 +572,7 @@ def _rec_box_at(t, p, hi, box):
         if k < 3:
             if q >= hi or t[q] != 44:
                 return 0
-            q = _spaces(t, q + 1, hi)
+            q = skip_spaces(t, q + 1, hi)
     return 1 if q < hi and t[q] == 93 else 0
 
 
@@ -601,7 +603,7 @@ def _rec_format(t, lo, hi, box):
         b = find(t, b, hi, _THINK_CLOSE)
         if b < 0:
             return 0
-        c = _spaces(t, b + 8, hi)
+        c = skip_spaces(t, b + 8, hi)
         if at(t, c, hi, _ANSWER_OPEN):
             break
         b += 1
