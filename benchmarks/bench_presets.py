@@ -12,7 +12,6 @@ one regex / ``json.loads`` / Python loop per completion). The totals must be equ
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -24,21 +23,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from _report import ROOT, fmt_time, replace_section, time_interleaved
 
 from rankreward.rewards import preset
-from rankreward.testing.recipe_batches import perception_r1_batch, rec_batch, segzero_batch
+from rankreward.testing.recipe_batches import (
+    ovd_batch,
+    perception_r1_batch,
+    rec_batch,
+    segzero_batch,
+    visual_rft_batch,
+)
 from rankreward.testing.reference import ReferenceDrSeg
 from rankreward.testing.synthetic import synthetic_batch
 
 #: GRPO's shape: the completions of one prompt share its ground truth.
 GROUP = 8
-
-
-def _box(rng, hi=500):
-    x1, y1 = (int(v) for v in rng.integers(0, hi, 2))
-    return [x1, y1, x1 + int(rng.integers(20, 200)), y1 + int(rng.integers(20, 200))]
-
-
-def _jitter(rng, box, s=15):
-    return [int(v + rng.integers(-s, s + 1)) for v in box]
 
 
 def _chat(texts: list[str]) -> list[list[dict]]:
@@ -73,13 +69,7 @@ def cases(n: int, rng: np.random.Generator, image: str) -> dict[str, tuple]:
 
     out["vlm-r1-rec"] = (_chat(rec_t), rec_g, rec_ctx, rec_published)
 
-    ovd_t, ovd_g = [], []
-    for i in range(n):
-        if i % GROUP == 0:
-            gt = [{"bbox_2d": _box(rng), "label": lab} for lab in rng.choice(["cat", "dog"], 2)]
-        pred = [{"bbox_2d": _jitter(rng, g["bbox_2d"]), "label": g["label"]} for g in gt]
-        ovd_g.append(f"<answer>```json{json.dumps(gt)}```</answer>")
-        ovd_t.append(f"<think>x</think><answer>```json{json.dumps(pred)}```</answer>")
+    ovd_t, ovd_g = ovd_batch(n, rng, group=GROUP)
 
     def ovd_published(t, g, c):
         acc = [vlmr1_oracle.od_accuracy(x[0]["content"], s) for x, s in zip(t, g, strict=True)]
@@ -100,13 +90,7 @@ def cases(n: int, rng: np.random.Generator, image: str) -> dict[str, tuple]:
         import math_verify  # noqa: F401
     except ImportError:
         return out
-    rft_t, rft_g = [], []
-    for i in range(n):
-        if i % GROUP == 0:
-            b = _box(rng)
-        rft_g.append("<answer>" + str([{"Position": b, "Confidence": 1}]) + "</answer>")
-        rft_t.append("<think>x</think><answer>"
-                     + str([{"Position": _jitter(rng, b), "Confidence": 0.9}]) + "</answer>")  # fmt: skip
+    rft_t, rft_g = visual_rft_batch(n, rng, group=GROUP)
 
     def rft_published(t, g, c):
         parts = (visualrft_oracle.accuracy_reward_iou(t, g),

@@ -175,3 +175,55 @@ def test_a_sample_no_component_applies_to_raises_where_trainers_cannot_skip_it()
         _shared.score_rows(only_iou, ["ok", "?"], [None, None])
     with pytest.raises(ValueError, match="ranked and task_key apply to presets"):
         _shared.shared_reward(commit_every=2, ranked=True)
+
+
+def _batch(name: str, n: int = 8):
+    """(texts, ground truths, per-sample columns) in the preset's published format."""
+    from rankreward.testing import recipe_batches as rb
+    from rankreward.testing.synthetic import synthetic_batch
+
+    rng = np.random.default_rng(5)
+    makers = {"drseg": lambda: synthetic_batch(n, rng, max_objects=3),
+              "visionreasoner": lambda: synthetic_batch(n, rng, max_objects=3),
+              "seg-zero": lambda: rb.segzero_batch(n, rng, malformed=0.25, group=4),
+              "vlm-r1-rec": lambda: rb.rec_batch(n, rng, group=4),
+              "vlm-r1-ovd": lambda: rb.ovd_batch(n, rng, group=4),
+              "visual-rft": lambda: rb.visual_rft_batch(n, rng, group=4),
+              "perception-r1": lambda: rb.perception_r1_batch(n, rng, malformed=0.25, group=4)}  # fmt: skip
+    texts, gts = makers[name]()
+    columns = {}
+    if name == "vlm-r1-rec":
+        columns = {"image_grid_thw": [(1, 30, 40)] * n, "image_size": [(640, 480)] * n}
+    return texts, gts, columns
+
+
+@pytest.mark.parametrize("ranked", [False, True])
+@pytest.mark.parametrize("name", sorted(__import__("rankreward.rewards").rewards.PRESETS))
+def test_every_preset_through_verl_openrlhf_and_trl(name, ranked):
+    if name == "visual-rft":
+        pytest.importorskip("math_verify")
+    texts, gts, columns = _batch(name)
+    n = len(texts)
+    want = preset(name, ranked).score(texts, gts, context=columns)
+    keys = {"score", *preset(name, ranked).logged_keys}
+    # verl: columns arrive in extra_info
+    infos = [{k: v[i] for k, v in columns.items()} for i in range(n)]
+    rows = verl.compute_score_batch(["src"] * n, texts, gts, infos, commit_every=n, share="local",
+                                    preset=name, ranked=ranked)  # fmt: skip
+    assert set(rows[0]) == keys
+    np.testing.assert_array_equal([r["score"] for r in rows], want["reward"])
+    # TRL: one function per component; their sum is the reward
+    funcs, _ = trl.preset_reward_funcs(name, ranked, distributed=False)
+    parts = np.array([f(texts, solution=gts, **columns) for f in funcs], dtype=float)
+    np.testing.assert_allclose(np.nansum(parts, axis=0), want["reward"], rtol=0, atol=1e-12)
+    # OpenRLHF: labels only, so a preset that needs other columns says which
+    _shared.reset_shared_rewards()  # the same configuration would share verl's (committed) windows
+    fn = openrlhf.OpenRLHFReward(n, share="local", preset=name, ranked=ranked)
+    prompt = "<|im_start|>assistant\n"
+    queries = [prompt + t + "<|im_end|>" for t in texts]
+    if columns:
+        with pytest.raises(TypeError, match="image_grid_thw"):
+            fn(queries, [prompt] * n, gts)
+        return
+    out = fn(queries, [prompt] * n, gts)
+    np.testing.assert_allclose(out["rewards"].numpy(), want["reward"].astype(np.float32))

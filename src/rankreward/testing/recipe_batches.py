@@ -14,7 +14,7 @@ import json
 
 import numpy as np
 
-__all__ = ["perception_r1_batch", "rec_batch", "segzero_batch"]
+__all__ = ["ovd_batch", "perception_r1_batch", "rec_batch", "segzero_batch", "visual_rft_batch"]
 
 
 def _box(rng: np.random.Generator, hi: int = 500) -> list[int]:
@@ -80,4 +80,34 @@ def perception_r1_batch(
         j = _jitter(rng, b)
         texts.append("<|object_ref_start|>it<|object_ref_end|>"
                      f"<|box_start|>({j[0]},{j[1]}),({j[2]},{j[3]})<|box_end|><|im_end|>")  # fmt: skip
+    return texts, gts
+
+
+def ovd_batch(n: int, rng: np.random.Generator, group: int = 1) -> tuple[list[str], list[str]]:
+    """VLM-R1 OVD completions (a fenced JSON list of ``{"bbox_2d", "label"}`` in ``<answer>``)
+    and solutions in the same form, two labelled boxes per solution."""
+    texts, gts = [], []
+    for i in range(n):
+        if i % group == 0:
+            gt = [
+                {"bbox_2d": _box(rng), "label": str(lab)} for lab in rng.choice(["cat", "dog"], 2)
+            ]
+        pred = [{"bbox_2d": _jitter(rng, g["bbox_2d"]), "label": g["label"]} for g in gt]
+        gts.append(f"<answer>```json{json.dumps(gt)}```</answer>")
+        texts.append(f"<think>x</think><answer>```json{json.dumps(pred)}```</answer>")
+    return texts, gts
+
+
+def visual_rft_batch(
+    n: int, rng: np.random.Generator, group: int = 1
+) -> tuple[list[str], list[str]]:
+    """Visual-RFT completions (a Python-literal list of ``{'Position', 'Confidence'}`` in
+    ``<answer>``) and its solutions."""
+    texts, gts = [], []
+    for i in range(n):
+        if i % group == 0:
+            b = _box(rng)
+        gts.append("<answer>" + str([{"Position": b, "Confidence": 1}]) + "</answer>")
+        texts.append("<think>x</think><answer>"
+                     + str([{"Position": _jitter(rng, b), "Confidence": 0.9}]) + "</answer>")  # fmt: skip
     return texts, gts
