@@ -181,3 +181,23 @@ def test_save_load_and_the_trl_callback(tmp_path):
     assert resumed(texts, ground_truth=[truth] * 3) == reward(texts, ground_truth=[truth] * 3)
     for name in ("iou", "box_l1", "point_l1"):
         np.testing.assert_array_equal(resumed.window(name).window, reward.window(name).window)
+
+
+def test_staging_without_commits_warns_once():
+    import warnings
+
+    from rankreward.normalize import RankNormalizer
+    from rankreward.rewards import LocalWindows
+
+    windows = LocalWindows(lambda: RankNormalizer(num_metrics=1, window=4, prefill=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        windows.rank_and_stage({"/iou": np.arange(9.0)}, n_samples=9)  # one big step: fine
+        windows.commit()
+        for _ in range(63):
+            windows.rank_and_stage({"/iou": np.arange(1.0)}, n_samples=1)
+    with pytest.warns(RuntimeWarning, match="'/iou' staged without commit"):
+        windows.rank_and_stage({"/iou": np.arange(1.0)}, n_samples=1)  # the 64th call
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        windows.rank_and_stage({"/iou": np.arange(2.0)}, n_samples=2)  # once is enough

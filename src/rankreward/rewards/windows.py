@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,9 @@ from ..normalize import RankNormalizer
 from ..normalize.normalizer import load_state, save_state
 
 __all__ = ["LocalWindows", "RayWindows", "paper_window"]
+
+#: Staging calls without a commit after which overfull windows warn.
+_CALLS_BEFORE_WARNING = 64
 
 
 def paper_window() -> RankNormalizer:
@@ -83,6 +87,8 @@ class LocalWindows(LockFreePickle):
         self.pending = 0  # samples scored with staging since the last commit
         self._windows: dict[str, Any] = {}
         self._lock = threading.RLock()
+        self._warned = False
+        self._staging_calls = 0  # scoring calls since the last commit (for the warning)
         if resume_from is not None:
             self.load(resume_from)
 
@@ -115,11 +121,33 @@ class LocalWindows(LockFreePickle):
                 self.pending += int(n_samples)
                 if self.pending >= self.commit_every:
                     self.commit()
+            elif stage and not self._warned:
+                self._staging_calls += 1
+                self._warn_if_never_committed()
             return out
+
+    def _warn_if_never_committed(self) -> None:
+        # many scoring calls and more values than a window holds, with no commit: nobody is
+        # committing (one large step's batch alone does not warn)
+        if self._staging_calls < _CALLS_BEFORE_WARNING:
+            return
+        for key, window in self._windows.items():
+            capacity = getattr(window, "capacity", None)
+            if capacity is not None and window.num_staged > capacity:
+                self._warned = True
+                warnings.warn(
+                    f"{window.num_staged} values of {key!r} staged without commit(); call "
+                    "commit() once per optimizer step (RankNormalizerCallback does) or pass "
+                    "commit_every, else the windows never move",
+                    RuntimeWarning,
+                    stacklevel=5,
+                )
+                return
 
     def commit(self) -> int:
         """Append every window's staged values; returns how many. O(windows x n)."""
         with self._lock:
+            self._staging_calls = 0
             n = sum(int(w.commit()) for w in self._windows.values())
             if self.commit_every is not None:
                 self.commits += 1
@@ -133,7 +161,7 @@ class LocalWindows(LockFreePickle):
     def discard_staged(self) -> int:
         """Drop every staged value (benchmarks, a retried step). O(windows)."""
         with self._lock:
-            self.pending = 0
+            self.pending = self._staging_calls = 0
             return sum(int(w.discard_staged()) for w in self._windows.values())
 
     def state_dict(self) -> dict[str, Any]:
