@@ -31,6 +31,11 @@ class Answer:
     ``boxes`` ``(N, 4)`` xyxy and ``points`` ``(N, 2)`` are NaN where an object lacks them,
     ``labels`` holds None where it has none, ``scores`` NaN; ``problem`` says why nothing was
     read (None when the answer was read), ``notes`` what was skipped inside it.
+
+    Examples:
+        >>> a = AnswerReader()('<answer>[{"bbox": [0, 0, 4, 4]}, {"label": "cat"}]</answer>')
+        >>> len(a), a.ok, a.boxes[1].tolist(), a.labels
+        (2, True, [nan, nan, nan, nan], (None, 'cat'))
     """
 
     boxes: np.ndarray
