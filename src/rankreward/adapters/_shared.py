@@ -12,6 +12,7 @@ commit together).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Sequence
@@ -95,8 +96,15 @@ def shared_reward(
             files = {"state_file": state_file, "resume_from": resume_from}
             use_ray = share == "ray" or (share == "auto" and _ray_running())
             if preset is not None:
+                # the default actor name carries the configuration: every worker with the same
+                # settings shares one actor, a reward configured otherwise never does
+                actor = (
+                    actor_name
+                    or f"rankreward-{preset}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
+                )
                 reward = _preset_reward(preset, ranked, task_key, commit_every, use_ray,
-                                        actor_name, files, strict, weights, thresholds)  # fmt: skip
+                                        actor if use_ray else None, files, strict, weights,
+                                        thresholds)  # fmt: skip
                 _cache[key] = reward
                 return reward
             if use_ray:
@@ -131,8 +139,7 @@ def _preset_reward(
     if weights is not None:
         options["weights"] = weights
     if use_ray:
-        actor = actor_name or f"rankreward-{name}-windows"
-        windows: Any = RayWindows(actor, commit_every=commit_every, **files)
+        windows: Any = RayWindows(str(actor_name), commit_every=commit_every, **files)
     else:
         windows = LocalWindows(commit_every=commit_every, **files)
     return preset(name, ranked, task_key=task_key, windows=windows, **options)
