@@ -175,3 +175,18 @@ def test_preset_windows_shared_by_processes_commit_by_samples(ray_session):
     with pytest.raises(ValueError, match="already exists"):
         RayWindows("segzero-test", commit_every=every + 1)
     shared.kill()
+
+
+def test_default_preset_actors_follow_the_configuration(ray_session):
+    from rankreward.adapters import _shared
+
+    _shared.reset_shared_rewards()
+    ranked = _shared.shared_reward(commit_every=4, share="ray", preset="seg-zero", ranked=True)
+    _shared.reset_shared_rewards()  # another worker process, same settings: the same actor
+    again = _shared.shared_reward(commit_every=4, share="ray", preset="seg-zero", ranked=True)
+    other = _shared.shared_reward(commit_every=8, share="ray", preset="seg-zero", ranked=True)
+    assert ranked.windows.name == again.windows.name != other.windows.name
+    assert ranked.windows.name.startswith("rankreward-seg-zero-")
+    _shared.reset_shared_rewards()
+    for windows in (ranked.windows, other.windows):
+        windows.kill()
