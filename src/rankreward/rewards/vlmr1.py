@@ -279,35 +279,21 @@ def ovd_accuracy(text: str, solution: str, method: str = "odLength") -> float:
     ``accu_reward_method`` ``odLength``, ``od_ap`` or ``od_ap50``) for one completion: the
     last ``<answer>``'s last fenced JSON list of ``{"bbox_2d", "label"}`` against the
     solution's; AP (or AP50) over the sample's categories (pycocotools' value, so a perfect
-    answer is 1 - 2e-16), 1 when both are empty, 0 when one is; ``odLength`` multiplies by min(1, ground truths / predictions). O(len(text)) plus one
-    `coco_evaluate`.
+    answer is 1 - 2e-16), 1 when both are empty, 0 when one is; ``odLength`` multiplies by
+    min(1, ground truths / predictions). `ovd_accuracy_batch` of one. O(len(text)) plus one
+    COCO evaluation.
 
     Examples:
         >>> sol = '<answer>```json[{"bbox_2d": [0, 0, 10, 10], "label": "cat"}]```</answer>'
         >>> ovd_accuracy('<answer>```json[{"bbox_2d": [0, 0, 10, 10], "label": "cat"}]```</answer>', sol)
         0.9999999999999998
     """
-    if method not in OVD_METHODS:
-        raise ValueError(f"method must be one of {OVD_METHODS}, got {method!r}")
-    if method == "weighted_sum":
-        return detection_score(text, solution)
-    sol = _ANSWER_FIRST.search(solution)
-    truth = sol.group(1).strip() if sol else None
-    answers = _ANSWER_FIRST.findall(text)
-    answer = answers[-1].strip() if answers else None
-    if answer is None:
-        return 0.0
-    if truth == "None" and answer == "None":
-        return 1.0
-    gt = _fenced_items(truth, strict=True) if truth is not None else []
-    pred = _fenced_items(answer, strict=False)
-    if pred and gt:
-        ap = _sample_ap(pred, gt, 1 if method == "od_ap50" else 0)
-    else:
-        ap = 1.0 if not pred and not gt else 0.0
-    if method == "odLength":
-        return ap * (1.0 if len(gt) >= len(pred) else len(gt) / len(pred))
-    return ap
+    return float(ovd_accuracy_batch([text], [solution], method)[0])
+
+
+def _length_factor(method: str, n_gt: int, n_pred: int) -> float:
+    """``odLength``'s min(1, ground truths / predictions); 1 for the other methods."""
+    return n_gt / n_pred if method == "odLength" and n_gt < n_pred else 1.0
 
 
 def _plain_box(box: Any) -> bool:
@@ -397,13 +383,12 @@ def ovd_accuracy_batch(
         pred = _fenced_items(answer, strict=False)
         if not (pred and gt):
             ap = 1.0 if not pred and not gt else 0.0
-            out[k] = ap * (
-                1.0 if len(gt) >= len(pred) or method != "odLength" else len(gt) / len(pred)
-            )
+            out[k] = ap * _length_factor(method, len(gt), len(pred))
             continue
         rows = _ap_rows(pred, gt)
-        if rows is None:
-            out[k] = ovd_accuracy(text, solution, method)
+        if rows is None:  # the per-sample evaluation, which reproduces every quirk
+            stat = 1 if method == "od_ap50" else 0
+            out[k] = _sample_ap(pred, gt, stat) * _length_factor(method, len(gt), len(pred))
         elif not rows[1]:
             out[k] = 0.0  # no readable prediction: calculate_map returns 0
         else:
@@ -414,8 +399,7 @@ def ovd_accuracy_batch(
         aps = ap_per_image(g[:, 0], g[:, 1], g[:, 2:6], g[:, 6], d[:, 0], d[:, 1], d[:, 2:6],
                            np.ones(len(d)), len(batch), iou=0.5 if method == "od_ap50" else None)  # fmt: skip
         for (k, n_gt, n_pred, _, _), ap in zip(batch, aps.tolist(), strict=True):
-            factor = 1.0 if method != "odLength" or n_gt >= n_pred else n_gt / n_pred
-            out[k] = ap * factor
+            out[k] = ap * _length_factor(method, n_gt, n_pred)
     return out
 
 
