@@ -36,7 +36,6 @@ from .vlmr1 import (
     ovd_accuracy_batch,
     ovd_format,
     rec_batch_scores,
-    rec_formats,
 )
 from .windows import LocalWindows, RayWindows
 
@@ -53,9 +52,10 @@ class _Shared:
         self._batch: tuple[list, list] | None = None
         self._value: dict[str, Any] = {}
 
-    def get(self, answers: list, gts: list) -> dict[str, Any]:
+    def get(self, answers: list, gts: list, context: dict | None = None) -> dict[str, Any]:
         if self._batch is None or self._batch[0] is not answers or self._batch[1] is not gts:
-            self._value, self._batch = self.compute(answers, gts), (answers, gts)
+            args = (answers, gts) if context is None else (answers, gts, context)
+            self._value, self._batch = self.compute(*args), (answers, gts)
         return self._value
 
     def part(self, name: str) -> _Part:
@@ -78,8 +78,8 @@ class _Part:
     def __init__(self, shared: _Shared, name: str) -> None:
         self.shared, self.name = shared, name
 
-    def __call__(self, answers: list, gts: list) -> Any:
-        return self.shared.get(answers, gts)[self.name]
+    def __call__(self, answers: list, gts: list, context: dict | None = None) -> Any:
+        return self.shared.get(answers, gts, context)[self.name]
 
 
 def _drseg(ranked: bool = True, **options: Any) -> ComponentReward:
@@ -142,16 +142,11 @@ def _segzero(ranked: bool = False, **options: Any) -> ComponentReward:
 
 
 class _RecScores:
-    """VLM-R1's REC accuracy and format of a batch (`rec_batch_scores`), as two component
-    functions: `accuracy` scores the batch and keeps its format for `format`. The image size
-    comes from ``image_size`` (width, height) or, as VLM-R1 reads it, from ``image_path`` (its
-    first path, read once per path)."""
+    """VLM-R1's REC accuracy and format of a batch (`rec_batch_scores`); the image size comes
+    from ``image_size`` (width, height) or, as VLM-R1 reads it, from ``image_path`` (its first
+    path, read once per path)."""
 
-    def __init__(self) -> None:
-        self._batch: tuple[list, list] | None = None
-        self._format = np.zeros(0)
-
-    def accuracy(self, texts: list, gts: list, context: dict) -> np.ndarray:
+    def __call__(self, texts: list, gts: list, context: dict) -> dict[str, np.ndarray]:
         sizes = context.get("image_size")
         if sizes is None:
             if "image_path" not in context:
@@ -159,29 +154,22 @@ class _RecScores:
             sizes = [image_size(str(p[0] if isinstance(p, (list, tuple)) else p))
                      for p in context["image_path"]]  # fmt: skip
         grids = context["image_grid_thw"]
-        accuracy, self._format = rec_batch_scores(texts, [str(g) for g in gts], grids, sizes)
-        self._batch = (texts, gts)  # kept, so the lists are never recycled
-        return accuracy
+        accuracy, fmt = rec_batch_scores(texts, [str(g) for g in gts], grids, sizes)
+        return {"accuracy": accuracy, "format": fmt}
 
-    def format(self, texts: list, gts: list) -> np.ndarray:
-        if self._batch is not None and self._batch[0] is texts and self._batch[1] is gts:
-            return self._format
-        return rec_formats(texts)
+
+#: The columns VLM-R1's REC reward reads.
+_REC_COLUMNS = ("image_grid_thw", "image_size?", "image_path?")
 
 
 def _vlmr1_rec(ranked: bool = False, **options: Any) -> ComponentReward:
     if options:
         raise TypeError(f"the vlm-r1-rec preset takes no options, got {sorted(options)}")
-    scores = _RecScores()
+    shared = _Shared(_RecScores())
     # VLM-R1's reward_funcs order: accuracy, then format
     parts = [
-        Component(
-            "accuracy",
-            scores.accuracy,
-            ranked=ranked,
-            context=("image_grid_thw", "image_size?", "image_path?"),
-        ),
-        Component("format", scores.format),
+        Component("accuracy", shared.part("accuracy"), ranked=ranked, context=_REC_COLUMNS),
+        Component("format", shared.part("format"), context=_REC_COLUMNS),
     ]
     return ComponentReward(parts, max_reward=2.0)
 

@@ -36,7 +36,6 @@ __all__ = [
     "rec_accuracy",
     "rec_batch_scores",
     "rec_format",
-    "rec_formats",
 ]
 
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
@@ -110,22 +109,6 @@ def _solution_box(solution: str) -> Any:
         if (type(v) is not int and type(v) is not float) or not abs(v) < 2**53:
             return sol, False
     return sol, True
-
-
-def rec_formats(texts: list[str]) -> np.ndarray:
-    """`rec_format` of a batch (the batch scanner; the restatement for what it leaves).
-
-    Examples:
-        >>> rec_formats(['<think>a</think><answer>{"bbox_2d": [1, 2, 3, 4]}</answer>', "x"]).tolist()
-        [1.0, 0.0]
-    """
-    from .scan import rec_batch
-
-    values, fallback = rec_batch(texts)
-    fmt = values[:, 5].copy()
-    for k in np.flatnonzero(fallback).tolist():
-        fmt[k] = rec_format(texts[k])
-    return fmt
 
 
 def rec_batch_scores(
