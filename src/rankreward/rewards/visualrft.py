@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..drseg.parser import structure_ok
+from ._plain import plain_box, plain_number
 
 __all__ = ["math_verified_batch", "rft_accuracy", "rft_format", "rft_matches"]
 
@@ -127,21 +128,15 @@ def rft_matches(text: str, solution: str) -> tuple[list[tuple[float, Any]], int]
         return None
 
 
-def _number(v: Any) -> bool:
-    return (type(v) is int or type(v) is float) and abs(v) < 2**53
-
-
 def _plain(gt: Any, pred: list) -> bool:
-    """Every box a dict whose Position is four finite numbers (and every prediction's
+    """Every box a dict whose Position is four plain numbers (and every prediction's
     Confidence one): no IoU can raise, so computing them all first changes nothing."""
     if type(gt) is not list:
         return False
     for box in [*gt, *pred]:
-        if type(box) is not dict or type(box.get("Position")) is not list:
+        if type(box) is not dict or not plain_box(box.get("Position"), exactly_four=True):
             return False
-        if len(box["Position"]) != 4 or not all(_number(v) for v in box["Position"]):
-            return False
-    return all(_number(p["Confidence"]) for p in pred)
+    return all(plain_number(p["Confidence"]) for p in pred)
 
 
 def _math_verified(text: str, solution: str, parsed_solution: Any = None) -> bool:

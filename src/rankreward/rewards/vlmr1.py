@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..drseg.parser import structure_ok
+from ._plain import plain_box
 
 __all__ = [
     "OVD_METHODS",
@@ -103,12 +104,7 @@ def _solution_box(solution: str) -> Any:
     """The solution's box as VLM-R1 reads it (raising where it raises), and whether the batch
     path can use it (four plain numbers, exact in float64)."""
     sol = json.loads(_ANSWER.findall(solution)[-1].strip())
-    if type(sol) is not list or len(sol) < 4:
-        return sol, False
-    for v in sol[:4]:
-        if (type(v) is not int and type(v) is not float) or not abs(v) < 2**53:
-            return sol, False
-    return sol, True
+    return sol, plain_box(sol)
 
 
 def rec_batch_scores(
@@ -279,17 +275,6 @@ def _length_factor(method: str, n_gt: int, n_pred: int) -> float:
     return n_gt / n_pred if method == "odLength" and n_gt < n_pred else 1.0
 
 
-def _plain_box(box: Any) -> bool:
-    """A list whose first four entries are finite ints or floats (not bools): the batch AP
-    path's boxes; anything else takes the per-sample path, which reproduces every quirk."""
-    if type(box) is not list or len(box) < 4:
-        return False
-    for v in box[:4]:
-        if (type(v) is not int and type(v) is not float) or not abs(v) < 2**53:
-            return False
-    return True
-
-
 def _ap_rows(pred: list, gt: list) -> tuple[list, list] | None:
     """``(gt rows, det rows)`` as `_sample_ap` builds them (categories in ground-truth order,
     unreadable predictions skipped), or None when some entry needs the per-sample path."""
@@ -299,7 +284,7 @@ def _ap_rows(pred: list, gt: list) -> tuple[list, list] | None:
         if (
             type(g) is not dict
             or type(g.get("label")) is not str
-            or not _plain_box(g.get("bbox_2d"))
+            or not plain_box(g.get("bbox_2d"))
         ):
             return None
         x1, y1, x2, y2 = g["bbox_2d"][:4]
@@ -314,7 +299,7 @@ def _ap_rows(pred: list, gt: list) -> tuple[list, list] | None:
         if "bbox_2d" not in p or "label" not in p:
             continue  # KeyError: skipped
         label = p["label"]
-        if not _plain_box(p["bbox_2d"]) or not isinstance(label, (str, int, float, type(None))):
+        if not plain_box(p["bbox_2d"]) or not isinstance(label, (str, int, float, type(None))):
             return None
         if label not in cats:
             continue
