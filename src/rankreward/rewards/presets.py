@@ -29,7 +29,7 @@ from .perception_r1 import grounding_format, grounding_iou
 from .scan import SEGZERO_COLUMNS, grounding_batch, segzero_batch_terms
 from .segzero import read_segzero, segzero_terms
 from .spec import Component, ComponentReward
-from .visualrft import math_verified_batch, rft_accuracy, rft_format
+from .visualrft import math_verified_batch, rft_format, rft_terms
 from .vlmr1 import (
     OVD_METHODS,
     image_size,
@@ -192,7 +192,8 @@ def _vlmr1_ovd(ranked: bool = False, method: str = "odLength") -> ComponentRewar
 
 class _RftTerms:
     """Visual-RFT's two accuracy terms of a batch: the math_verify verdict asked once per
-    completion for both (`math_verified_batch`), then each term's matching."""
+    completion for both (`math_verified_batch`), then one matching per completion for both
+    (`rft_terms`)."""
 
     def __init__(self, math_verify: bool) -> None:
         self.math_verify = math_verify
@@ -202,9 +203,9 @@ class _RftTerms:
         verified = (
             math_verified_batch(texts, sols) if self.math_verify else np.zeros(len(texts), bool)
         )
-        return {term: [rft_accuracy(t, s, term, verified=bool(v))
-                       for t, s, v in zip(texts, sols, verified.tolist(), strict=True)]
-                for term in ("iou", "confidence")}  # fmt: skip
+        rows = [rft_terms(t, s, verified=bool(v))
+                for t, s, v in zip(texts, sols, verified.tolist(), strict=True)]  # fmt: skip
+        return {term: [row[term] for row in rows] for term in ("iou", "confidence")}
 
 
 def _visual_rft(ranked: bool = False, math_verify: bool = True) -> ComponentReward:

@@ -28,7 +28,7 @@ import numpy as np
 from ..drseg.parser import structure_ok
 from ._plain import plain_box, plain_number
 
-__all__ = ["math_verified_batch", "rft_accuracy", "rft_format", "rft_matches"]
+__all__ = ["math_verified_batch", "rft_accuracy", "rft_format", "rft_matches", "rft_terms"]
 
 _ANSWER_LINE = re.compile(r"<answer>(.*?)</answer>")  # no DOTALL: the published pattern
 
@@ -173,12 +173,53 @@ def math_verified_batch(texts: list[str], solutions: list[str]) -> np.ndarray:
     return out
 
 
+def rft_terms(
+    text: str, solution: str, *, math_verify: bool = True, verified: bool | None = None
+) -> dict[str, float]:
+    """Both of Visual-RFT's accuracy terms for one completion, from one matching:
+    ``{"iou": ..., "confidence": ...}``. ``verified`` passes the math_verify verdict when it
+    is already known (`math_verified_batch`). O(P G) plus math_verify.
+
+    Examples:
+        >>> gt = "<answer>[{'Position': [0, 0, 10, 10], 'Confidence': 1}]</answer>"
+        >>> text = "<answer>[{'Position': [0, 0, 10, 20], 'Confidence': 0.8}]</answer>"
+        >>> rft_terms(text, gt, math_verify=False)
+        {'iou': 0.0, 'confidence': 0.19999999999999996}
+    """
+    if verified is None:
+        verified = math_verify and _math_verified(text, solution)
+    if verified:
+        return {"iou": 1.0, "confidence": 1.0}
+    zero = {"iou": 0.0, "confidence": 0.0}
+    found = rft_matches(text, solution)
+    if found is None:
+        return zero
+    results, n_gt = found
+    try:
+        # both sums are formed for either term, as published: a bad confidence zeroes both
+        total = sum(r[0] for r in results)
+        conf = sum(r[1] if r[0] != 0 else (1 - r[0]) * (1 - r[1]) for r in results)
+    except (TypeError, ZeroDivisionError):
+        return zero
+    out = dict(zero)
+    try:
+        value = total / n_gt if n_gt >= len(results) else total / len(results)
+        out["iou"] = 1.0 if value > 1 else value
+    except (TypeError, ZeroDivisionError):
+        pass
+    try:
+        value = conf / len(results)
+        out["confidence"] = 1.0 if value > 1 else 0.0 if value < 0 else value
+    except (TypeError, ZeroDivisionError):
+        pass
+    return out
+
+
 def rft_accuracy(
     text: str, solution: str, term: str, *, math_verify: bool = True, verified: bool | None = None
 ) -> float:
-    """One of Visual-RFT's accuracy terms (``"iou"`` or ``"confidence"``) for one completion.
-    ``verified`` passes the math_verify verdict when it is already known (`math_verified_batch`).
-    O(P G) plus math_verify.
+    """One of Visual-RFT's accuracy terms (``"iou"`` or ``"confidence"``) for one completion
+    (`rft_terms`). O(P G) plus math_verify.
 
     Examples:
         >>> gt = "<answer>[{'Position': [0, 0, 10, 10], 'Confidence': 1}]</answer>"
@@ -188,22 +229,4 @@ def rft_accuracy(
     """
     if term not in ("iou", "confidence"):
         raise ValueError(f"term must be 'iou' or 'confidence', got {term!r}")
-    if verified is None:
-        verified = math_verify and _math_verified(text, solution)
-    if verified:
-        return 1.0
-    found = rft_matches(text, solution)
-    if found is None:
-        return 0.0
-    results, n_gt = found
-    try:
-        # both sums are formed for either term, as published: a bad confidence zeroes both
-        total = sum(r[0] for r in results)
-        conf = sum(r[1] if r[0] != 0 else (1 - r[0]) * (1 - r[1]) for r in results)
-        if term == "iou":
-            value = total / n_gt if n_gt >= len(results) else total / len(results)
-            return 1.0 if value > 1 else value
-        value = conf / len(results)
-        return 1.0 if value > 1 else 0.0 if value < 0 else value
-    except (TypeError, ZeroDivisionError):
-        return 0.0
+    return rft_terms(text, solution, math_verify=math_verify, verified=verified)[term]
