@@ -162,14 +162,7 @@ def score_rows(
     """
     columns = columns or {}
     if isinstance(reward, ComponentReward):
-        tasks = None
-        if reward.task_key is not None:
-            if columns.get(reward.task_key) is None:
-                raise TypeError(
-                    f"task_key={reward.task_key!r} but the trainer passed no such column "
-                    f"(it passed {sorted(columns)})"
-                )
-            tasks = columns[reward.task_key]
+        tasks = reward.tasks_from(columns)
         breakdown = reward.score(texts, ground_truths, tasks, context=columns, stage=stage)
         names = reward.logged_keys
         empty = np.flatnonzero(np.isnan(breakdown["reward"]))

@@ -179,12 +179,7 @@ class PresetRewardFunctions(_OncePerBatch):
         self.prefix = prefix
 
     def _score(self, texts: tuple[str, ...], gt: Sequence[Any], kwargs: dict) -> dict[str, Any]:
-        tasks = None
-        if self.reward.task_key is not None:
-            tasks = kwargs.get(self.reward.task_key)
-            if tasks is None:
-                raise TypeError(f"task_key={self.reward.task_key!r} but no such column was passed")
-        return self.reward.score(texts, gt, tasks, context=kwargs)
+        return self.reward.score(texts, gt, self.reward.tasks_from(kwargs), context=kwargs)
 
     def _log(self, b: dict[str, Any], kwargs: dict) -> None:
         log_metric: Callable[[str, float], None] | None = kwargs.get("log_metric")

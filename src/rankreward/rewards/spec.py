@@ -149,6 +149,23 @@ class ComponentReward(LockFreePickle):
             raise ValueError(f"component {c.name!r} returned {values[k]} for sample {k}")
         return values
 
+    def tasks_from(self, columns: Mapping[str, Any]) -> Sequence[Any] | None:
+        """Each sample's task from the ``task_key`` column of ``columns`` (``None`` without a
+        ``task_key``); a ``TypeError`` names the missing column. O(1).
+
+        Examples:
+            >>> ComponentReward([Component("x", lambda a, g: a)], task_key="task").tasks_from(
+            ...     {"task": ["coco", "refcoco"]})
+            ['coco', 'refcoco']
+        """
+        if self.task_key is None:
+            return None
+        if columns.get(self.task_key) is None:
+            raise TypeError(
+                f"task_key={self.task_key!r} but no such column was passed (got {sorted(columns)})"
+            )
+        return columns[self.task_key]
+
     def score(
         self,
         completions: Sequence[Any],
@@ -219,10 +236,7 @@ class ComponentReward(LockFreePickle):
             ground_truth = kwargs.get(self.ground_truth_key)
         if ground_truth is None:
             raise TypeError(f"pass ground_truth=... (or a {self.ground_truth_key!r} column)")
-        tasks = kwargs.get(self.task_key) if self.task_key else None
-        if self.task_key and tasks is None:
-            raise TypeError(f"task_key={self.task_key!r} but no such column was passed")
-        out = self.score(completions, ground_truth, tasks, context=kwargs)
+        out = self.score(completions, ground_truth, self.tasks_from(kwargs), context=kwargs)
         log_metric = kwargs.get("log_metric")  # TRL's per-step logger, when it passes one
         if log_metric is not None:
             for c in self.components:
