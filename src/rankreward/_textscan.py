@@ -13,7 +13,7 @@ import numba as nb
 import numpy as np
 
 __all__ = ["POW10", "at", "characters", "codes", "find", "isspace", "json_number",
-           "skip_spaces", "structure_ok_at"]  # fmt: skip
+           "skip_json_space", "skip_spaces", "structure_ok_at"]  # fmt: skip
 
 
 def codes(s: str) -> np.ndarray:
@@ -55,6 +55,15 @@ def isspace(c):
 def skip_spaces(t, p, hi):
     """The first position from ``p`` (below ``hi``) that is not ``\\s``, or ``hi``."""
     while p < hi and isspace(t[p]):
+        p += 1
+    return p
+
+
+@nb.njit(cache=True, inline="always")
+def skip_json_space(t, p, hi):
+    """The first position from ``p`` (below ``hi``) that is not JSON whitespace (space, tab,
+    newline, carriage return), or ``hi``."""
+    while p < hi and (t[p] == 32 or t[p] == 9 or t[p] == 10 or t[p] == 13):
         p += 1
     return p
 

@@ -38,6 +38,7 @@ from .._textscan import codes as _codes
 from .._textscan import find as _find
 from .._textscan import isspace as _isspace
 from .._textscan import json_number as _number
+from .._textscan import skip_json_space as _skip_json_space
 from .._textscan import skip_spaces
 from .._textscan import structure_ok_at as _structure_ok
 from .parser import _DETAIL, _MAX_TAGS_CHECKED, MAX_COORDINATE, Problem, _problem
@@ -215,13 +216,6 @@ def _has_look(t, lo, hi):
         return False
     j = skip_spaces(t, s + 6, hi)
     return j < hi and _find(t, j + 1, hi, _T_END_LOOK) >= 0
-
-
-@nb.njit(cache=True, inline="always")
-def _skip_json_space(t, p, e):
-    while p < e and (t[p] == 32 or t[p] == 9 or t[p] == 10 or t[p] == 13):
-        p += 1
-    return p
 
 
 @nb.njit(cache=True)

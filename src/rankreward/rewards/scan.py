@@ -29,6 +29,7 @@ from .._textscan import (
     codes,
     find,
     json_number,
+    skip_json_space,
     skip_spaces,
     structure_ok_at,
 )
@@ -52,13 +53,6 @@ _PAIR_SEP = codes("),(")
 _BBOX, _POINT, _POINTS = codes("bbox"), codes("point"), codes("points")
 _BRACE_OPEN, _BRACE_CLOSE = codes("{"), codes("}")
 _COMMA = codes(",")
-
-
-@nb.njit(cache=True, inline="always")
-def _json_space(t, p, e):
-    while p < e and (t[p] == 32 or t[p] == 9 or t[p] == 10 or t[p] == 13):
-        p += 1
-    return p
 
 
 @nb.njit(cache=True, inline="always")
@@ -149,7 +143,7 @@ def _object_of_lists(t, p, q, key_lo, key_hi, val_lo, val_n, values):
     """``json.loads(t[p:q + 1])`` when it is an object whose values are lists of numbers, keys
     plain ASCII strings and unique: the number of keys (spans in ``key_lo/hi``, each value's
     numbers at ``values[val_lo[k]:val_lo[k] + val_n[k]]``), else -1 (fall back)."""
-    i = _json_space(t, p + 1, q)
+    i = skip_json_space(t, p + 1, q)
     if i == q:
         return 0  # "{ }"
     nkeys = 0
@@ -170,14 +164,14 @@ def _object_of_lists(t, p, q, key_lo, key_hi, val_lo, val_n, values):
             if _same_key(t, key_lo[k], key_hi[k], ks, i):
                 return -1  # json keeps the first position and the last value
         key_lo[nkeys], key_hi[nkeys] = ks, i
-        i = _json_space(t, i + 1, q)
+        i = skip_json_space(t, i + 1, q)
         if i >= q or t[i] != 58:  # ':'
             return -1
-        i = _json_space(t, i + 1, q)
+        i = skip_json_space(t, i + 1, q)
         if i >= q or t[i] != 91:  # '['
             return -1
         val_lo[nkeys], val_n[nkeys] = nvals, 0
-        i = _json_space(t, i + 1, q)
+        i = skip_json_space(t, i + 1, q)
         if i < q and t[i] == 93:  # ']'
             i += 1
         else:
@@ -188,21 +182,21 @@ def _object_of_lists(t, p, q, key_lo, key_hi, val_lo, val_n, values):
                 values[nvals] = v
                 nvals += 1
                 val_n[nkeys] += 1
-                i = _json_space(t, i, q)
+                i = skip_json_space(t, i, q)
                 if i < q and t[i] == 44:  # ','
-                    i = _json_space(t, i + 1, q)
+                    i = skip_json_space(t, i + 1, q)
                 elif i < q and t[i] == 93:
                     i += 1
                     break
                 else:
                     return -1
         nkeys += 1
-        i = _json_space(t, i, q)
+        i = skip_json_space(t, i, q)
         if i == q:
             return nkeys
         if t[i] != 44:
             return -1
-        i = _json_space(t, i + 1, q)
+        i = skip_json_space(t, i + 1, q)
 
 
 @nb.njit(cache=True)
