@@ -238,8 +238,12 @@ class MatchedIoU:
         from ..metrics import box_iou, match_boxes
 
         out: list[float | None] = []
+        read: dict[str, Answer] = {}  # a prompt's completions share its ground-truth string
         for answer, gt in zip(answers, gts, strict=True):
-            truth = self._truth(gt)
+            if isinstance(gt, str):
+                truth = read[gt] if gt in read else read.setdefault(gt, self._truth(gt))
+            else:
+                truth = self._truth(gt)
             if not isinstance(answer, Answer):
                 raise TypeError("MatchedIoU reads Answer objects: use reader=AnswerReader(...)")
             keep = np.isfinite(answer.boxes).all(axis=1)
