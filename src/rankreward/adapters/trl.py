@@ -28,9 +28,10 @@ from typing import Any
 import numpy as np
 
 from ..distributed import DistributedRankNormalizer
-from ..drseg.reward import DrSegReward, completion_text
+from ..drseg.reward import DrSegReward
 from ..normalize import AutoCommitNormalizer, RankNormalizer
 from ..rewards import ComponentReward
+from ..text import completion_text
 
 __all__ = [
     "STATE_FILE",

@@ -1,10 +1,15 @@
-"""`RayRankNormalizer`: one window shared by every process of a Ray job, in a named actor.
+"""One Ray host for rank windows: a named actor that every process of a Ray job shares.
 
 verl's reward-loop workers and OpenRLHF's vLLM engines are separate Ray actor processes that
-each score some of a step's rollouts. A Ray *named actor* holds the single `RankNormalizer`
-(optionally wrapped in `AutoCommitNormalizer`); every process gets a handle by name and sends
-only its raw (B, K) float rows. The actor runs one call at a time, so the calls are serialised
-exactly as in one process and the results equal the in-process normalizer's for the same order.
+each score some of a step's rollouts. A Ray *named actor* (`_WindowsHost`) holds the windows;
+every process gets a handle by name and sends only its raw float rows. The actor runs one call
+at a time, so the calls are serialised exactly as in one process and the results equal the
+in-process windows' for the same order. Two handles talk to the one host:
+
+- `RayWindows`: a keyed `LocalWindows` set (a recipe's ranked terms, per task), counted in
+  samples; one round trip per scored batch for all terms.
+- `RayRankNormalizer`: one window with a normalizer's calls (`AutoCommitNormalizer` when
+  ``commit_every`` is given), e.g. the Dr. Seg reward's three-metric window.
 
 Nothing here starts Ray or opens a port: the caller (the trainer) owns ``ray.init``. Values
 travel as float64 numpy arrays through Ray's own object transport.
@@ -21,54 +26,87 @@ import numpy as np
 
 from .._arrays import is_torch, to_numpy
 from ..normalize.autocommit import AutoCommitNormalizer
-from ..normalize.normalizer import RankNormalizer, load_state, save_state
+from ..normalize.normalizer import RankNormalizer
+from ..normalize.state import flatten_state, load_state, save_state, unflatten_state
+from ..normalize.windows import LocalWindows, check_commit_every
 
-__all__ = ["DEFAULT_ACTOR_NAME", "RayRankNormalizer"]
+__all__ = ["DEFAULT_ACTOR_NAME", "RayRankNormalizer", "RayWindows"]
 
 #: Name under which the shared normalizer actor is registered when none is given.
 DEFAULT_ACTOR_NAME = "rankreward-normalizer"
 
 
-class _NormalizerHost:
-    """The actor body: builds the normalizer in the actor process and serves calls on it."""
+def _build(config: dict[str, Any]) -> Any:
+    """What a host serves, from its (plain, comparable) configuration."""
+    files = {k: config[k] for k in ("state_file", "resume_from")}
+    every = config["commit_every"]
+    if config["kind"] == "windows":
+        return LocalWindows(commit_every=every, **files)
+    kwargs = dict(config["normalizer"])
+    inner = RankNormalizer.paper(**kwargs) if config["paper"] else RankNormalizer(**kwargs)
+    return AutoCommitNormalizer(inner, every, **files) if every else inner
+
+
+class _WindowsHost:
+    """The actor body: builds the windows (a `LocalWindows` set or one normalizer) in the actor
+    process and serves calls on them, one at a time."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = dict(config)
-        kwargs = dict(config["normalizer"])
-        inner = RankNormalizer.paper(**kwargs) if config["paper"] else RankNormalizer(**kwargs)
-        every = config["commit_every"]
-        files = {k: config[k] for k in ("state_file", "resume_from")}
-        self.norm = AutoCommitNormalizer(inner, every, **files) if every else inner
+        self.target = _build(config)
 
     def get_config(self) -> dict[str, Any]:
         return self.config
 
-    def call(self, op: str, values: np.ndarray | None) -> tuple[Any, int]:
-        """Run one normalizer call; also return the staged count (saves a round trip)."""
-        fn = getattr(self.norm, op)
-        out = fn(values) if values is not None else fn()
-        return out, self.norm.num_staged
+    def call(self, op: str, *args: Any) -> Any:
+        return getattr(self.target, op)(*args)
+
+    def call_staged(self, op: str, *args: Any) -> tuple[Any, int]:
+        """One normalizer call and the staged count after it (saves a round trip)."""
+        return getattr(self.target, op)(*args), self.target.num_staged
+
+    def get(self, attribute: str) -> Any:
+        return getattr(self.target, attribute)
 
     def info(self) -> dict[str, Any]:
-        commits = getattr(self.norm, "commits", None)
-        return {"len": len(self.norm), "staged": self.norm.num_staged, "commits": commits}
-
-    def window(self) -> np.ndarray:
-        return self.norm.window
-
-    def state_dict(self) -> dict[str, Any]:
-        return self.norm.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.norm.load_state_dict(state)
+        commits = getattr(self.target, "commits", None)
+        if self.config["kind"] == "windows":
+            return {"commits": commits, "pending": self.target.pending}
+        return {"len": len(self.target), "staged": self.target.num_staged, "commits": commits}
 
 
 @functools.cache
-def _actor_class() -> Any:
+def _host_class() -> Any:
     import ray
 
     # One call at a time: the actor serialises every process's calls, as one process would.
-    return ray.remote(num_cpus=0, max_concurrency=1)(_NormalizerHost)
+    return ray.remote(num_cpus=0, max_concurrency=1)(_WindowsHost)
+
+
+def _attach(
+    name: str, namespace: str | None, config: dict[str, Any], detached: bool = False
+) -> Any:
+    """The host named ``name``, created with ``config`` unless it exists; ``ValueError`` when
+    it exists with another configuration."""
+    import ray
+
+    actor = (
+        _host_class()
+        .options(
+            name=name,
+            namespace=namespace,
+            get_if_exists=True,
+            lifetime="detached" if detached else None,
+        )
+        .remote(config)
+    )
+    existing = ray.get(actor.get_config.remote())
+    if existing != config:
+        raise ValueError(
+            f"a windows actor named {name!r} already exists with configuration {existing}, "
+            f"not {config}; use another name or the same settings"
+        )
+    return actor
 
 
 class RayRankNormalizer:
@@ -117,6 +155,7 @@ class RayRankNormalizer:
         if not ray.is_initialized():
             raise RuntimeError("RayRankNormalizer needs a running Ray: call ray.init() first")
         config = {
+            "kind": "normalizer",
             "paper": bool(paper),
             "commit_every": commit_every,
             "state_file": None if state_file is None else str(state_file),
@@ -134,22 +173,7 @@ class RayRankNormalizer:
         self.capacity = probe.capacity
         self.commit_every = commit_every
         self.name = name
-        self._actor = (
-            _actor_class()
-            .options(
-                name=name,
-                namespace=namespace,
-                get_if_exists=True,
-                lifetime="detached" if detached else None,
-            )
-            .remote(config)
-        )
-        existing = ray.get(self._actor.get_config.remote())
-        if existing != config:
-            raise ValueError(
-                f"a normalizer actor named {name!r} already exists with configuration "
-                f"{existing}, not {config}; use another name or the same settings"
-            )
+        self._actor = _attach(name, namespace, config, detached)
         self._ray = ray
         self._staged = 0
 
@@ -157,7 +181,8 @@ class RayRankNormalizer:
         arr = None
         if values is not None:
             arr = np.asarray(to_numpy(values), dtype=np.float64)
-        out, self._staged = self._ray.get(self._actor.call.remote(op, arr))
+        args = () if arr is None else (arr,)
+        out, self._staged = self._ray.get(self._actor.call_staged.remote(op, *args))
         if out is None or values is None or not is_torch(values):
             return out
         import torch
@@ -203,13 +228,13 @@ class RayRankNormalizer:
 
     @property
     def window(self) -> np.ndarray:
-        return self._ray.get(self._actor.window.remote())
+        return self._ray.get(self._actor.get.remote("window"))
 
     def state_dict(self) -> dict[str, Any]:
-        return self._ray.get(self._actor.state_dict.remote())
+        return self._ray.get(self._actor.call.remote("state_dict"))
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self._ray.get(self._actor.load_state_dict.remote(dict(state)))
+        self._ray.get(self._actor.call.remote("load_state_dict", dict(state)))
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the actor's state to ``path`` (atomic ``.npz``) from this process."""
@@ -224,3 +249,104 @@ class RayRankNormalizer:
 
     def __repr__(self) -> str:
         return f"RayRankNormalizer(name={self.name!r}, commit_every={self.commit_every})"
+
+
+class RayWindows:
+    """A `LocalWindows` set (paper windows) living in a Ray named actor: every process that uses the
+    same ``name`` ranks against, stages into and commits the same windows, counted in samples
+    over all of them. One actor round trip per scored batch. Same methods as `LocalWindows`.
+
+    Args:
+        name: the actor's name (one per reward configuration).
+        commit_every: samples per training step, summed over every process.
+        state_file: as `LocalWindows`, a path as the actor's node sees it.
+        resume_from: likewise.
+        namespace: Ray namespace (default: the job's).
+
+    ``ray.init`` must have run (it has, inside verl, OpenRLHF and EasyR1 workers). Attaching to
+    an actor of the same name with another configuration raises ``ValueError``.
+
+    Example (needs a running Ray; the trainer adapters build this for you)::
+
+        ray.init()
+        reward = preset("seg-zero", ranked=True,
+                        windows=RayWindows("seg-zero-windows", commit_every=1024))
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        commit_every: int | None = None,
+        state_file: str | None = None,
+        resume_from: str | None = None,
+        namespace: str | None = None,
+    ) -> None:
+        import ray
+
+        if not ray.is_initialized():
+            raise RuntimeError("RayWindows needs a running Ray: call ray.init() first")
+        check_commit_every(commit_every)
+        if commit_every is None and state_file is not None:
+            raise ValueError("state_file needs commit_every (files are written per counted step)")
+        config = {
+            "kind": "windows",
+            "commit_every": commit_every,
+            "state_file": None if state_file is None else str(state_file),
+            "resume_from": None if resume_from is None else str(resume_from),
+        }
+        self.name, self.commit_every = name, commit_every
+        self._ray = ray
+        self._actor = _attach(name, namespace, config)
+
+    def _call(self, op: str, *args: Any) -> Any:
+        return self._ray.get(self._actor.call.remote(op, *args))
+
+    def rank_and_stage(
+        self, batch: Mapping[str, np.ndarray], n_samples: int, stage: bool = True
+    ) -> dict[str, np.ndarray]:
+        arrays = {k: np.asarray(v, np.float64).reshape(-1) for k, v in batch.items()}
+        out = self._call("rank_and_stage", arrays, int(n_samples), bool(stage))
+        return {k: np.array(v) for k, v in out.items()}  # Ray hands back read-only arrays
+
+    def get(self, key: str) -> Any:
+        raise TypeError(
+            f"the windows of {self.name!r} live in a Ray actor: read them with state_dict()"
+        )
+
+    def keys(self) -> list[str]:
+        return self._call("keys")
+
+    @property
+    def commits(self) -> int:
+        return self._ray.get(self._actor.info.remote())["commits"]
+
+    @property
+    def pending(self) -> int:
+        return self._ray.get(self._actor.info.remote())["pending"]
+
+    def commit(self) -> int:
+        return self._call("commit")
+
+    def discard_staged(self) -> int:
+        return self._call("discard_staged")
+
+    def state_dict(self) -> dict[str, Any]:
+        return self._call("state_dict")
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self._call("load_state_dict", dict(state))
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the actor's state to ``path`` (atomic ``.npz``) from this process."""
+        save_state(flatten_state(self.state_dict()), path)
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        self.load_state_dict(unflatten_state(load_state(path)))
+
+    def kill(self) -> None:
+        """Remove the actor."""
+        self._ray.kill(self._actor)
+
+    def __repr__(self) -> str:
+        return f"RayWindows(name={self.name!r}, commit_every={self.commit_every})"

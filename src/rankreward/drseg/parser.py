@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from ..text import extract_answer, structure_ok
+
 __all__ = [
     "DEFAULT_MAX_CHARS",
     "MAX_COORDINATE",
@@ -59,7 +61,6 @@ MAX_COORDINATE = 1e9
 #: per completion whatever the model writes).
 _MAX_TAGS_CHECKED = 64
 _TAG = re.compile(r"</?(?:think|answer|look)>")
-_THINK_TO_ANSWER = re.compile(r"</think>\s*<answer>")
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
 #: The detail of each problem the tag scan finds, shared with the batch scanner (`scan.py`).
 _DETAIL = {
@@ -152,47 +153,6 @@ class ParsedCompletion:
 
     def problem_codes(self) -> list[str]:
         return [p.code for p in self.problems]
-
-
-def structure_ok(text: str) -> bool:
-    """Whether ``text`` fully matches ``<think>.*?</think>\\s*<answer>.*?</answer>`` (DOTALL).
-
-    Linear time: a full match exists iff the text starts with ``<think>``, ends with
-    ``</answer>`` and the earliest ``</think>\\s*<answer>`` after the opening tag ends before
-    the closing one.
-
-    Examples:
-        >>> structure_ok("<think>a</think>\\n<answer>[]</answer>")
-        True
-        >>> structure_ok("<think>a</think><answer>[]</answer> trailing")
-        False
-    """
-    if not (text.startswith("<think>") and text.endswith("</answer>")):
-        return False
-    m = _THINK_TO_ANSWER.search(text, len("<think>"))
-    return m is not None and m.end() <= len(text) - len("</answer>")
-
-
-def extract_answer(text: str) -> tuple[str, tuple[int, int]] | None:
-    """Content of the first ``<answer>...</answer>`` with surrounding whitespace stripped, as the
-    paper's ``re.search(r'<answer>\\s*(.*?)\\s*</answer>', text, re.DOTALL)`` returns it.
-
-    Examples:
-        >>> extract_answer("x <answer> [1] </answer> <answer>2</answer>")
-        ('[1]', (11, 14))
-    """
-    start = text.find("<answer>")
-    if start < 0:
-        return None
-    begin = start + len("<answer>")
-    end = text.find("</answer>", begin)
-    if end < 0:
-        return None
-    raw = text[begin:end]
-    lstripped = raw.lstrip()
-    content = lstripped.rstrip()
-    s = begin + (len(raw) - len(lstripped))
-    return content, (s, s + len(content))
 
 
 def answer_items_score(data: Any) -> float:

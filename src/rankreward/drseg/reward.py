@@ -29,9 +29,9 @@ import numpy as np
 
 from .._parallel import launch
 from .._pickling import LockFreePickle
-from ..metrics.boxes import _IOU, _L1, _pair_value
-from ..metrics.matching import _solve_one
+from ..metrics.kernels import PAIR_IOU, PAIR_L1, pair_value, solve_assignment
 from ..normalize import NormalizerLike, RankNormalizer
+from ..text import completion_text
 from . import scan as _scan
 from .parser import (
     DEFAULT_MAX_CHARS,
@@ -87,41 +87,6 @@ class AccuracyConfig:
             raise ValueError("point_outer must be greater than point_threshold")
         if self.max_objects < 1:
             raise ValueError(f"max_objects must be >= 1, got {self.max_objects}")
-
-
-def completion_text(completion: Any) -> str:
-    """The text of a completion given as a string or as chat messages (TRL's conversational
-    format): the content of the last assistant message, text parts joined. O(len).
-
-    Examples:
-        >>> completion_text([{"role": "assistant", "content": [{"type": "text", "text": "hi"}]}])
-        'hi'
-    """
-    if isinstance(completion, str):
-        return completion
-    # TRL's usual form, one assistant message of text, without the slower ABC checks below
-    if type(completion) is list and len(completion) == 1 and type(completion[0]) is dict:
-        content = completion[0].get("content", "")
-        if completion[0].get("role", "assistant") == "assistant" and type(content) is str:
-            return content
-    if isinstance(completion, Mapping):
-        completion = [completion]
-    if isinstance(completion, Sequence) and completion and isinstance(completion[-1], Mapping):
-        messages = [m for m in completion if m.get("role", "assistant") == "assistant"]
-        if not messages:
-            raise ValueError("the completion has no assistant message")
-        content = messages[-1].get("content", "")
-        if isinstance(content, str):
-            return content
-        if isinstance(content, Sequence):
-            return "".join(
-                p.get("text", "") if isinstance(p, Mapping) else str(p)
-                for p in content
-                if not isinstance(p, Mapping) or p.get("type", "text") == "text"
-            )
-    raise TypeError(
-        f"a completion must be a str or a list of chat messages, got {type(completion).__name__}"
-    )
 
 
 @functools.lru_cache(maxsize=8192)
@@ -256,14 +221,14 @@ def _sample_accuracy(pred, gt, m, n, cfg, out):
         px, py = pred[i, 4], pred[i, 5]
         inside = px >= pred[i, 0] and px <= pred[i, 2] and py >= pred[i, 1] and py <= pred[i, 3]
         for j in range(n):
-            v = _pair_value(pred[i], gt[j], _IOU, extra)
-            l1 = _pair_value(pred[i], gt[j], _L1, 0.0)
+            v = pair_value(pred[i], gt[j], PAIR_IOU, extra)
+            l1 = pair_value(pred[i], gt[j], PAIR_L1, 0.0)
             dx, dy = px - gt[j, 4], py - gt[j, 5]
             d = np.sqrt(dx * dx + dy * dy)
             iou[i, j], dist[i, j] = v, d
             cost[i, j] = 3.0 - (v > iou_thr) - (l1 < l1_thr) - (d < inner and inside)
     cols = np.empty(m, np.int64)
-    _solve_one(cost, m, n, cols)
+    solve_assignment(cost, m, n, cols)
     buf_iou = np.empty(m)
     buf_pt = np.empty(m)
     buf_cost = np.empty(m)

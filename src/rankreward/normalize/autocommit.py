@@ -3,23 +3,50 @@
 verl and OpenRLHF call a reward function one sample at a time (in threads, in several worker
 processes) and give it no "optimizer step ended" signal. The paper's semantics are still
 well-defined by counting: a step is ``rollout_batch_size x n_samples_per_prompt`` rollouts, all
-ranked against the windows as they stood before the step, then appended together. So this
-wrapper stages every ranked row and commits as soon as ``commit_every`` rows are staged.
+ranked against the windows as they stood before the step, then appended together.
+
+This is a one-window view of `LocalWindows` (the package's one commit-by-count mechanism, with
+its ``{step}`` files and resume), with a normalizer's calls and a normalizer's state format.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from .._pickling import LockFreePickle
 from .normalizer import RankNormalizer
+from .state import load_state, save_state
+from .windows import LocalWindows, check_commit_every
 from .wrapper import NormalizerWrapper
 
 __all__ = ["AutoCommitNormalizer"]
+
+_KEY = "/"  # the view's one window
+
+
+class _OneWindow(LocalWindows):
+    """A `LocalWindows` of one window whose state (and state files) are that window's, plus
+    the commit count: what a plain normalizer writes, so either reads the other's file."""
+
+    def state_dict(self) -> dict[str, Any]:
+        with self._lock:
+            return {**self.get(_KEY).state_dict(), "commits": self.commits}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        with self._lock:
+            window = self.get(_KEY)
+            window.load_state_dict(state)
+            if "commits" in state:
+                self.commits = int(state["commits"])
+            self.pending = window.num_staged  # one sample per staged row
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        save_state(self.state_dict(), path)
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        self.load_state_dict(load_state(path))
 
 
 class AutoCommitNormalizer(LockFreePickle, NormalizerWrapper):
@@ -61,54 +88,58 @@ class AutoCommitNormalizer(LockFreePickle, NormalizerWrapper):
         start_step: int = 0,
     ) -> None:
         super().__init__(inner)
-        if not isinstance(commit_every, int) or isinstance(commit_every, bool) or commit_every < 1:
-            raise ValueError(f"commit_every must be a positive int, got {commit_every!r}")
+        check_commit_every(commit_every, required=True)
         self.commit_every = commit_every
-        self.commits = int(start_step)
-        self.state_file = None if state_file is None else str(state_file)
-        self._lock = threading.RLock()
-        if resume_from is not None:
-            self.load(resume_from)
+        self._windows = _OneWindow(
+            windows={_KEY: self.inner},
+            commit_every=commit_every,
+            state_file=state_file,
+            resume_from=resume_from,
+            start_step=start_step,
+        )
+
+    @property
+    def commits(self) -> int:
+        """Steps committed so far (the ``{step}`` of the state files)."""
+        return self._windows.commits
+
+    @property
+    def state_file(self) -> str | None:
+        return self._windows.state_file
 
     def rank_and_stage(self, values: Any) -> Any:
         """Rank against the snapshot, stage, and commit if a step's worth is staged."""
-        with self._lock:
+        with self._windows._lock:
             ranks = self.inner.rank_and_stage(values)
-            self._commit_if_full()
+            self._windows._count(len(ranks))
             return ranks
 
     def stage(self, values: Any) -> None:
-        with self._lock:
+        with self._windows._lock:
+            before = self.inner.num_staged
             self.inner.stage(values)
-            self._commit_if_full()
-
-    def _commit_if_full(self) -> None:
-        if self.inner.num_staged >= self.commit_every:
-            self.commit()
+            self._windows._count(self.inner.num_staged - before)
 
     def commit(self) -> int:
         """Commit now (also called automatically); returns the rows appended."""
-        with self._lock:
-            n = self.inner.commit()
-            if n:
-                self.commits += 1
-                if self.state_file is not None:
-                    path = Path(self.state_file.format(step=self.commits))
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    self.save(path)
-            return n
+        return self._windows.commit()
+
+    def discard_staged(self) -> int:
+        return self._windows.discard_staged()
 
     def state_dict(self) -> dict[str, Any]:
         """The window's state plus ``commits`` (the step count), so a resumed run keeps
         numbering its per-step state files where the interrupted one stopped."""
-        with self._lock:
-            return {**self.inner.state_dict(), "commits": self.commits}
+        return self._windows.state_dict()
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        with self._lock:
-            self.inner.load_state_dict(state)
-            if "commits" in state:
-                self.commits = int(state["commits"])
+        self._windows.load_state_dict(state)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        self._windows.save(path)
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        self._windows.load(path)
 
     def __repr__(self) -> str:
         return f"AutoCommitNormalizer({self.inner!r}, commit_every={self.commit_every})"

@@ -12,12 +12,9 @@ numpy/torch dispatch, the per-step staging buffer, locking, rounding and state. 
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 import threading
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +23,7 @@ from .._arrays import format_index, is_torch, is_torch_cuda, result_dtype_name, 
 from .._pickling import LockFreePickle
 from .rounding import python_round, round_fractions
 from .sorted_backend import SortedBackend
+from .state import load_state, save_state
 
 __all__ = ["STATE_VERSION", "RankNormalizer", "load_state", "save_state"]
 
@@ -579,53 +577,3 @@ class RankNormalizer(LockFreePickle):
     def load(self, path: str | os.PathLike[str]) -> None:
         """Restore state written by `save` (``allow_pickle=False``); see `load_state_dict`."""
         self.load_state_dict(load_state(path))
-
-
-def save_state(state: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
-    """Write a normalizer `state_dict` to ``path`` as an ``.npz``: temp file, fsync, rename.
-
-    Shared by every normalizer front (local, distributed, Ray) so a state file is the same
-    thing wherever it was written. O(window).
-
-    Examples:
-        >>> import tempfile, pathlib
-        >>> path = pathlib.Path(tempfile.mkdtemp()) / "norm.npz"
-        >>> save_state(RankNormalizer(num_metrics=1, window=4, prefill=2).state_dict(), path)
-        >>> load_state(path)["values"].ravel().tolist()
-        [0.0, 0.0]
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{k: np.asarray(v) for k, v in state.items()})
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def load_state(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a state file written by `save_state` (no pickle); ``ValueError`` if unreadable.
-
-    Examples:
-        >>> import tempfile, pathlib
-        >>> path = pathlib.Path(tempfile.mkdtemp()) / "norm.npz"
-        >>> RankNormalizer(num_metrics=2, window=4, prefill=1).save(path)
-        >>> sorted(load_state(path))[:3]
-        ['decimals', 'dtype', 'empty_rank']
-    """
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            state = {k: data[k] for k in data.files}
-    except (
-        Exception
-    ) as exc:  # zipfile/numpy raise many types on damaged files; all mean "unreadable"
-        raise ValueError(f"cannot read normalizer state from {path}: {exc!r}") from exc
-    for key in ("ties", "dtype"):
-        if key in state:
-            state[key] = str(state[key])
-    return state

@@ -14,7 +14,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .normalizer import RankNormalizer, load_state, save_state
+from .normalizer import RankNormalizer
+from .state import load_state, save_state
 
 __all__ = ["NormalizerLike", "NormalizerWrapper"]
 

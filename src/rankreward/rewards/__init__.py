@@ -3,11 +3,12 @@ coordinate frames (`to_pixels`, `from_pixels`), a configurable answer reader (`A
 matched-IoU component (`MatchedIoU`), recipe presets (`preset`) and their windows (`LocalWindows`,
 `RayWindows`)."""
 
+from ..distributed.ray_actor import RayWindows
+from ..normalize.windows import LocalWindows
 from .frames import FRAMES, Frame, from_pixels, to_pixels
 from .presets import PRESETS, preset
 from .reader import Answer, AnswerReader, MatchedIoU
 from .spec import Component, ComponentReward
-from .windows import LocalWindows, RayWindows
 
 __all__ = [
     "FRAMES",

@@ -24,7 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from ..distributed.ray_actor import RayWindows
 from ..drseg.reward import DrSegReward, VisionReasonerReward
+from ..normalize.windows import LocalWindows
 from .perception_r1 import grounding_format, grounding_iou
 from .scan import SEGZERO_COLUMNS, grounding_batch, segzero_batch_terms
 from .segzero import read_segzero, segzero_terms
@@ -37,7 +39,6 @@ from .vlmr1 import (
     ovd_format,
     rec_batch_scores,
 )
-from .windows import LocalWindows, RayWindows
 
 __all__ = ["PRESETS", "preset"]
 

@@ -28,7 +28,7 @@ import math
 import re
 from typing import Any
 
-from ..drseg.parser import structure_ok
+from ..text import structure_ok
 
 _OBJECT = re.compile(r"{[^}]+}")
 _GT_BOX = re.compile(r"<box>\((\d+),(\d+)\),\((\d+),(\d+)\)</box>")

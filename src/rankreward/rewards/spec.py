@@ -28,8 +28,9 @@ from typing import Any
 import numpy as np
 
 from .._pickling import LockFreePickle
-from ..drseg.reward import completion_text
-from .windows import LocalWindows, RayWindows, paper_window
+from ..distributed.ray_actor import RayWindows
+from ..normalize.windows import LocalWindows, paper_window
+from ..text import completion_text
 
 __all__ = ["Component", "ComponentReward"]
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..drseg.parser import structure_ok
+from ..text import structure_ok
 from ._plain import plain_box, plain_number
 
 __all__ = ["math_verified_batch", "rft_accuracy", "rft_format", "rft_matches", "rft_terms"]

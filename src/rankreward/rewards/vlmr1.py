@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..drseg.parser import structure_ok
+from ..text import structure_ok
 from ._plain import plain_box
 
 __all__ = [

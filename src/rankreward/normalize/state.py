@@ -1,0 +1,117 @@
+"""State files: one ``.npz`` per state, written atomically (temp file, fsync, rename) and read
+without pickle, for every holder of windows (a `RankNormalizer`, its wrappers, a keyed
+`LocalWindows` set, the Ray host of either).
+
+A keyed set is stored flat (`flatten_state` / `unflatten_state`): the keys in ``windows``,
+window ``i``'s fields under ``w{i}.``, and the set's commit and sample counts in ``counts``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["flatten_state", "load_state", "save_state", "step_path", "unflatten_state"]
+
+
+def save_state(state: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write a normalizer `state_dict` to ``path`` as an ``.npz``: temp file, fsync, rename.
+
+    Shared by every normalizer front (local, distributed, Ray) so a state file is the same
+    thing wherever it was written. O(window).
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "norm.npz"
+        >>> from rankreward.normalize import RankNormalizer
+        >>> save_state(RankNormalizer(num_metrics=1, window=4, prefill=2).state_dict(), path)
+        >>> load_state(path)["values"].ravel().tolist()
+        [0.0, 0.0]
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **{k: np.asarray(v) for k, v in state.items()})
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def load_state(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a state file written by `save_state` (no pickle); ``ValueError`` if unreadable.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "norm.npz"
+        >>> from rankreward.normalize import RankNormalizer
+        >>> RankNormalizer(num_metrics=2, window=4, prefill=1).save(path)
+        >>> sorted(load_state(path))[:3]
+        ['decimals', 'dtype', 'empty_rank']
+    """
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            state = {k: data[k] for k in data.files}
+    except (
+        Exception
+    ) as exc:  # zipfile/numpy raise many types on damaged files; all mean "unreadable"
+        raise ValueError(f"cannot read normalizer state from {path}: {exc!r}") from exc
+    for key in ("ties", "dtype"):
+        if key in state:
+            state[key] = str(state[key])
+    return state
+
+
+def flatten_state(state: Mapping[str, Any]) -> dict[str, Any]:
+    """`LocalWindows.state_dict` as flat npz arrays (``windows`` names ``w0.``, ``w1.``, ...)."""
+    windows = {k: v for k, v in state.items() if k != "__counts__"}
+    flat: dict[str, Any] = {"windows": np.array(list(windows), dtype=str)}
+    for i, window_state in enumerate(windows.values()):
+        flat.update({f"w{i}.{field}": value for field, value in window_state.items()})
+    if "__counts__" in state:
+        counts = state["__counts__"]
+        flat["counts"] = np.array([counts["commits"], counts["pending"]], np.int64)
+    return flat
+
+
+def unflatten_state(flat: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of `flatten_state`."""
+    flat = dict(flat)
+    keys = [str(k) for k in np.atleast_1d(flat.pop("windows"))] if "windows" in flat else []
+    state: dict[str, Any] = {}
+    for i, key in enumerate(keys):
+        prefix = f"w{i}."
+        fields = {k[len(prefix) :]: v for k, v in flat.items() if k.startswith(prefix)}
+        for text in ("ties", "dtype"):
+            if text in fields:
+                fields[text] = str(fields[text])
+        state[key] = fields
+    if "counts" in flat:
+        commits, pending = (int(v) for v in flat["counts"])
+        state["__counts__"] = {"commits": commits, "pending": pending}
+    return state
+
+
+def step_path(template: str, step: int) -> Path:
+    """The state file of ``step``: ``{step}`` in ``template`` replaced by the step number, its
+    folder created. O(1).
+
+    Examples:
+        >>> import tempfile, os
+        >>> root = tempfile.mkdtemp()
+        >>> step_path(os.path.join(root, "w", "step_{step}.npz"), 3).name
+        'step_3.npz'
+    """
+    path = Path(template.format(step=step))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path

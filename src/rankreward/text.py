@@ -1,0 +1,90 @@
+"""Completion text helpers that no recipe owns: the text of a completion in any trainer's
+message form (`completion_text`), the ``<think>...</think><answer>...</answer>`` structure check
+(`structure_ok`) and the first answer's content (`extract_answer`). Every recipe reads its
+completions through these, so a trainer's message form is handled in one place."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = ["completion_text", "extract_answer", "structure_ok"]
+
+_THINK_TO_ANSWER = re.compile(r"</think>\s*<answer>")
+
+
+def completion_text(completion: Any) -> str:
+    """The text of a completion given as a string or as chat messages (TRL's conversational
+    format): the content of the last assistant message, text parts joined. O(len).
+
+    Examples:
+        >>> completion_text([{"role": "assistant", "content": [{"type": "text", "text": "hi"}]}])
+        'hi'
+    """
+    if isinstance(completion, str):
+        return completion
+    # TRL's usual form, one assistant message of text, without the slower ABC checks below
+    if type(completion) is list and len(completion) == 1 and type(completion[0]) is dict:
+        content = completion[0].get("content", "")
+        if completion[0].get("role", "assistant") == "assistant" and type(content) is str:
+            return content
+    if isinstance(completion, Mapping):
+        completion = [completion]
+    if isinstance(completion, Sequence) and completion and isinstance(completion[-1], Mapping):
+        messages = [m for m in completion if m.get("role", "assistant") == "assistant"]
+        if not messages:
+            raise ValueError("the completion has no assistant message")
+        content = messages[-1].get("content", "")
+        if isinstance(content, str):
+            return content
+        if isinstance(content, Sequence):
+            return "".join(
+                p.get("text", "") if isinstance(p, Mapping) else str(p)
+                for p in content
+                if not isinstance(p, Mapping) or p.get("type", "text") == "text"
+            )
+    raise TypeError(
+        f"a completion must be a str or a list of chat messages, got {type(completion).__name__}"
+    )
+
+
+def structure_ok(text: str) -> bool:
+    """Whether ``text`` fully matches ``<think>.*?</think>\\s*<answer>.*?</answer>`` (DOTALL).
+
+    Linear time: a full match exists iff the text starts with ``<think>``, ends with
+    ``</answer>`` and the earliest ``</think>\\s*<answer>`` after the opening tag ends before
+    the closing one.
+
+    Examples:
+        >>> structure_ok("<think>a</think>\\n<answer>[]</answer>")
+        True
+        >>> structure_ok("<think>a</think><answer>[]</answer> trailing")
+        False
+    """
+    if not (text.startswith("<think>") and text.endswith("</answer>")):
+        return False
+    m = _THINK_TO_ANSWER.search(text, len("<think>"))
+    return m is not None and m.end() <= len(text) - len("</answer>")
+
+
+def extract_answer(text: str) -> tuple[str, tuple[int, int]] | None:
+    """Content of the first ``<answer>...</answer>`` with surrounding whitespace stripped, as the
+    paper's ``re.search(r'<answer>\\s*(.*?)\\s*</answer>', text, re.DOTALL)`` returns it.
+
+    Examples:
+        >>> extract_answer("x <answer> [1] </answer> <answer>2</answer>")
+        ('[1]', (11, 14))
+    """
+    start = text.find("<answer>")
+    if start < 0:
+        return None
+    begin = start + len("<answer>")
+    end = text.find("</answer>", begin)
+    if end < 0:
+        return None
+    raw = text[begin:end]
+    lstripped = raw.lstrip()
+    content = lstripped.rstrip()
+    s = begin + (len(raw) - len(lstripped))
+    return content, (s, s + len(content))
