@@ -1,7 +1,7 @@
 """The one-completion-at-a-time Python rules as the oracle of the batch scanner.
 
 `parse_completion` and `non_repeat_problems` are the readable spec; `DrSegReward.score` runs the
-compiled batch scanner (`rankreward.drseg.scan`). `assert_batch_matches` checks that the two
+compiled batch scanner (`rankreward.rewards.recipes.drseg.scan`). `assert_batch_matches` checks that the two
 agree on every field a user sees, problem strings included, and on the parsed coordinates.
 """
 
@@ -18,8 +18,8 @@ from rankreward.drseg import (
     parse_completion,
     parse_ground_truth,
 )
-from rankreward.drseg.parser import DEFAULT_MAX_CHARS
-from rankreward.drseg.scan import NEEDS_ANSWER, scan_batch
+from rankreward.rewards.recipes.drseg.parser import DEFAULT_MAX_CHARS
+from rankreward.rewards.recipes.drseg.scan import NEEDS_ANSWER, scan_batch
 
 GT = '[{"bbox_2d": [10, 10, 50, 50], "point_2d": [30, 30]}, {"bbox_2d": [0, 0, 9, 9], "point_2d": [4, 4]}]'
 

@@ -16,7 +16,7 @@ from rankreward.drseg import (
     placeholder_phrases,
     preprocess_question,
 )
-from rankreward.drseg.reward import visionreasoner_non_repeat
+from rankreward.rewards.recipes.drseg.rules import visionreasoner_non_repeat
 
 sentences = st.lists(st.sampled_from(["a", "b", " a", "A", "", " ", "x y", "\n"]), max_size=8)
 

@@ -181,7 +181,7 @@ def test_reference_accuracy_agrees_on_synthetic_answers():
     values=st.lists(st.floats(0, 1, allow_nan=False), min_size=1, max_size=700),
 )
 def test_matched_means_sum_in_numpys_order(values):
-    from rankreward.drseg.reward import _numpy_mean
+    from rankreward.rewards.recipes.drseg.accuracy import _numpy_mean
 
     a = np.array(values)
     assert _numpy_mean(a, len(a)) == np.mean(a)  # bit for bit, also past numpy's 128 block

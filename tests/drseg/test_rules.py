@@ -276,7 +276,7 @@ def test_linear_time_on_adversarial_input():
 
 def test_repeat_check_lowercases_per_sentence():
     # lower() of the whole text would turn the final sigma of "ΑΣ" into a medial one
-    from rankreward.drseg.rules import _normalise
+    from rankreward.rewards.recipes.drseg.rules import _normalise
 
     assert _normalise("ΑΣ") == "ας"
     assert non_repeat_reward("ΑΣ.Β ΑΣ. ας. ας.") == 0.0  # three equal "ας" sentences: 2 repeats

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rankreward.drseg.scan import NEEDS_ANSWER, NEEDS_NON_REPEAT, scan_batch
+from rankreward.rewards.recipes.drseg.scan import NEEDS_ANSWER, NEEDS_NON_REPEAT, scan_batch
 from rankreward.testing.synthetic import synthetic_batch
 
 from .oracle import assert_batch_matches

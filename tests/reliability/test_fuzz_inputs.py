@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rankreward.drseg import DrSegReward, parse_completion
-from rankreward.drseg.reward import parse_ground_truth
+from rankreward.rewards.recipes.drseg.inputs import parse_ground_truth
 
 GT = '[{"bbox_2d": [10, 10, 50, 50], "point_2d": [30, 30]}]'
 WRAP = "<think>scan<look>the object</look></think><answer>{}</answer>"

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from rankreward.rewards import preset
-from rankreward.rewards.vlmr1 import (
+from rankreward.rewards.recipes.vlmr1 import (
     ovd_accuracy,
     ovd_accuracy_batch,
     rec_accuracy,
@@ -172,7 +172,7 @@ def test_batch_path_equals_the_restatement(rows):
 
 
 def test_batch_scanner_reads_the_common_form_itself():
-    from rankreward.rewards.scan import rec_batch
+    from rankreward.rewards.recipes.scan import rec_batch
     from rankreward.testing.recipe_batches import rec_batch as rec_rows
 
     texts, _ = rec_rows(256, np.random.default_rng(0))

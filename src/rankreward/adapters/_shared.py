@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from ..drseg.reward import DrSegReward
 from ..normalize import AutoCommitNormalizer, RankNormalizer
 from ..rewards import ComponentReward
+from ..rewards.recipes.drseg.reward import DrSegReward
 
 __all__ = [
     "SHARE_MODES",

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from ..drseg.reward import DrSegReward
+from ..rewards.recipes.drseg.reward import DrSegReward
 from ._shared import ablation_from_env
 from .trl import DrSegRewardFunctions, PresetRewardFunctions, RankNormalizerCallback
 

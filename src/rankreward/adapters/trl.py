@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 
 from ..distributed import DistributedRankNormalizer
-from ..drseg.reward import DrSegReward
 from ..normalize import AutoCommitNormalizer, RankNormalizer
 from ..rewards import ComponentReward
+from ..rewards.recipes.drseg.reward import DrSegReward
 from ..text import completion_text
 
 __all__ = [

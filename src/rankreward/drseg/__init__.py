@@ -1,39 +1,38 @@
-"""The Dr. Seg reward: Look-to-Confirm prompt, completion parser, rules and the batched reward."""
+"""Deprecated location of the Dr. Seg reward: it is now the recipe
+`rankreward.rewards.recipes.drseg` of the one reward framework. Every name this package exported
+is re-exported here for one release (see CHANGELOG, "Deprecated")."""
 
-from .parser import (
+from ..rewards.recipes.drseg import (
+    COMPONENT_MAX,
+    COMPONENTS,
+    LOOK_TO_CONFIRM,
+    PLACEHOLDER_PHRASES,
+    VISIONREASONER_PROMPT,
+    AccuracyConfig,
+    DrSegReward,
     LookBlock,
     ParsedCompletion,
     Problem,
     ReleasedAnswer,
-    answer_items_score,
-    extract_answer,
-    parse_completion,
-    parse_objects,
-    read_answer,
-    read_answer_released,
-    structure_ok,
-)
-from .prompt import (
-    LOOK_TO_CONFIRM,
-    PLACEHOLDER_PHRASES,
-    VISIONREASONER_PROMPT,
-    build_messages,
-    build_prompt,
-    placeholder_phrases,
-    preprocess_question,
-)
-from .reward import (
-    COMPONENT_MAX,
-    COMPONENTS,
-    AccuracyConfig,
-    DrSegReward,
     VisionReasonerReward,
     accuracy_metrics,
+    answer_items_score,
     batch_accuracy,
-    completion_text,
+    build_messages,
+    build_prompt,
+    format_reward,
+    look_reward,
+    non_repeat_problems,
+    non_repeat_reward,
+    parse_completion,
     parse_ground_truth,
+    parse_objects,
+    placeholder_phrases,
+    preprocess_question,
+    read_answer,
+    read_answer_released,
 )
-from .rules import format_reward, look_reward, non_repeat_problems, non_repeat_reward
+from ..text import completion_text, extract_answer, structure_ok
 
 __all__ = [
     "COMPONENTS",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..drseg.prompt import build_messages
+from ..rewards.recipes.drseg.prompt import build_messages
 from .protocols import EvalProtocol, get_protocol
 
 __all__ = ["generate_completions"]

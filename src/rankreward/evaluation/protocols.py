@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..drseg.prompt import LOOK_TO_CONFIRM, VISIONREASONER_PROMPT
+from ..rewards.recipes.drseg.prompt import LOOK_TO_CONFIRM, VISIONREASONER_PROMPT
 
 __all__ = [
     "PROTOCOLS",

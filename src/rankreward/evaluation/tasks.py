@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from ..drseg.parser import ParsedCompletion, parse_completion
 from ..metrics import CountAccuracy, ReasonSegIoU, coco_evaluate
+from ..rewards.recipes.drseg.parser import ParsedCompletion, parse_completion
 from ..text import completion_text
 from .protocols import EvalProtocol, ReleasedAnswer, box_iou_exclusive, get_protocol
 from .protocols import read_released_answer as _read_released

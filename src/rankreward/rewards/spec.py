@@ -1,20 +1,26 @@
-"""A reward as named components, some ranked: the Dr. Seg idea for any perception recipe.
+"""The one reward framework: a recipe computes a batch's terms, components pick, rank and weigh them.
 
-A `ComponentReward` reads each completion once (its ``reader``), asks every `Component` for its
-per-sample values, ranks the components marked ``ranked`` against their own rolling windows,
-and sums ``weight x value`` over the components that apply to each sample.
+A reward is a **recipe** and its **components**. Scoring a batch reads one way for every recipe
+(Dr. Seg, VisionReasoner, Seg-Zero, VLM-R1, Visual-RFT, Perception-R1 and your own):
 
-- **Not applicable is not zero.** A component returns ``None`` (or NaN) for a sample it does
-  not apply to (a detection sample has no count term, a counting sample no IoU): that value
-  stays out of its window and out of the sample's sum. A sample with no applicable component
-  scores ``None`` (TRL then leaves it out of the advantage), never 0.
-- **One window per component, per task.** Ranked components keep separate windows (a value of
-  one never ranks against another), and with ``task_key`` every task keeps its own: a mixed
+    completions -> plain texts (`rankreward.text.completion_text`)
+      -> ``recipe.terms(texts, ground_truths, context)``: every term of the batch in one pass,
+         one float per sample per column (NaN: not applicable) and readable problems
+      -> components pick their columns; the ranked ones go to their windows (one call)
+      -> weighted sum, with every component's values and ranks kept for logging.
+
+- **Not applicable is not zero.** A term that does not apply to a sample is NaN (a detection
+  sample has no count term, a counting sample no IoU): it stays out of its window and out of
+  the sample's sum. A sample with no applicable component scores ``None`` (TRL then leaves it
+  out of the advantage), never 0.
+- **One window per ranked component, per task** (or one window for several components:
+  ``Component(window=...)``). With ``task_key`` every task keeps its own windows: a mixed
   detection + counting dataset never ranks IoUs against counts.
-- **Per-step snapshot.** Values are ranked against the window as committed and staged;
+- **Per-step snapshot.** Values are ranked against the windows as committed and staged;
   `commit` (once per optimizer step, as the trainer adapters do) appends them.
 
-Every sample's values, ranks and the total come back from `score` for logging.
+A custom reward can skip the recipe: components given as functions (``Component(name, fn)``)
+make one (`FunctionTerms`).
 """
 
 from __future__ import annotations
@@ -22,8 +28,8 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -32,7 +38,66 @@ from ..distributed.ray_actor import RayWindows
 from ..normalize.windows import LocalWindows, paper_window
 from ..text import completion_text
 
-__all__ = ["Component", "ComponentReward"]
+__all__ = ["Component", "ComponentReward", "FunctionTerms", "Recipe", "Terms", "required_columns"]
+
+
+@dataclass
+class Terms:
+    """What a recipe computes for a batch.
+
+    Args:
+        columns: ``{column: per-sample float64 array}``; NaN where a term does not apply.
+        problems: per sample, readable reasons its terms are what they are (``[]`` for none);
+            ``None`` when the recipe reports none.
+
+    Examples:
+        >>> Terms({"iou": np.array([0.5, np.nan])}).columns["iou"].tolist()
+        [0.5, nan]
+    """
+
+    columns: dict[str, np.ndarray]
+    problems: list[list[str]] | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        # a recipe may give plain lists (None: not applicable); arrays pass through untouched
+        self.columns = {
+            k: v
+            if isinstance(v, np.ndarray)
+            else np.array([np.nan if x is None else x for x in v], np.float64)
+            for k, v in self.columns.items()
+        }
+
+
+@runtime_checkable
+class Recipe(Protocol):
+    """The contract of a recipe: ``terms(texts, ground_truths, context) -> Terms`` computes
+    every term of a batch in one call; ``context`` names the per-sample dataset columns it
+    reads (a name ending in ``?`` is optional), which arrive in ``context``.
+
+    Examples:
+        >>> class Length:
+        ...     context = ()
+        ...     def terms(self, texts, ground_truths, context):
+        ...         return Terms({"length": np.array([len(t) for t in texts], float)})
+        >>> isinstance(Length(), Recipe)
+        True
+    """
+
+    context: tuple[str, ...]
+
+    def terms(
+        self, texts: list[str], ground_truths: list[Any], context: Mapping[str, Sequence[Any]]
+    ) -> Terms: ...
+
+
+def required_columns(context: Sequence[str]) -> list[str]:
+    """The required names of a ``context`` declaration (those without a trailing ``?``).
+
+    Examples:
+        >>> required_columns(("image_grid_thw", "image_size?"))
+        ['image_grid_thw']
+    """
+    return [k for k in context if not k.endswith("?")]
 
 
 @dataclass(frozen=True)
@@ -41,35 +106,108 @@ class Component:
 
     Args:
         name: the key it is logged under.
-        fn: ``fn(answers, ground_truths) -> values``: one float (or ``None`` / NaN when the
-            term does not apply) per sample; ``answers`` are the reader's outputs.
+        fn: for a reward without a recipe: ``fn(answers, ground_truths) -> values``, one float
+            (or ``None`` / NaN when the term does not apply) per sample; ``answers`` are the
+            reader's outputs. ``None`` (a recipe's component): the values are the recipe's
+            ``column``.
         weight: its factor in the sum.
         ranked: rank it against its window (its empirical quantile) instead of using it raw.
-        context: the per-sample columns it also needs (image sizes, ...); it is then called
+        context: the per-sample columns ``fn`` also needs (image sizes, ...); it is then called
             ``fn(answers, ground_truths, {column: values})`` and the reward raises a
             ``TypeError`` naming a missing column. A name ending in ``?`` is optional (passed
             when present, under the name without ``?``).
+        column: the recipe column it reads (default: ``name``).
+        window: the window it is ranked in (default: its own, ``name``); ranked components
+            naming the same window are ranked together in one multi-metric window, each row
+            entering where all of them apply (the Dr. Seg reward's three accuracy metrics).
 
     Examples:
         >>> hit = Component("hit", lambda answers, gts: [float(a == g) for a, g in zip(answers, gts)])
         >>> hit.fn(["a", "b"], ["a", "a"]), hit.ranked
         ([1.0, 0.0], False)
+        >>> Component("x1", column="iou", ranked=True, window="accuracy").window
+        'accuracy'
     """
 
     name: str
-    fn: Callable[[list[Any], list[Any]], Any]
+    fn: Callable[..., Any] | None = None
     weight: float = 1.0
     ranked: bool = False
     context: tuple[str, ...] = ()
+    column: str | None = None
+    window: str | None = None
+
+    @property
+    def source(self) -> str:
+        """The recipe column this component reads."""
+        return self.column or self.name
+
+    @property
+    def window_name(self) -> str:
+        """The window this component is ranked in."""
+        return self.window or self.name
+
+
+def _as_column(raw: Any, n: int, what: str) -> np.ndarray:
+    """One term's per-sample values as float64 (``None`` -> NaN), checked: ``n`` long, no inf."""
+    if isinstance(raw, np.ndarray) and raw.dtype.kind == "f":
+        values = raw.astype(np.float64, copy=False)
+    else:
+        values = np.array([np.nan if v is None else v for v in raw], dtype=np.float64)
+    if values.shape != (n,):
+        raise ValueError(f"{what} returned {values.shape}, not ({n},)")
+    if np.isinf(values).any():
+        k = int(np.flatnonzero(np.isinf(values))[0])
+        raise ValueError(f"{what} returned {values[k]} for sample {k}")
+    return values
+
+
+class FunctionTerms:
+    """The recipe of a reward built from component functions: each completion read once by
+    ``reader``, then every `Component`'s ``fn`` asked for its column. O(the functions' cost).
+
+    Examples:
+        >>> recipe = FunctionTerms([Component("n", lambda a, g: [len(x) for x in a])])
+        >>> recipe.terms(["ab", "c"], [None, None], {}).columns["n"].tolist()
+        [2.0, 1.0]
+    """
+
+    def __init__(
+        self, components: Sequence[Component], reader: Callable[[str], Any] | None = None
+    ) -> None:
+        self.components = [c for c in components if c.fn is not None]
+        self.reader = reader
+        self.context: tuple[str, ...] = ()
+
+    def terms(
+        self, texts: list[str], ground_truths: list[Any], context: Mapping[str, Sequence[Any]]
+    ) -> Terms:
+        answers = [self.reader(t) for t in texts] if self.reader else texts
+        columns = {}
+        for c in self.components:
+            if c.context:
+                missing = [k for k in required_columns(c.context) if context.get(k) is None]
+                if missing:
+                    raise TypeError(f"component {c.name!r} needs the columns {missing}")
+                names = [k.rstrip("?") for k in c.context]
+                given = {k: context[k] for k in names if context.get(k) is not None}
+                raw = c.fn(answers, ground_truths, given)  # type: ignore[misc]
+            else:
+                raw = c.fn(answers, ground_truths)  # type: ignore[misc]
+            columns[c.name] = _as_column(raw, len(texts), f"component {c.name!r}")
+        return Terms(columns)
 
 
 class ComponentReward(LockFreePickle):
-    """A TRL-shaped reward ``(completions, ground_truth=..., **kwargs) -> list[float | None]``
-    built from `Component` s (see the module docs).
+    """The reward: a TRL-shaped callable ``(completions, ground_truth=..., **kwargs) ->
+    list[float | None]`` built from a `Recipe` and its `Component` s (see the module docs).
 
     Args:
         components: the terms, summed in this order.
-        reader: ``reader(text) -> answer`` applied once per completion (default: the text).
+        recipe: computes the batch's columns (`Recipe`); ``None``: the components' own
+            functions (`FunctionTerms`).
+        reader: for a reward without a recipe: ``reader(text) -> answer`` applied once per
+            completion before the component functions (default: the text).
         task_key: the keyword (a dataset column) holding each sample's task; every task keeps
             its own windows. ``None``: one set of windows.
         make_window: builds one component's window (default: the paper's normalizer, one
@@ -82,8 +220,7 @@ class ComponentReward(LockFreePickle):
 
     Thread-safe: scoring and committing are serialised.
 
-    Complexity: the reader and components' own costs, plus O(B log n) ranking per ranked
-    component.
+    Complexity: the recipe's cost, plus O(B log n) ranking per ranked window.
 
     Examples:
         >>> iou = Component("iou", lambda a, g: [None if x is None else x for x in a], ranked=True)
@@ -99,6 +236,7 @@ class ComponentReward(LockFreePickle):
         self,
         components: Sequence[Component],
         *,
+        recipe: Recipe | None = None,
         reader: Callable[[str], Any] | None = None,
         task_key: str | None = None,
         make_window: Callable[[], Any] = paper_window,
@@ -113,42 +251,69 @@ class ComponentReward(LockFreePickle):
         if len(set(names)) != len(names):
             raise ValueError(f"component names must be unique, got {names}")
         for c in components:
-            if not isinstance(c, Component) or not callable(c.fn):
+            if not isinstance(c, Component):
                 raise TypeError(f"components must be Component(name, fn, ...), got {c!r}")
+            if recipe is None and not callable(c.fn):
+                raise TypeError(f"components must be Component(name, fn, ...), got {c!r}")
+            if recipe is not None and c.fn is not None:
+                raise TypeError(
+                    f"component {c.name!r} has a function but the reward has a recipe: a "
+                    "recipe's components name its columns"
+                )
             if not np.isfinite(c.weight):
                 raise ValueError(f"component {c.name!r} has a non-finite weight {c.weight!r}")
+        if reader is not None and recipe is not None:
+            raise TypeError("reader applies to component functions; a recipe reads its own texts")
         self.components = components
+        self.recipe: Recipe = FunctionTerms(components, reader) if recipe is None else recipe
         self.reader = reader
         self.task_key = task_key
         self.windows = LocalWindows(make_window) if windows is None else windows
         self.ground_truth_key = ground_truth_key
         self.max_reward = max_reward
         self._lock = threading.RLock()
+        # ranked components by window, in first-seen order (one rank_and_stage key each)
+        self._ranked: dict[str, list[Component]] = {}
+        for c in components:
+            if c.ranked:
+                self._ranked.setdefault(c.window_name, []).append(c)
 
     def window(self, name: str, task: Any = "") -> Any:
-        """The normalizer of component ``name`` for ``task`` (created on first use). O(1)."""
+        """The window ``name`` (a ranked component's, or the ``window`` several share) for
+        ``task`` (created on first use). O(1)."""
         return self.windows.get(f"{task}/{name}")
 
-    def _values(self, c: Component, answers: list, gts: list, context: Mapping) -> np.ndarray:
-        if c.context:
-            required = [k for k in c.context if not k.endswith("?")]
-            missing = [k for k in required if context.get(k) is None]
-            if missing:
-                raise TypeError(f"component {c.name!r} needs the columns {missing}")
-            names = [k.rstrip("?") for k in c.context]
-            raw = c.fn(answers, gts, {k: context[k] for k in names if context.get(k) is not None})
-        else:
-            raw = c.fn(answers, gts)
-        if isinstance(raw, np.ndarray) and raw.dtype.kind == "f":
-            values = raw.astype(np.float64, copy=False)
-        else:
-            values = np.array([np.nan if v is None else v for v in raw], dtype=np.float64)
-        if values.shape != (len(answers),):
-            raise ValueError(f"component {c.name!r} returned {values.shape}, not ({len(answers)},)")
-        if np.isinf(values).any():
-            k = int(np.flatnonzero(np.isinf(values))[0])
-            raise ValueError(f"component {c.name!r} returned {values[k]} for sample {k}")
-        return values
+    def terms(
+        self,
+        texts: list[str],
+        ground_truth: Sequence[Any],
+        context: Mapping[str, Sequence[Any]] | None = None,
+    ) -> Terms:
+        """The recipe's `Terms` of a batch of plain texts, checked: every column the
+        components read is there, one finite-or-NaN float per sample; a ``TypeError`` names a
+        missing context column. O(the recipe's cost)."""
+        context = context or {}
+        missing = [k for k in required_columns(self.recipe.context) if context.get(k) is None]
+        if missing:
+            raise TypeError(f"the reward needs the columns {missing}")
+        if isinstance(ground_truth, (str, bytes, Mapping)):
+            raise TypeError("ground_truth must be a sequence with one entry per completion")
+        gts = list(ground_truth)
+        if len(gts) != len(texts):
+            raise ValueError(f"{len(texts)} completions but {len(gts)} ground truths")
+        terms = self.recipe.terms(texts, gts, context)
+        if not isinstance(terms, Terms):
+            raise TypeError(f"a recipe's terms() returns Terms, got {type(terms).__name__}")
+        for c in self.components:
+            if c.source not in terms.columns:
+                raise ValueError(
+                    f"component {c.name!r} reads column {c.source!r}, which the recipe does not "
+                    f"compute (it computes {sorted(terms.columns)})"
+                )
+            terms.columns[c.source] = _as_column(
+                terms.columns[c.source], len(texts), f"column {c.source!r}"
+            )
+        return terms
 
     def tasks_from(self, columns: Mapping[str, Any]) -> Sequence[Any] | None:
         """Each sample's task from the ``task_key`` column of ``columns`` (``None`` without a
@@ -177,53 +342,60 @@ class ComponentReward(LockFreePickle):
         stage: bool = True,
     ) -> dict[str, Any]:
         """Values, ranks and totals of a batch; stages the ranked values (``stage=False``
-        ranks without staging: validation). ``context`` holds the per-sample columns that
-        components with ``context`` read.
+        ranks without staging: validation). ``context`` holds the per-sample columns the
+        recipe (or a component function) reads.
 
         Returns ``{name: values}`` for every component (NaN where it does not apply),
-        ``{name + "_rank": ranks}`` for the ranked ones and ``reward`` (NaN for a sample with
-        no applicable component).
+        ``{name + "_rank": ranks}`` for the ranked ones, ``reward`` (NaN for a sample with
+        no applicable component), ``terms`` (every column the recipe computed) and
+        ``problems`` (per sample, the recipe's readable reasons; empty lists when it gives
+        none). O(the recipe's cost + B log n per ranked window).
         """
-        texts = [completion_text(c) for c in completions]
-        gts = list(ground_truth)
-        if len(gts) != len(texts):
-            raise ValueError(f"{len(texts)} completions but {len(gts)} ground truths")
-        task_list = [""] * len(texts) if tasks is None else [str(t) for t in tasks]
-        if len(task_list) != len(texts):
-            raise ValueError(f"{len(texts)} completions but {len(task_list)} task keys")
-        answers = [self.reader(t) for t in texts] if self.reader else texts
-        out: dict[str, Any] = {}
-        task_array = np.asarray(task_list)
+        texts = [c if type(c) is str else completion_text(c) for c in completions]
+        terms = self.terms(texts, ground_truth, context)
+        n = len(texts)
+        task_list = None if tasks is None else [str(t) for t in tasks]
+        if task_list is not None and len(task_list) != n:
+            raise ValueError(f"{n} completions but {len(task_list)} task keys")
+        out: dict[str, Any] = {c.name: terms.columns[c.source] for c in self.components}
         # each task's rows, in first-seen order (deterministic staging order)
-        by_task = {task: task_array == task for task in dict.fromkeys(task_list)}
+        if task_list is None:
+            by_task: dict[str, Any] = {"": np.ones(n, bool)}
+        else:
+            task_array = np.asarray(task_list)
+            by_task = {task: task_array == task for task in dict.fromkeys(task_list)}
         with self._lock:
             batch: dict[str, np.ndarray] = {}
             rows_of: dict[str, np.ndarray] = {}
-            for c in self.components:
-                values = self._values(c, answers, gts, context or {})
-                out[c.name] = values
-                if c.ranked:
-                    for task, in_task in by_task.items():
-                        # every ranked component is sent, even with no applicable row, so
-                        # windows shared by collectives see the same calls on every rank
-                        key = f"{task}/{c.name}"
-                        rows_of[key] = np.flatnonzero(in_task & np.isfinite(values))
-                        batch[key] = values[rows_of[key]]
-            ranks = self.windows.rank_and_stage(batch, len(texts), stage=stage)
-        total = np.zeros(len(texts))
-        applies = np.zeros(len(texts), bool)
-        for c in self.components:
-            used = out[c.name]
-            if c.ranked:
-                used = np.full(len(texts), np.nan)
+            for window, group in self._ranked.items():
+                values = np.stack([out[c.name] for c in group], axis=1)
+                usable = np.isfinite(values).all(axis=1)
+                for task, in_task in by_task.items():
+                    # every ranked window is sent, even with no applicable row, so windows
+                    # shared by collectives see the same calls on every rank
+                    key = f"{task}/{window}"
+                    rows_of[key] = np.flatnonzero(in_task & usable)
+                    chosen = values[rows_of[key]]
+                    batch[key] = chosen[:, 0] if len(group) == 1 else chosen
+            ranks = self.windows.rank_and_stage(batch, n, stage=stage)
+        for window, group in self._ranked.items():
+            for j, c in enumerate(group):
+                rank = np.full(n, np.nan)
                 for task in by_task:
-                    key = f"{task}/{c.name}"
-                    used[rows_of[key]] = ranks[key]
-                out[c.name + "_rank"] = used
+                    key = f"{task}/{window}"
+                    got = np.asarray(ranks[key], np.float64)
+                    rank[rows_of[key]] = got if got.ndim == 1 else got[:, j]
+                out[c.name + "_rank"] = rank
+        total = np.zeros(n)
+        applies = np.zeros(n, bool)
+        for c in self.components:
+            used = out[c.name + "_rank"] if c.ranked else out[c.name]
             ok = np.isfinite(used)
             total[ok] = total[ok] + c.weight * used[ok]
             applies |= ok
         out["reward"] = np.where(applies, total, np.nan)
+        out["terms"] = terms.columns
+        out["problems"] = terms.problems if terms.problems is not None else [[] for _ in texts]
         return out
 
     def __call__(

@@ -61,7 +61,7 @@ def _corpus() -> list[str]:
     """The strings the tiny tokenizer learns its merges from: the fixed sentences above, the two
     released prompts, the synthetic shapes' words and every number below 100 (so a prompt is a
     few hundred tokens, not a thousand bytes, and a coordinate one or two tokens)."""
-    from ..drseg.prompt import LOOK_TO_CONFIRM, VISIONREASONER_PROMPT
+    from ..rewards.recipes.drseg.prompt import LOOK_TO_CONFIRM, VISIONREASONER_PROMPT
 
     words = [f"the {c} {s}" for c in ("red", "green", "blue", "yellow")
              for s in ("square", "circle")]  # fmt: skip

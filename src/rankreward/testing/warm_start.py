@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..drseg.prompt import LOOK_TO_CONFIRM, build_messages
+from ..rewards.recipes.drseg.prompt import LOOK_TO_CONFIRM, build_messages
 
 __all__ = ["target_completion", "warm_start"]
 

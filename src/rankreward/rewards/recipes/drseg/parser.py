@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ..text import extract_answer, structure_ok
+from ....text import extract_answer, structure_ok
 
 __all__ = [
     "DEFAULT_MAX_CHARS",
@@ -59,11 +59,11 @@ MAX_COORDINATE = 1e9
 
 #: Tag nesting is checked for this many tags; beyond it only the total is reported (bounded work
 #: per completion whatever the model writes).
-_MAX_TAGS_CHECKED = 64
+MAX_TAGS_CHECKED = 64
 _TAG = re.compile(r"</?(?:think|answer|look)>")
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
 #: The detail of each problem the tag scan finds, shared with the batch scanner (`scan.py`).
-_DETAIL = {
+DETAIL = {
     "too_long": "{} characters, over the cap of {}",
     "no_think": "no <think> section",
     "no_answer": "no <answer> section",
@@ -77,9 +77,9 @@ _DETAIL = {
 }
 
 
-def _problem(code: str, *args: object, more: int = 0) -> Problem:
+def make_problem(code: str, *args: object, more: int = 0) -> Problem:
     """A tag-scan problem with its detail; ``more`` later occurrences are counted, not listed."""
-    detail = _DETAIL[code].format(*args)
+    detail = DETAIL[code].format(*args)
     return Problem(code, detail + (f" (and {more} more)" if more else ""))
 
 
@@ -311,7 +311,7 @@ def _sections(text: str, problems: list[Problem]) -> None:
         first.setdefault(code, args)
 
     for seen, m in enumerate(_TAG.finditer(text)):
-        if seen == _MAX_TAGS_CHECKED:
+        if seen == MAX_TAGS_CHECKED:
             total = seen + len(_TAG.findall(text, m.start()))
             note("many_tags", total, seen)
             stack.clear()  # what is still open may close after the cap: not reported
@@ -340,7 +340,7 @@ def _sections(text: str, problems: list[Problem]) -> None:
     for name, pos in stack:
         note("unclosed_tag", name, pos)
     for code, args in first.items():
-        problems.append(_problem(code, *args, more=count[code] - 1))
+        problems.append(make_problem(code, *args, more=count[code] - 1))
 
 
 def _looks(text: str, lo: int, hi: int, section: str) -> list[LookBlock]:
@@ -406,30 +406,30 @@ def parse_completion(
     out = ParsedCompletion(text=text)
     problems = out.problems
     if len(text) > max_chars:
-        problems.append(_problem("too_long", len(text), max_chars))
+        problems.append(make_problem("too_long", len(text), max_chars))
         return out
 
     think = _section(text, "think")
     if think is not None:
         out.think, out.think_span = text[think[0] : think[1]], think
     elif "<think>" not in text:  # an unclosed <think> is reported by _sections below
-        problems.append(_problem("no_think"))
+        problems.append(make_problem("no_think"))
     answer_region = _section(text, "answer")
     found = extract_answer(text)
     if found is not None:
         out.answer, out.answer_span = found
     elif "<answer>" not in text:
-        problems.append(_problem("no_answer"))
+        problems.append(make_problem("no_answer"))
     _sections(text, problems)
 
     out.structure = 1.0 if structure_ok(text) else 0.0
     if not out.structure:
-        problems.append(_problem("structure"))
+        problems.append(make_problem("structure"))
         if think is not None and answer_region is not None:
             before = text[: think[0] - len("<think>")]
             after = text[answer_region[1] + len("</answer>") :]
             if before.strip() or after.strip():
-                problems.append(_problem("text_outside_tags"))
+                problems.append(make_problem("text_outside_tags"))
 
     # Looks: everything found, then the ones that count (inside think or answer).
     for sec_name, span in (("think", think), ("answer", answer_region)):
@@ -437,7 +437,7 @@ def parse_completion(
             out.looks.extend(_looks(text, span[0], span[1], sec_name))
     out.look = 1.0 if _look_counts(text, think) or _look_counts(text, answer_region) else 0.0
     if not out.look:
-        problems.append(_problem("no_look"))
+        problems.append(make_problem("no_look"))
 
     if out.answer is not None:
         _read_answer(out, strict, max_objects)

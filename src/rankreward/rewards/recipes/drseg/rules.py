@@ -9,7 +9,15 @@ import re
 from .parser import DEFAULT_MAX_CHARS, Problem, parse_completion
 from .prompt import PLACEHOLDER_PHRASES
 
-__all__ = ["format_reward", "look_reward", "non_repeat_problems", "non_repeat_reward"]
+__all__ = [
+    "format_reward",
+    "look_reward",
+    "non_repeat_problems",
+    "non_repeat_reward",
+    "placeholder_problem",
+    "repeat_problem",
+    "visionreasoner_non_repeat",
+]
 
 
 # The released rule: each phrase as whole words (\b at both ends), any run of non-word
@@ -26,18 +34,18 @@ def placeholder_patterns(phrases: tuple[str, ...]) -> tuple[re.Pattern[str], ...
 
 
 # Sentence ends: . ! ? and their CJK (full-width) forms, and the ellipsis character.
-_SENTENCE_END = re.compile(r"[.!?\u3002\uff01\uff1f\u2026]+")
+SENTENCE_END = re.compile(r"[.!?\u3002\uff01\uff1f\u2026]+")
 #: What the released normalisation strips from a sentence's ends after the whitespace (one
 #: ``str.strip`` call with these characters: the ASCII space but no other whitespace).
-_EDGE = " \"'“”‘’[](){}，,;:、"
+EDGE = " \"'“”‘’[](){}，,;:、"
 _SPACES = re.compile(r"\s+")
 
 
-def _placeholder_problem(found: str) -> Problem:
+def placeholder_problem(found: str) -> Problem:
     return Problem("placeholder_text", f"copies the prompt's placeholder {found!r}")
 
 
-def _repeat_problem(repeats: int) -> Problem:
+def repeat_problem(repeats: int) -> Problem:
     return Problem("repeated_sentences", f"{repeats} sentences repeat an earlier one")
 
 
@@ -66,7 +74,7 @@ def _normalise(sentence: str) -> str:
     """A sentence as the released repeat check compares it: ``strip()``, then strip the edge
     characters, then every whitespace run becomes one space (leading and trailing ones
     included: ``"(\\nx"`` becomes ``" x"``), then ``lower()``."""
-    return _SPACES.sub(" ", sentence.strip().strip(_EDGE)).lower()
+    return _SPACES.sub(" ", sentence.strip().strip(EDGE)).lower()
 
 
 def non_repeat_problems(text: str, phrases: tuple[str, ...] = PLACEHOLDER_PHRASES) -> list[Problem]:
@@ -82,12 +90,12 @@ def non_repeat_problems(text: str, phrases: tuple[str, ...] = PLACEHOLDER_PHRASE
     for pattern in placeholder_patterns(tuple(phrases)):
         m = pattern.search(text)
         if m:
-            return [_placeholder_problem(m.group().lower())]
-    parts = [_normalise(s) for s in _SENTENCE_END.split(text)]
+            return [placeholder_problem(m.group().lower())]
+    parts = [_normalise(s) for s in SENTENCE_END.split(text)]
     parts = [s for s in parts if s]
     repeats = len(parts) - len(set(parts))
     if repeats >= 2:
-        return [_repeat_problem(repeats)]
+        return [repeat_problem(repeats)]
     return []
 
 
@@ -102,3 +110,18 @@ def non_repeat_reward(text: str, phrases: tuple[str, ...] = PLACEHOLDER_PHRASES)
         0.0
     """
     return 0.0 if non_repeat_problems(text, phrases) else 1.0
+
+
+def visionreasoner_non_repeat(text: str) -> float:
+    """VisionReasoner's non_repeat (the baseline's): split on ``.``, strip, drop empty pieces;
+    0 once two pieces repeat an earlier one, else 1. O(len(text)).
+
+    Examples:
+        >>> visionreasoner_non_repeat("a. b. a. b.")
+        0.0
+        >>> visionreasoner_non_repeat("A. a. B")
+        1.0
+    """
+    pieces = [s.strip() for s in text.split(".")]
+    pieces = [s for s in pieces if s]
+    return 0.0 if len(pieces) - len(set(pieces)) >= 2 else 1.0

@@ -21,8 +21,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from .._parallel import launch
-from .._textscan import (
+from ..._parallel import launch
+from ..._textscan import (
     POW10,
     at,
     characters,

@@ -27,23 +27,23 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from .._parallel import launch
-from .._textscan import T_ANSWER as _T_ANSWER
-from .._textscan import T_END_ANSWER as _T_END_ANSWER
-from .._textscan import T_END_THINK as _T_END_THINK
-from .._textscan import T_THINK as _T_THINK
-from .._textscan import at as _at
-from .._textscan import characters as _characters
-from .._textscan import codes as _codes
-from .._textscan import find as _find
-from .._textscan import isspace as _isspace
-from .._textscan import json_number as _number
-from .._textscan import skip_json_space as _skip_json_space
-from .._textscan import skip_spaces
-from .._textscan import structure_ok_at as _structure_ok
-from .parser import _DETAIL, _MAX_TAGS_CHECKED, MAX_COORDINATE, Problem, _problem
+from ...._parallel import launch
+from ...._textscan import T_ANSWER as _T_ANSWER
+from ...._textscan import T_END_ANSWER as _T_END_ANSWER
+from ...._textscan import T_END_THINK as _T_END_THINK
+from ...._textscan import T_THINK as _T_THINK
+from ...._textscan import at as _at
+from ...._textscan import characters as _characters
+from ...._textscan import codes as _codes
+from ...._textscan import find as _find
+from ...._textscan import isspace as _isspace
+from ...._textscan import json_number as _number
+from ...._textscan import skip_json_space as _skip_json_space
+from ...._textscan import skip_spaces
+from ...._textscan import structure_ok_at as _structure_ok
+from .parser import DETAIL, MAX_COORDINATE, MAX_TAGS_CHECKED, Problem, make_problem
 from .prompt import PLACEHOLDER_PHRASES
-from .rules import _EDGE, _SENTENCE_END
+from .rules import EDGE, SENTENCE_END
 
 __all__ = ["BatchScan", "problems_of", "scan_batch"]
 
@@ -52,7 +52,7 @@ CODES = ("too_long", "no_think", "no_answer", "nested_tag", "stray_close", "many
          "unclosed_tag", "structure", "text_outside_tags", "no_look")  # fmt: skip
 (TOO_LONG, NO_THINK, NO_ANSWER, NESTED, STRAY, MANY, UNCLOSED, STRUCTURE, OUTSIDE,
  NO_LOOK) = range(len(CODES))  # fmt: skip
-assert set(CODES) == set(_DETAIL)
+assert set(CODES) == set(DETAIL)
 #: Record fields: code, then up to four integers (tag name, position, other name, count).
 _FIELDS = 5
 _MAX_RECORDS = len(CODES)
@@ -81,8 +81,8 @@ _classes = np.zeros(128, np.uint8)
 for _c in range(128):
     _ch = chr(_c)
     _classes[_c] = ((_SPACE if _ch.isspace() else 0)
-                    | (_END if _SENTENCE_END.fullmatch(_ch) else 0)
-                    | (_EDGE_CHAR if _ch in _EDGE else 0)
+                    | (_END if SENTENCE_END.fullmatch(_ch) else 0)
+                    | (_EDGE_CHAR if _ch in EDGE else 0)
                     | (_WORD if _ch.isalnum() or _ch == "_" else 0))  # fmt: skip
 
 
@@ -116,7 +116,7 @@ def _rules(phrases: tuple[str, ...]) -> tuple[tuple, bool]:
     ok = arrays is not None and len(phrases) > 0
     if not ok:
         arrays = (np.zeros((1, 1, 1), np.int64), np.zeros((1, 1), np.int64), np.zeros(1, np.int64))
-    return (_classes, *arrays, MAX_COORDINATE, _MAX_TAGS_CHECKED), ok
+    return (_classes, *arrays, MAX_COORDINATE, MAX_TAGS_CHECKED), ok
 
 
 @nb.njit(cache=True)
@@ -644,11 +644,11 @@ def problems_of(scan: BatchScan, k: int) -> list[Problem]:
         name = CODES[code]
         more = count - 1
         if code == NESTED:
-            out.append(_problem(name, NAMES[a], b, NAMES[c], more=more))
+            out.append(make_problem(name, NAMES[a], b, NAMES[c], more=more))
         elif code in (STRAY, UNCLOSED):
-            out.append(_problem(name, NAMES[a], b, more=more))
+            out.append(make_problem(name, NAMES[a], b, more=more))
         elif code in (MANY, TOO_LONG):
-            out.append(_problem(name, a, b, more=more))
+            out.append(make_problem(name, a, b, more=more))
         else:
-            out.append(_problem(name))
+            out.append(make_problem(name))
     return out

@@ -25,10 +25,19 @@ from typing import Any
 
 import numpy as np
 
-from ..text import structure_ok
+from ...text import structure_ok
+from ..spec import Component, ComponentReward, Terms
 from ._plain import plain_box, plain_number
 
-__all__ = ["math_verified_batch", "rft_accuracy", "rft_format", "rft_matches", "rft_terms"]
+__all__ = [
+    "RftRecipe",
+    "math_verified_batch",
+    "rft_accuracy",
+    "rft_format",
+    "rft_matches",
+    "rft_terms",
+    "visualrft_reward",
+]
 
 _ANSWER_LINE = re.compile(r"<answer>(.*?)</answer>")  # no DOTALL: the published pattern
 
@@ -96,7 +105,7 @@ def rft_matches(text: str, solution: str) -> tuple[list[tuple[float, Any]], int]
                 seen.add(key)
                 unique.append(box)
         if _plain(gt, unique):  # the common form: the library's greedy-by-confidence matcher
-            from ..metrics import greedy_match
+            from ...metrics import greedy_match
 
             ious = np.array([[_iou(g["Position"], p["Position"]) for g in gt] for p in unique])
             ious = ious.reshape(len(unique), len(gt))
@@ -230,3 +239,58 @@ def rft_accuracy(
     if term not in ("iou", "confidence"):
         raise ValueError(f"term must be 'iou' or 'confidence', got {term!r}")
     return rft_terms(text, solution, math_verify=math_verify, verified=verified)[term]
+
+
+class RftRecipe:
+    """Visual-RFT's detection terms of a batch: the math_verify verdict asked once per
+    completion for both accuracy terms (`math_verified_batch`), then one matching per
+    completion for both (`rft_terms`). Columns: ``iou``, ``confidence``, ``format``.
+
+    Examples:
+        >>> gt = "<answer>[{'Position': [0, 0, 10, 10], 'Confidence': 1}]</answer>"
+        >>> text = "<answer>[{'Position': [0, 0, 10, 20], 'Confidence': 0.8}]</answer>"
+        >>> terms = RftRecipe(math_verify=False).terms([text], [gt], {}).columns
+        >>> terms["iou"].tolist(), terms["confidence"].tolist()
+        ([0.0], [0.19999999999999996])
+    """
+
+    context: tuple[str, ...] = ()
+
+    def __init__(self, math_verify: bool) -> None:
+        self.math_verify = math_verify
+
+    def terms(self, texts: list[str], ground_truths: list[Any], context: Any) -> Terms:
+        sols = [str(g) for g in ground_truths]
+        verified = (
+            math_verified_batch(texts, sols) if self.math_verify else np.zeros(len(texts), bool)
+        )
+        rows = [rft_terms(t, s, verified=bool(v))
+                for t, s, v in zip(texts, sols, verified.tolist(), strict=True)]  # fmt: skip
+        columns = {term: [row[term] for row in rows] for term in ("iou", "confidence")}
+        columns["format"] = [rft_format(t) for t in texts]
+        return Terms(columns)
+
+
+def visualrft_reward(ranked: bool = False, math_verify: bool = True) -> ComponentReward:
+    """The ``visual-rft`` preset: Visual-RFT's ``accuracy_iou``, ``accuracy_confidence`` and
+    ``format`` rewards; ``ranked`` ranks both accuracy terms. ``math_verify=False`` skips the
+    published math_verify shortcut (a documented deviation). O(1).
+
+    Examples:
+        >>> [c.name for c in visualrft_reward(math_verify=False).components]
+        ['iou', 'confidence', 'format']
+    """
+    if math_verify:
+        try:
+            import math_verify as _  # noqa: F401
+        except ImportError:
+            raise ImportError(
+                "the visual-rft preset reproduces Visual-RFT's math_verify shortcut: pip install "
+                "'rankreward[recipes]' (or pass math_verify=False, a documented deviation)"
+            ) from None
+    # Visual-RFT's reward functions: accuracy_iou, accuracy_confidence, format
+    return ComponentReward([
+        Component("iou", ranked=ranked),
+        Component("confidence", ranked=ranked),
+        Component("format"),
+    ], recipe=RftRecipe(math_verify), max_reward=3.0)  # fmt: skip

@@ -28,13 +28,17 @@ import math
 import re
 from typing import Any
 
-from ..text import structure_ok
+import numpy as np
+
+from ...text import structure_ok
+from ..spec import Component, ComponentReward, Terms
+from .scan import SEGZERO_COLUMNS, segzero_batch_terms
 
 _OBJECT = re.compile(r"{[^}]+}")
 _GT_BOX = re.compile(r"<box>\((\d+),(\d+)\),\((\d+),(\d+)\)</box>")
 _GT_POINTS = re.compile(r"<points>\((\d+),(\d+)\),\((\d+),(\d+)\)</points>")
 
-__all__ = ["SegZeroAnswer", "read_segzero", "segzero_terms"]
+__all__ = ["SegZeroAnswer", "SegZeroRecipe", "read_segzero", "segzero_reward", "segzero_terms"]
 
 
 class SegZeroAnswer:
@@ -185,3 +189,54 @@ def segzero_terms(answer: SegZeroAnswer, ground_truth: str) -> dict[str, float |
     except (TypeError, NameError, ValueError, OverflowError, IndexError, KeyError):
         pass
     return out
+
+
+class SegZeroRecipe:
+    """Seg-Zero's terms of a batch as per-sample columns (NaN where a value cannot be
+    computed): the batch scanner (`scan.segzero_batch_terms`) for the common answer form, the
+    readable restatement (`segzero_terms`) for the rows it leaves. Columns: the published
+    terms (``iou``, ``thinking_format``, ``segmentation_format``, ``point_l1``, ``box_l1``)
+    and the values behind the thresholds (``iou_value``, ``box_l1_value``, ``point_value``).
+
+    Examples:
+        >>> text = '<think>x</think> <answer>{"bbox": [0, 0, 9, 9], "points_1": [2, 2], "points_2": [5, 5]}</answer>'
+        >>> gt = "<box>(0,0),(9,9)</box><points>(2,2),(5,5)</points>"
+        >>> SegZeroRecipe().terms([text], [gt], {}).columns["iou"].tolist()
+        [1.0]
+    """
+
+    context: tuple[str, ...] = ()
+
+    def terms(self, texts: list[str], ground_truths: list[Any], context: Any) -> Terms:
+        gts = [str(g) for g in ground_truths]
+        terms, fallback = segzero_batch_terms(texts, gts)
+        for k in np.flatnonzero(fallback).tolist():
+            row = segzero_terms(read_segzero(texts[k]), gts[k])
+            terms[k] = [np.nan if row[c] is None else row[c] for c in SEGZERO_COLUMNS]
+        return Terms({name: terms[:, j] for j, name in enumerate(SEGZERO_COLUMNS)})
+
+
+#: The ranked value behind each thresholded accuracy term.
+_RANKED_VALUE = {"iou": "iou_value", "box_l1": "box_l1_value", "point_l1": "point_value"}
+
+
+def segzero_reward(ranked: bool = False, **options: Any) -> ComponentReward:
+    """The ``seg-zero`` preset: Seg-Zero's ``seg_compute_score`` (0..5), or with ``ranked``
+    its three accuracy terms replaced by the ranks of the values behind their thresholds.
+    O(1).
+
+    Examples:
+        >>> [c.name for c in segzero_reward().components]
+        ['iou', 'thinking_format', 'segmentation_format', 'point_l1', 'box_l1']
+    """
+    if options:
+        raise TypeError(f"the seg-zero preset takes no options, got {sorted(options)}")
+
+    def term(name: str) -> Component:
+        if ranked and name in _RANKED_VALUE:
+            return Component(name, column=_RANKED_VALUE[name], ranked=True)
+        return Component(name)
+
+    # the published sum's order
+    names = ("iou", "thinking_format", "segmentation_format", "point_l1", "box_l1")
+    return ComponentReward([term(n) for n in names], recipe=SegZeroRecipe(), max_reward=5.0)

@@ -23,11 +23,15 @@ from typing import Any
 
 import numpy as np
 
-from ..text import structure_ok
+from ...text import structure_ok
+from ..spec import Component, ComponentReward, Terms
 from ._plain import plain_box
 
 __all__ = [
     "OVD_METHODS",
+    "REC_COLUMNS",
+    "OvdRecipe",
+    "RecRecipe",
     "clean_answer",
     "detection_score",
     "image_size",
@@ -37,6 +41,8 @@ __all__ = [
     "rec_accuracy",
     "rec_batch_scores",
     "rec_format",
+    "vlmr1_ovd_reward",
+    "vlmr1_rec_reward",
 ]
 
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
@@ -199,7 +205,7 @@ def _fenced_items(text: str, strict: bool) -> list:
 def _sample_ap(pred: list, gt: list, stat: int) -> float:
     """VLM-R1's ``calculate_map``: one image, categories from the ground-truth labels,
     every prediction scored 1.0, COCO AP (`coco_evaluate`: pycocotools' numbers)."""
-    from ..metrics import coco_evaluate
+    from ...metrics import coco_evaluate
 
     cats: dict[Any, int] = {}
     anns = []
@@ -323,7 +329,7 @@ def ovd_accuracy_batch(
         ...                     "no answer"], [sol, sol]).tolist()
         [0.9999999999999998, 0.0]
     """
-    from ..metrics import ap_per_image
+    from ...metrics import ap_per_image
 
     if method not in OVD_METHODS:
         raise ValueError(f"method must be one of {OVD_METHODS}, got {method!r}")
@@ -435,7 +441,7 @@ def detection_score(text: str, solution: str, iou_threshold: float = 0.5, alpha:
         return 1.0 if not pred else 0.0
     if not pred:
         return 0.0
-    from ..metrics import greedy_match
+    from ...metrics import greedy_match
 
     ious = np.array([[_safe_iou(p, g) for g in gt] for p in pred], np.float64)
     matched: list[tuple[float, bool]] = []
@@ -463,3 +469,76 @@ def detection_score(text: str, solution: str, iou_threshold: float = 0.5, alpha:
 
 
 _UNSET = object()
+
+
+#: The columns VLM-R1's REC reward reads.
+REC_COLUMNS = ("image_grid_thw", "image_size?", "image_path?")
+
+
+class RecRecipe:
+    """VLM-R1's REC accuracy and format of a batch (`rec_batch_scores`); the image size comes
+    from ``image_size`` (width, height) or, as VLM-R1 reads it, from ``image_path`` (its first
+    path, read once per path). Columns: ``accuracy`` (NaN where VLM-R1 has none), ``format``.
+    """
+
+    context = REC_COLUMNS
+
+    def terms(self, texts: list[str], ground_truths: list[Any], context: Any) -> Terms:
+        sizes = context.get("image_size")
+        if sizes is None:
+            if context.get("image_path") is None:
+                raise TypeError("the vlm-r1-rec accuracy needs an image_size or image_path column")
+            sizes = [image_size(str(p[0] if isinstance(p, (list, tuple)) else p))
+                     for p in context["image_path"]]  # fmt: skip
+        grids = context["image_grid_thw"]
+        accuracy, fmt = rec_batch_scores(texts, [str(g) for g in ground_truths], grids, sizes)
+        return Terms({"accuracy": accuracy, "format": fmt})
+
+
+def vlmr1_rec_reward(ranked: bool = False, **options: Any) -> ComponentReward:
+    """The ``vlm-r1-rec`` preset: VLM-R1's REC accuracy (IoU in the image's pixels) and format;
+    ``ranked`` ranks the accuracy. Reads the `REC_COLUMNS`. O(1).
+
+    Examples:
+        >>> vlmr1_rec_reward().recipe.context
+        ('image_grid_thw', 'image_size?', 'image_path?')
+    """
+    if options:
+        raise TypeError(f"the vlm-r1-rec preset takes no options, got {sorted(options)}")
+    # VLM-R1's reward_funcs order: accuracy, then format
+    return ComponentReward([Component("accuracy", ranked=ranked), Component("format")],
+                           recipe=RecRecipe(), max_reward=2.0)  # fmt: skip
+
+
+class OvdRecipe:
+    """VLM-R1's open-vocabulary detection accuracy (`ovd_accuracy_batch`, by ``method``) and
+    format of a batch. Columns: ``accuracy``, ``format``.
+
+    Examples:
+        >>> OvdRecipe("odLength").terms(["x"], ["[]"], {}).columns["format"].tolist()
+        [0.0]
+    """
+
+    context: tuple[str, ...] = ()
+
+    def __init__(self, method: str) -> None:
+        if method not in OVD_METHODS:
+            raise ValueError(f"method must be one of {OVD_METHODS}, got {method!r}")
+        self.method = method
+
+    def terms(self, texts: list[str], ground_truths: list[Any], context: Any) -> Terms:
+        accuracy = ovd_accuracy_batch(texts, [str(g) for g in ground_truths], self.method)
+        return Terms({"accuracy": accuracy, "format": [ovd_format(t) for t in texts]})
+
+
+def vlmr1_ovd_reward(ranked: bool = False, method: str = "odLength") -> ComponentReward:
+    """The ``vlm-r1-ovd`` preset: VLM-R1's OVD accuracy (``method`` one of `OVD_METHODS`) and
+    format; ``ranked`` ranks the accuracy. O(1).
+
+    Examples:
+        >>> vlmr1_ovd_reward(method="od_ap").recipe.method
+        'od_ap'
+    """
+    # VLM-R1's reward_funcs order: accuracy, then format
+    return ComponentReward([Component("accuracy", ranked=ranked), Component("format")],
+                           recipe=OvdRecipe(method), max_reward=2.0)  # fmt: skip

@@ -1,0 +1,175 @@
+"""The Dr. Seg recipe: a batch of completions -> finished per-completion terms, in one pass.
+
+`DrSegRecipe.terms` reads the batch one way:
+
+1. `scan.scan_batch` parses every completion at once (tags, structure, looks, canonical answers
+   and their coordinates, the repeat check);
+2. the rows the scanner leaves (a non-canonical answer, a non-ASCII repeat check) are finished
+   by the readable rules (`parser.read_answer_released` / `parser.read_answer`,
+   `rules.non_repeat_problems`), which are also the spec the scanner is tested against;
+3. one Numba pass over the samples computes the accuracy metrics (`accuracy.accuracy_rows`).
+
+The result is a `Terms` of finished columns (structure, answer_items, look, x1..x3, non_repeat,
+VisionReasoner's accuracy, the answer and ground-truth counts) and each completion's problems.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from ...spec import Terms
+from . import scan as _scan
+from .accuracy import AccuracyConfig, accuracy_rows, check_compat, pack_rows
+from .inputs import packed_ground_truth
+from .parser import DEFAULT_MAX_CHARS, Problem, read_answer, read_answer_released
+from .prompt import LOOK_TO_CONFIRM, placeholder_phrases
+from .rules import (
+    non_repeat_problems,
+    placeholder_problem,
+    repeat_problem,
+    visionreasoner_non_repeat,
+)
+
+__all__ = ["DRSEG_COLUMNS", "NON_REPEAT_MODES", "DrSegRecipe"]
+
+#: Which non_repeat rule.
+NON_REPEAT_MODES = ("drseg", "visionreasoner")
+#: The columns `DrSegRecipe.terms` computes (``accuracy``: VisionReasoner's matched-cost
+#: accuracy, 0..3; ``num_pred`` / ``num_gt``: the answer's and the ground truth's counts).
+DRSEG_COLUMNS = ("structure", "answer_items", "look", "x1", "x2", "x3", "non_repeat", "accuracy",
+                 "num_pred", "num_gt")  # fmt: skip
+
+
+class DrSegRecipe:
+    """The Dr. Seg (and VisionReasoner) terms of a batch (see the module docs).
+
+    Args:
+        compat: how answers are read (`accuracy.COMPAT_MODES`; see `DrSegReward`).
+        non_repeat: ``"drseg"`` or ``"visionreasoner"`` (`NON_REPEAT_MODES`).
+        config: the accuracy thresholds (`AccuracyConfig`).
+        template: the prompt template whose placeholder phrases non_repeat rejects.
+        max_chars: completions longer than this score 0 everywhere (``too_long`` problem).
+
+    Complexity: O(total text + sum M N + matching).
+
+    Examples:
+        >>> gt = '[{"bbox_2d": [0, 0, 9, 9], "point_2d": [4, 4]}]'
+        >>> text = "<think><look>a</look></think><answer>" + gt + "</answer>"
+        >>> terms = DrSegRecipe().terms([text], [gt], {})
+        >>> [float(terms.columns[c][0]) for c in ("structure", "look", "x1", "x3")]
+        [1.0, 1.0, 1.0, 1.0]
+    """
+
+    context: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        *,
+        compat: str = "released",
+        non_repeat: str = "drseg",
+        config: AccuracyConfig | None = None,
+        template: str = LOOK_TO_CONFIRM,
+        max_chars: int = DEFAULT_MAX_CHARS,
+    ) -> None:
+        check_compat(compat)
+        if non_repeat not in NON_REPEAT_MODES:
+            raise ValueError(f"non_repeat must be one of {NON_REPEAT_MODES}, got {non_repeat!r}")
+        self.compat = compat
+        self.non_repeat = non_repeat
+        self.config = config or AccuracyConfig()
+        self.phrases = placeholder_phrases(template)
+        self.max_chars = max_chars
+
+    def terms(self, texts: list[str], ground_truths: list[Any], context: Any) -> Terms:
+        cfg = self.config
+        gt_arrays = []
+        for k, g in enumerate(ground_truths):
+            try:
+                gt_arrays.append(packed_ground_truth(g, cfg.max_objects))
+            except ValueError as e:
+                raise ValueError(f"ground_truth[{k}]: {e}") from None
+        found = _scan.scan_batch(
+            texts, max_chars=self.max_chars, max_objects=cfg.max_objects, phrases=self.phrases
+        )
+        probs: dict[int, list] = defaultdict(list)
+        for k in np.flatnonzero(found.num_records).tolist():
+            probs[k] = _scan.problems_of(found, k)
+        pred_rows, prow, pcount, mcount, plain = self._read_answers(texts, found, probs)
+        non_repeat = self._non_repeat(texts, found, probs)
+        gt_rows, grow, gcount = pack_rows(gt_arrays)
+        raw = accuracy_rows(pred_rows, prow, pcount, mcount, gt_rows, grow, gcount, cfg)
+        bad = ~np.isfinite(raw).all(axis=1)
+        for k in np.flatnonzero(bad).tolist():  # huge coordinates overflowed the arithmetic
+            raw[k, [0, 2, 3]] = 0.0
+            probs[k].append(Problem("non_finite", "the metrics overflowed (huge coordinates)"))
+        columns = {
+            "structure": found.structure,
+            "answer_items": found.answer_items,
+            "look": found.look,
+            "x1": raw[:, 0],
+            "x2": raw[:, 1],
+            "x3": raw[:, 2],
+            "non_repeat": non_repeat,
+            "accuracy": np.where(plain, raw[:, 3], 0.0),
+            "num_pred": np.maximum(mcount, 0),
+            "num_gt": gcount,
+        }
+        problems = [[str(x) for x in probs.get(k, ())] for k in range(len(texts))]
+        return Terms(columns, problems)
+
+    def _read_answers(self, texts, found, problems_by_k):
+        """Answer counts and object rows for every sample: the scanner's canonical answers,
+        the readable reader for the rest. Returns (pred_rows, prow, pcount, mcount, plain)."""
+        cfg = self.config
+        released = self.compat == "released"
+        answer_items = found.answer_items
+        canonical = found.canonical
+        pcount = np.where(canonical, found.num_kept, 0 if released else -1)
+        mcount = pcount.copy()
+        plain = canonical.copy()
+        prow = found.row.copy()
+        pred_rows = found.coords
+        extra_rows: list[np.ndarray] = []
+        extra_total = len(pred_rows)
+        for k in np.flatnonzero(found.status & _scan.NEEDS_ANSWER).tolist():
+            s, e = found.answer_span[k].tolist()
+            if released:
+                r = read_answer_released(texts[k][s:e], max_objects=cfg.max_objects)
+                answer_items[k] = r.answer_items
+                problems_by_k[k] += r.problems
+                mcount[k] = r.count
+                boxes, points, plain[k] = r.boxes, r.points, r.plain_numbers
+            else:
+                items, boxes, points, more, _ = read_answer(
+                    texts[k][s:e], strict=self.compat == "strict", max_objects=cfg.max_objects
+                )
+                answer_items[k] = items
+                problems_by_k[k] += more
+                plain[k] = boxes is not None
+            if boxes is not None:
+                pcount[k], prow[k] = len(boxes), extra_total
+                mcount[k] = len(boxes)
+                extra_rows.append(np.concatenate([boxes, points], axis=1))
+                extra_total += len(boxes)
+        if extra_rows:
+            pred_rows = np.concatenate([pred_rows, *extra_rows])
+        return pred_rows, prow, pcount, mcount, plain
+
+    def _non_repeat(self, texts, found, probs) -> np.ndarray:
+        if self.non_repeat == "visionreasoner":
+            return np.array([visionreasoner_non_repeat(t) for t in texts], np.float64)
+        non_repeat = (found.non_repeat[:, 0] == _scan.NR_OK).astype(np.float64)
+        for k in np.flatnonzero(found.non_repeat[:, 0] | found.status).tolist():
+            outcome, a, b = found.non_repeat[k].tolist()
+            if found.status[k] & _scan.NEEDS_NON_REPEAT:
+                nr = non_repeat_problems(texts[k], self.phrases)
+                non_repeat[k] = 0.0 if nr else 1.0
+                probs[k] += nr
+            elif outcome == _scan.NR_PLACEHOLDER:
+                probs[k].append(placeholder_problem(texts[k][a:b].lower()))
+            elif outcome == _scan.NR_REPEATED:
+                probs[k].append(repeat_problem(a))
+        return non_repeat
