@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from ..normalize import AutoCommitNormalizer, RankNormalizer
-from ..rewards import ComponentReward
-from ..rewards.recipes.drseg.reward import DrSegReward
+from ..normalize import AutoCommitNormalizer, LocalWindows, RankNormalizer
+from ..rewards.recipes.drseg.reward import LOGGED_KEYS, DrSegReward
+from ..rewards.spec import ComponentReward
 
 __all__ = [
     "SHARE_MODES",
@@ -36,10 +36,9 @@ __all__ = [
 SHARE_MODES = ("auto", "ray", "local")
 
 #: Per-sample numbers returned next to the score (all floats, so trainers can average them).
-LOGGED = ("format", "look", "non_repeat", "x1", "x2", "x3", "r1", "r2", "r3", "num_pred",
-          "num_problems")  # fmt: skip
+LOGGED = LOGGED_KEYS
 
-_cache: dict[str, DrSegReward | ComponentReward] = {}
+_cache: dict[str, ComponentReward] = {}
 _cache_lock = threading.Lock()
 
 
@@ -64,7 +63,7 @@ def shared_reward(
     ranked: bool | None = None,
     task_key: str | None = None,
     **thresholds: Any,
-) -> DrSegReward | ComponentReward:
+) -> ComponentReward:
     """The process's reward for this configuration, built on first use. Thread-safe.
 
     Without ``preset``: a `DrSegReward` (``strict``, ``weights`` and ``**thresholds`` as
@@ -95,49 +94,46 @@ def shared_reward(
         if reward is None:
             files = {"state_file": state_file, "resume_from": resume_from}
             use_ray = share == "ray" or (share == "auto" and _ray_running())
-            if preset is not None:
-                # the default actor name carries the configuration: every worker with the same
-                # settings shares one actor, a reward configured otherwise never does
-                actor = (
-                    actor_name
-                    or f"rankreward-{preset}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
-                )
-                reward = _preset_reward(preset, ranked, task_key, commit_every, use_ray,
-                                        actor if use_ray else None, files, strict, weights,
-                                        thresholds)  # fmt: skip
-                _cache[key] = reward
-                return reward
-            if use_ray:
-                from ..distributed import DEFAULT_ACTOR_NAME, RayRankNormalizer
-
-                name = actor_name or DEFAULT_ACTOR_NAME
-                normalizer: Any = RayRankNormalizer(name, commit_every=commit_every, **files)
-            else:
-                normalizer = AutoCommitNormalizer(RankNormalizer.paper(), commit_every, **files)
-            reward = DrSegReward(normalizer, weights, strict=strict, **thresholds)
+            options = dict(thresholds)
+            if strict is not None:
+                options["strict"] = strict
+            if weights is not None:
+                options["weights"] = weights
+            # a preset's default actor name carries the configuration: every worker with the
+            # same settings shares one actor, a reward configured otherwise never does
+            actor = actor_name
+            if use_ray and preset is not None and actor is None:
+                actor = f"rankreward-{preset}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
+            reward = _build(preset, ranked, task_key, commit_every, use_ray, actor, files, options)
             _cache[key] = reward
         return reward
 
 
-def _preset_reward(
-    name: str,
+def _build(
+    name: str | None,
     ranked: bool | None,
     task_key: str | None,
     commit_every: int,
     use_ray: bool,
     actor_name: str | None,
     files: dict[str, Any],
-    strict: bool | None,
-    weights: dict[str, float] | None,
     options: dict[str, Any],
 ) -> ComponentReward:
-    from ..rewards import LocalWindows, RayWindows, preset
+    """The reward of a configuration, its windows counted in samples (`LocalWindows`, or the
+    Ray host of them): the paper's `DrSegReward` keeps its three metrics in one window (a
+    normalizer, whose per-step files plain normalizers read), a preset one window per ranked
+    component."""
+    from ..distributed.ray_actor import DEFAULT_ACTOR_NAME, RayRankNormalizer, RayWindows
+    from ..rewards import preset
 
-    options = dict(options)
-    if strict is not None:
-        options["strict"] = strict
-    if weights is not None:
-        options["weights"] = weights
+    if name is None:
+        if use_ray:
+            normalizer: Any = RayRankNormalizer(
+                actor_name or DEFAULT_ACTOR_NAME, commit_every=commit_every, **files
+            )
+        else:
+            normalizer = AutoCommitNormalizer(RankNormalizer.paper(), commit_every, **files)
+        return DrSegReward(normalizer, **options)
     if use_ray:
         windows: Any = RayWindows(str(actor_name), commit_every=commit_every, **files)
     else:
@@ -146,7 +142,7 @@ def _preset_reward(
 
 
 def score_rows(
-    reward: DrSegReward | ComponentReward,
+    reward: ComponentReward,
     texts: list[str],
     ground_truths: list[Any],
     columns: dict[str, list[Any]] | None = None,
@@ -155,25 +151,22 @@ def score_rows(
     stage: bool = True,
 ) -> list[dict[str, float]]:
     """Score a batch and return one flat ``{score_key: total, component: value, ...}`` dict
-    per sample (the form verl and EasyR1 log). ``columns`` are per-sample dataset columns: a
-    preset reads its ``task_key`` and context columns there. A preset's component that does
-    not apply to a sample is NaN in its row; a sample where *no* component applies raises
-    ``ValueError`` (these trainers have no way to leave a sample out). O(the reward's cost).
+    per sample (the form verl and EasyR1 log; the keys are the reward's `logged_keys`).
+    ``columns`` are per-sample dataset columns: a preset reads its ``task_key`` and context
+    columns there. A component that does not apply to a sample is NaN in its row; a sample
+    where *no* component applies raises ``ValueError`` (these trainers have no way to leave a
+    sample out). O(the reward's cost).
     """
     columns = columns or {}
-    if isinstance(reward, ComponentReward):
-        tasks = reward.tasks_from(columns)
-        breakdown = reward.score(texts, ground_truths, tasks, context=columns, stage=stage)
-        names = reward.logged_keys
-        empty = np.flatnonzero(np.isnan(breakdown["reward"]))
-        if len(empty):
-            raise ValueError(
-                f"no component of the reward applies to sample {int(empty[0])} (of "
-                f"{len(empty)}): this trainer cannot leave a sample out of the advantage"
-            )
-    else:
-        breakdown = reward.score(texts, ground_truths, stage=stage)
-        names = list(LOGGED)
+    tasks = reward.tasks_from(columns)
+    breakdown = reward.score(texts, ground_truths, tasks, context=columns, stage=stage)
+    empty = np.flatnonzero(np.isnan(breakdown["reward"]))
+    if len(empty):
+        raise ValueError(
+            f"no component of the reward applies to sample {int(empty[0])} (of "
+            f"{len(empty)}): this trainer cannot leave a sample out of the advantage"
+        )
+    names = reward.logged_keys
     return [breakdown_row(breakdown, i, score_key, names) for i in range(len(texts))]
 
 

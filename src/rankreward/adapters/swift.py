@@ -44,9 +44,8 @@ from typing import Any
 
 import numpy as np
 
-from ..rewards.recipes.drseg.reward import DrSegReward
 from ._shared import ablation_from_env
-from .trl import DrSegRewardFunctions, PresetRewardFunctions, RankNormalizerCallback
+from .trl import RankNormalizerCallback, RewardFunctions, trl_reward
 
 __all__ = ["CALLBACK_NAME", "REWARD_NAMES", "register", "reset", "shared_functions"]
 
@@ -56,35 +55,15 @@ REWARD_NAMES = ("drseg", "drseg_format", "drseg_look", "drseg_accuracy", "drseg_
 CALLBACK_NAME = "rankreward"
 
 _lock = threading.Lock()
-_functions: DrSegRewardFunctions | PresetRewardFunctions | None = None
+_functions: RewardFunctions | None = None
 _last_step: int | None = None
 
 
-def _reward_from_env(env: dict[str, str]) -> DrSegReward:
-    from ..distributed import DistributedRankNormalizer
-    from ..normalize import RankNormalizer
-
-    options = ablation_from_env(env)
-    return DrSegReward(DistributedRankNormalizer(RankNormalizer.paper()), **options)
-
-
-def _preset_from_env(env: dict[str, str], key: str) -> PresetRewardFunctions:
-    from ..rewards import LocalWindows, preset
-    from .trl import distributed_window
-
-    name = env["RANKREWARD_PRESET"]
-    ranked = env.get("RANKREWARD_RANKED") or None
-    reward = preset(name, None if ranked is None else ranked in ("1", "true", "yes"),
-                    windows=LocalWindows(distributed_window))  # fmt: skip
-    return PresetRewardFunctions(reward, prefix=name.replace("-", "_"), ground_truth_key=key)
-
-
-def shared_functions(
-    env: dict[str, str] | None = None,
-) -> DrSegRewardFunctions | PresetRewardFunctions:
-    """The process's reward functions (Dr. Seg, or the ``RANKREWARD_PRESET`` recipe), built
-    on first use from ``RANKREWARD_*`` variables; every registered reward class and the
-    callback use this one object. O(1).
+def shared_functions(env: dict[str, str] | None = None) -> RewardFunctions:
+    """The process's reward functions (Dr. Seg, or the ``RANKREWARD_PRESET`` recipe with
+    ``RANKREWARD_RANKED``), built on first use from ``RANKREWARD_*`` variables (`trl_reward`:
+    windows shared across data-parallel ranks); every registered reward class and the callback
+    use this one object. O(1).
 
     Examples:
         >>> reset(); shared_functions({}).ground_truth_key
@@ -95,10 +74,15 @@ def shared_functions(
         if _functions is None:
             env = dict(os.environ if env is None else env)
             key = env.get("RANKREWARD_GROUND_TRUTH_KEY") or "solution"
-            if env.get("RANKREWARD_PRESET"):
-                _functions = _preset_from_env(env, key)
-            else:
-                _functions = DrSegRewardFunctions(_reward_from_env(env), ground_truth_key=key)
+            name = env.get("RANKREWARD_PRESET") or None
+            ranked = env.get("RANKREWARD_RANKED") or None
+            # the paper's ablation switches are DrSegReward's options; a preset takes its own
+            options = ablation_from_env(env) if name is None else {}
+            reward = trl_reward(
+                name, None if ranked is None else ranked in ("1", "true", "yes"), **options
+            )
+            prefix = (name or "drseg").replace("-", "_")
+            _functions = RewardFunctions(reward, prefix=prefix, ground_truth_key=key)
         return _functions
 
 
@@ -184,12 +168,10 @@ def register() -> None:
     from swift.callbacks import callbacks_map
     from swift.rewards import ORM, orms
 
-    names = {name: name.removeprefix("drseg_") if name != "drseg" else None
-             for name in REWARD_NAMES}  # fmt: skip
     functions = shared_functions()
-    if isinstance(functions, PresetRewardFunctions):  # the recipe's names instead of Dr. Seg's
-        names = {os.environ["RANKREWARD_PRESET"]: None}
-        names.update({f"{functions.prefix}_{c.name}": c.name for c in functions.reward.components})
+    # the whole reward under its name, each part as <prefix>_<part> (Dr. Seg: REWARD_NAMES)
+    names: dict[str, str | None] = {os.environ.get("RANKREWARD_PRESET") or "drseg": None}
+    names.update({f"{functions.prefix}_{part}": part for part in functions.reward.parts})
     for name, part in names.items():
         if name not in orms or getattr(orms[name], "__name__", "") != f"{name}_orm":
             orms[name] = _reward_class(name, ORM, part)

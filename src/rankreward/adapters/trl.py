@@ -29,8 +29,8 @@ import numpy as np
 
 from ..distributed import DistributedRankNormalizer
 from ..normalize import AutoCommitNormalizer, RankNormalizer
-from ..rewards import ComponentReward
 from ..rewards.recipes.drseg.reward import DrSegReward
+from ..rewards.spec import ComponentReward
 from ..text import completion_text
 
 __all__ = [
@@ -38,20 +38,15 @@ __all__ = [
     "DrSegRewardFunctions",
     "PresetRewardFunctions",
     "RankNormalizerCallback",
+    "RewardFunctions",
     "async_drseg_reward",
     "drseg_reward_funcs",
     "preset_reward_funcs",
+    "trl_reward",
 ]
 
 #: File name of the normalizer state inside each checkpoint directory.
 STATE_FILE = "rankreward_normalizer.npz"
-
-_PARTS = {
-    "format": ("structure", "answer_items"),
-    "look": ("look",),
-    "accuracy": ("r1", "r2", "r3"),
-    "non_repeat": ("non_repeat",),
-}
 
 
 class _OncePerBatch:
@@ -100,71 +95,26 @@ class _OncePerBatch:
         return b
 
 
-class DrSegRewardFunctions(_OncePerBatch):
-    """The shared state behind the four TRL reward functions (see `drseg_reward_funcs`).
+class RewardFunctions(_OncePerBatch):
+    """The shared state behind a reward's TRL reward functions: one function per part of the
+    reward (`ComponentReward.parts`: each component of a preset; the paper's format, look,
+    accuracy and non_repeat for `DrSegReward`), scoring each batch once (see the module docs).
+    TRL logs each function as ``rewards/<prefix>_<part>``; their sum is the reward.
+
+    Args:
+        reward: the reward (default: the paper's, with its window shared across data-parallel
+            processes by `DistributedRankNormalizer`).
+        prefix: the functions' name prefix and the logged metrics' folder (default ``drseg``).
+        ground_truth_key: the dataset column holding the ground truth.
 
     Examples:
-        >>> shared = DrSegRewardFunctions()
+        >>> shared = RewardFunctions()
         >>> fmt = shared.function("format")
         >>> fmt(["<think><look>a</look></think><answer>[]</answer>"],
         ...     solution=['[{"bbox_2d": [0, 0, 9, 9], "point_2d": [4, 4]}]'])
         [1.0]
-    """
-
-    def __init__(self, reward: DrSegReward | None = None, *, ground_truth_key: str = "solution"):
-        super().__init__(ground_truth_key)
-        if reward is None:
-            # Under accelerate/torchrun each process scores its own completions; the wrapper
-            # all-gathers raw metrics so every rank ranks against one window.
-            reward = DrSegReward(DistributedRankNormalizer(RankNormalizer.paper()))
-        self.reward = reward
-
-    def _score(self, texts: tuple[str, ...], gt: Sequence[Any], kwargs: dict) -> dict[str, Any]:
-        return self.reward.score(texts, gt)
-
-    def _log(self, b: dict[str, Any], kwargs: dict) -> None:
-        log_metric: Callable[[str, float], None] | None = kwargs.get("log_metric")
-        if log_metric is not None:
-            for name in ("x1", "x2", "x3", "r1", "r2", "r3", "num_pred", "num_problems"):
-                log_metric(f"drseg/{name}", float(np.mean(b[name])) if len(b[name]) else 0.0)
-        log_extra = kwargs.get("log_extra")
-        if log_extra is not None:  # this call's problems, from its own result
-            log_extra("drseg_problems", ["; ".join(p) for p in b["problems"]])
-
-    def function(self, part: str) -> Callable[..., list[float]]:
-        """A TRL reward function returning one component (weighted) per completion."""
-        names = _PARTS[part]
-        weights = self.reward.weights
-
-        def reward_func(completions: Sequence[Any], **kwargs: Any) -> list[float]:
-            b = self.breakdown(completions, part, **kwargs)
-            if part == "accuracy":  # ranked, raw or the baseline's accuracy, weights applied
-                return [float(x) for x in b["accuracy"]]
-            total = np.zeros(len(completions))
-            for n in names:
-                total = total + weights[n] * b[n]
-            return [float(x) for x in total]
-
-        reward_func.__name__ = f"drseg_{part}"
-        reward_func.__qualname__ = reward_func.__name__
-        return reward_func
-
-    def all(self) -> list[Callable[..., list[float]]]:
-        return [self.function(part) for part in _PARTS]
-
-
-def distributed_window() -> DistributedRankNormalizer:
-    """One component's paper window, shared by every data-parallel rank (all-gathered)."""
-    return DistributedRankNormalizer(RankNormalizer.paper(num_metrics=1))
-
-
-class PresetRewardFunctions(_OncePerBatch):
-    """One TRL reward function per component of a recipe preset, sharing one scoring per
-    batch (see `preset_reward_funcs`).
-
-    Examples:
         >>> from rankreward.rewards import preset
-        >>> shared = PresetRewardFunctions(preset("perception-r1"), prefix="pr1")
+        >>> shared = RewardFunctions(preset("perception-r1"), prefix="pr1")
         >>> [f.__name__ for f in shared.all()]
         ['pr1_grounding', 'pr1_format']
         >>> text = "<|box_start|>(0,0),(10,10)<|box_end|>"
@@ -173,9 +123,17 @@ class PresetRewardFunctions(_OncePerBatch):
     """
 
     def __init__(
-        self, reward: ComponentReward, *, prefix: str = "", ground_truth_key: str = "solution"
+        self,
+        reward: ComponentReward | None = None,
+        *,
+        prefix: str = "drseg",
+        ground_truth_key: str = "solution",
     ) -> None:
         super().__init__(ground_truth_key)
+        if reward is None:
+            # Under accelerate/torchrun each process scores its own completions; the wrapper
+            # all-gathers raw metrics so every rank ranks against one window.
+            reward = DrSegReward(DistributedRankNormalizer(RankNormalizer.paper()))
         self.reward = reward
         self.prefix = prefix
 
@@ -184,33 +142,70 @@ class PresetRewardFunctions(_OncePerBatch):
 
     def _log(self, b: dict[str, Any], kwargs: dict) -> None:
         log_metric: Callable[[str, float], None] | None = kwargs.get("log_metric")
-        if log_metric is None:
-            return
-        for c in self.reward.components:
-            if c.ranked:  # the raw value behind a ranked component (its rank is the function)
-                values = b[c.name][np.isfinite(b[c.name])]
-                if len(values):
-                    log_metric(f"{self.prefix}/{c.name}_raw", float(values.mean()))
+        if log_metric is not None:
+            for name, value in self.reward.metrics(b, self.prefix).items():
+                log_metric(name, value)
+        log_extra = kwargs.get("log_extra")
+        if log_extra is not None:  # this call's problems, from its own result
+            log_extra(f"{self.prefix}_problems", ["; ".join(p) for p in b["problems"]])
 
-    def function(self, name: str) -> Callable[..., list[float | None]]:
-        """A TRL reward function returning component ``name`` (weight applied, its rank when
+    def function(self, part: str) -> Callable[..., list[float | None]]:
+        """A TRL reward function returning part ``part`` (weights applied, its rank when
         ranked) per completion, ``None`` where it does not apply."""
-        component = next((c for c in self.reward.components if c.name == name), None)
-        if component is None:
-            names = [c.name for c in self.reward.components]
-            raise ValueError(f"no component {name!r}; the reward has {names}")
-        key = name + "_rank" if component.ranked else name
+        if part not in self.reward.parts:
+            raise ValueError(f"no part {part!r}; the reward has {self.reward.parts}")
 
         def reward_func(completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
-            values = self.breakdown(completions, name, **kwargs)[key]
-            return [None if np.isnan(v) else float(component.weight * v) for v in values]
+            values = self.reward.part_values(self.breakdown(completions, part, **kwargs), part)
+            return [None if np.isnan(v) else float(v) for v in values]
 
-        reward_func.__name__ = f"{self.prefix}_{name}" if self.prefix else name
+        reward_func.__name__ = f"{self.prefix}_{part}" if self.prefix else part
         reward_func.__qualname__ = reward_func.__name__
         return reward_func
 
     def all(self) -> list[Callable[..., list[float | None]]]:
-        return [self.function(c.name) for c in self.reward.components]
+        return [self.function(part) for part in self.reward.parts]
+
+
+#: Former names of `RewardFunctions` (one class now serves every reward).
+DrSegRewardFunctions = RewardFunctions
+PresetRewardFunctions = RewardFunctions
+
+
+def distributed_window() -> DistributedRankNormalizer:
+    """One component's paper window, shared by every data-parallel rank (all-gathered)."""
+    return DistributedRankNormalizer(RankNormalizer.paper(num_metrics=1))
+
+
+def trl_reward(
+    preset: str | None = None,
+    ranked: bool | None = None,
+    *,
+    distributed: bool = True,
+    **options: Any,
+) -> ComponentReward:
+    """The reward TRL's and ms-swift's functions share: the paper's `DrSegReward` (``preset``
+    ``None``) or a recipe preset, its windows shared by every data-parallel rank with
+    ``distributed`` (`DistributedRankNormalizer`; then ``task_key`` is not supported, since
+    ranks would enter different collectives). ``options`` go to the reward. O(1).
+
+    Examples:
+        >>> type(trl_reward()).__name__, type(trl_reward("seg-zero")).__name__
+        ('DrSegReward', 'ComponentReward')
+    """
+    from ..rewards import LocalWindows
+    from ..rewards import preset as build_preset
+
+    if preset is None:
+        if ranked is not None:
+            raise ValueError("ranked applies to presets: pass preset=... too")
+        window = DistributedRankNormalizer(RankNormalizer.paper()) if distributed else None
+        return DrSegReward(window, **options)
+    if distributed:
+        if options.get("task_key") is not None:
+            raise ValueError("task_key needs distributed=False (per-task windows differ by rank)")
+        options["windows"] = LocalWindows(distributed_window)
+    return build_preset(preset, ranked, **options)
 
 
 def preset_reward_funcs(
@@ -224,23 +219,16 @@ def preset_reward_funcs(
     """A recipe preset as TRL reward functions, one per component (TRL logs each as
     ``rewards/<preset>_<component>``; their sum is the preset's reward), and the reward
     itself (pass it to `RankNormalizerCallback`). With ``distributed`` every data-parallel rank
-    ranks against the same windows (`DistributedRankNormalizer`; then ``task_key`` is not
-    supported, since ranks would enter different collectives). ``options`` go to `preset`.
+    ranks against the same windows (see `trl_reward`). ``options`` go to `preset`.
 
     Examples:
         >>> funcs, reward = preset_reward_funcs("seg-zero", ranked=True)
         >>> [f.__name__ for f in funcs][:3]
         ['seg_zero_iou', 'seg_zero_thinking_format', 'seg_zero_segmentation_format']
     """
-    from ..rewards import LocalWindows, preset
-
-    if distributed:
-        if options.get("task_key") is not None:
-            raise ValueError("task_key needs distributed=False (per-task windows differ by rank)")
-        options["windows"] = LocalWindows(distributed_window)
-    reward = preset(name, ranked, **options)
+    reward = trl_reward(name, ranked, distributed=distributed, **options)
     prefix = name.replace("-", "_")
-    functions = PresetRewardFunctions(reward, prefix=prefix, ground_truth_key=ground_truth_key)
+    functions = RewardFunctions(reward, prefix=prefix, ground_truth_key=ground_truth_key)
     return functions.all(), reward
 
 
@@ -260,7 +248,7 @@ def drseg_reward_funcs(
         >>> [f(["<think><look>a</look></think><answer>[]</answer>"], solution=gt)[0] for f in funcs]
         [1.0, 1.0, 3.0, 1.0]
     """
-    return DrSegRewardFunctions(reward, ground_truth_key=ground_truth_key).all()
+    return RewardFunctions(reward, ground_truth_key=ground_truth_key).all()
 
 
 def async_drseg_reward(
@@ -308,8 +296,8 @@ class RankNormalizerCallback(_callback_base()):  # type: ignore[misc]
     """Commits the reward's normalizer once per optimizer step and checkpoints its state.
 
     Args:
-        reward: the `DrSegReward` (or anything with ``commit`` and a ``normalizer``, or with
-            ``commit``, ``save`` and ``load`` such as a `rankreward.rewards` preset) to drive.
+        reward: the reward to drive (a `rankreward.rewards.ComponentReward`: `DrSegReward` or
+            a preset; anything with ``commit``, ``save`` and ``load``).
         resume_from: a checkpoint directory to restore the normalizer from at train start;
             by default the trainer's ``resume_from_checkpoint`` argument is not visible to
             callbacks, so pass the same path here (``examples/trl_drseg.py`` does).
@@ -336,13 +324,8 @@ class RankNormalizerCallback(_callback_base()):  # type: ignore[misc]
                 raise FileNotFoundError(
                     f"{path} is missing: this checkpoint was not written with {self.writer}"
                 )
-            self._state().load(path)
+            self.reward.load(path)
         return control
-
-    def _state(self) -> Any:
-        """What holds the windows: the reward's normalizer, or the reward itself
-        (`rankreward.rewards.ComponentReward` keeps one window per component)."""
-        return getattr(self.reward, "normalizer", self.reward)
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.reward.commit():
@@ -353,5 +336,5 @@ class RankNormalizerCallback(_callback_base()):  # type: ignore[misc]
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         folder.mkdir(parents=True, exist_ok=True)
         if getattr(state, "is_world_process_zero", True):
-            self._state().save(folder / STATE_FILE)
+            self.reward.save(folder / STATE_FILE)
         return control

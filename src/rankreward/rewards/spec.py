@@ -428,6 +428,32 @@ class ComponentReward(LockFreePickle):
         return int(self.windows.commit())
 
     @property
+    def parts(self) -> list[str]:
+        """The parts a trainer shows as separate reward functions (TRL, ms-swift): here one
+        per component; their sum is the reward."""
+        return [c.name for c in self.components]
+
+    def part_values(self, breakdown: Mapping[str, Any], part: str) -> np.ndarray:
+        """Part ``part`` of a `score` breakdown, weight applied (its rank when ranked), NaN
+        where it does not apply. O(B)."""
+        component = next((c for c in self.components if c.name == part), None)
+        if component is None:
+            raise ValueError(f"no component {part!r}; the reward has {self.parts}")
+        key = part + "_rank" if component.ranked else part
+        return component.weight * np.asarray(breakdown[key], np.float64)
+
+    def metrics(self, breakdown: Mapping[str, Any], prefix: str) -> dict[str, float]:
+        """Batch means a trainer logs beside the parts: the raw value behind each ranked
+        component, as ``<prefix>/<name>_raw`` (over the samples it applies to). O(B)."""
+        out = {}
+        for c in self.components:
+            if c.ranked:  # the raw value behind a ranked component (its rank is the part)
+                values = breakdown[c.name][np.isfinite(breakdown[c.name])]
+                if len(values):
+                    out[f"{prefix}/{c.name}_raw"] = float(values.mean())
+        return out
+
+    @property
     def logged_keys(self) -> list[str]:
         """The per-sample keys of `score` a trainer logs: each component, and its rank."""
         keys = []

@@ -11,7 +11,7 @@ the step; the step's values join them at `commit`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -36,6 +36,9 @@ __all__ = [
 COMPONENTS = ("structure", "answer_items", "look", "r1", "r2", "r3", "non_repeat")
 #: The largest value of each component (answer items score 0..2, the rest 0..1).
 COMPONENT_MAX = {name: 2.0 if name == "answer_items" else 1.0 for name in COMPONENTS}
+#: The per-sample keys of `DrSegReward.score` a trainer logs.
+LOGGED_KEYS = ("format", "look", "non_repeat", "x1", "x2", "x3", "r1", "r2", "r3", "num_pred",
+               "num_problems")  # fmt: skip
 #: What the accuracy part of the reward is.
 ACCURACY_MODES = ("ranked", "raw", "visionreasoner")
 #: The window the ranked accuracy metrics share in `DrSegReward`.
@@ -239,7 +242,13 @@ class DrSegReward(ComponentReward):
         self.__name__ = "drseg_reward"  # TRL logs reward functions by __name__
 
     def score(
-        self, completions: Sequence[Any], ground_truth: Sequence[Any], *, stage: bool = True
+        self,
+        completions: Sequence[Any],
+        ground_truth: Sequence[Any],
+        tasks: Sequence[Any] | None = None,
+        context: Mapping[str, Sequence[Any]] | None = None,
+        *,
+        stage: bool = True,
     ) -> dict[str, Any]:
         """Parse, measure and rank a batch; stages the raw metrics (ranked accuracy). Returns
         this call's breakdown: per-sample arrays (``reward``, every component, ``format``,
@@ -247,7 +256,8 @@ class DrSegReward(ComponentReward):
 
         ``stage=False`` ranks against the window without staging anything: validation
         batches scored on the training distribution, never entering it.
-        O(total text + sum M N + matching)."""
+        ``tasks`` and ``context`` are accepted for the framework's call form; the paper's reward
+        keeps one window and reads no other column. O(total text + sum M N + matching)."""
         with self._lock:
             out = super().score(completions, ground_truth, stage=stage)
             terms, w = out["terms"], self.weights
@@ -299,8 +309,34 @@ class DrSegReward(ComponentReward):
     @property
     def logged_keys(self) -> list[str]:
         """The per-sample keys of `score` a trainer logs."""
-        return ["format", "look", "non_repeat", "x1", "x2", "x3", "r1", "r2", "r3", "num_pred",
-                "num_problems"]  # fmt: skip
+        return list(LOGGED_KEYS)
+
+    #: The reward functions a trainer shows (TRL logs each): the paper's four parts.
+    PARTS: ClassVar[dict[str, tuple[str, ...]]] = {"format": ("structure", "answer_items"), "look": ("look",), "accuracy": ("accuracy",),
+             "non_repeat": ("non_repeat",)}  # fmt: skip
+
+    @property
+    def parts(self) -> list[str]:
+        """format, look, accuracy, non_repeat: the paper's parts; their sum is the reward."""
+        return list(self.PARTS)
+
+    def part_values(self, breakdown: Mapping[str, Any], part: str) -> np.ndarray:
+        """Part ``part`` of a `score` breakdown, weights applied (``accuracy``: the ranked,
+        raw or baseline accuracy as the reward sums it). O(B)."""
+        if part == "accuracy":
+            return np.asarray(breakdown["accuracy"], np.float64)
+        total = np.zeros(len(breakdown["reward"]))
+        for name in self.PARTS[part]:
+            total = total + self.weights[name] * breakdown[name]
+        return total
+
+    def metrics(self, breakdown: Mapping[str, Any], prefix: str = "drseg") -> dict[str, float]:
+        """Batch means a trainer logs beside the parts: x1..x3, r1..r3, answer counts and
+        problems, as ``<prefix>/<name>``. O(B)."""
+        return {
+            f"{prefix}/{name}": float(np.mean(breakdown[name])) if len(breakdown[name]) else 0.0
+            for name in ("x1", "x2", "x3", "r1", "r2", "r3", "num_pred", "num_problems")
+        }
 
     def means(self, breakdown: Mapping[str, Any] | None = None) -> dict[str, float]:
         """Mean of every numeric component of ``breakdown`` (default: the last call's), for
