@@ -70,8 +70,9 @@ def grounding_box(text: str) -> tuple[list[float], bool]:
 
 def grounding_iou(text: str, solution: str) -> tuple[float, bool]:
     """Perception-R1's IoU (its reward is the square) and whether the completion had a box.
-    Raises ``ZeroDivisionError`` where the published code does (both boxes of zero area).
-    O(len(text)).
+    Where the published code divides by a zero union (an inverted box whose negative area
+    cancels the solution's) and so crashes the training step, this scores 0: model output
+    never makes a reward raise. O(len(text)).
 
     Examples:
         >>> grounding_iou("<|box_start|>(0,0),(10,10)<|box_end|>", "[0, 0, 10, 20]")
@@ -83,6 +84,8 @@ def grounding_iou(text: str, solution: str) -> tuple[float, bool]:
     right, bottom = min(box[2], gt[2]), min(box[3], gt[3])
     inter = max(0, right - left) * max(0, bottom - top)
     union = (box[2] - box[0]) * (box[3] - box[1]) + (gt[2] - gt[0]) * (gt[3] - gt[1]) - inter
+    if union == 0:  # the published code raises ZeroDivisionError here
+        return 0.0, found
     return inter / union, found
 
 

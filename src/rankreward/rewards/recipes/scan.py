@@ -502,7 +502,7 @@ def _grounding_one(t, lo, hi, g, glo, ghi, out):
     inter = _pymax(0.0, right - left) * _pymax(0.0, bottom - top)
     union = (box[2] - box[0]) * (box[3] - box[1]) + (gt[2] - gt[0]) * (gt[3] - gt[1]) - inter
     if union == 0:
-        return  # the published code raises ZeroDivisionError: the Python path does too
+        return  # the published code raises ZeroDivisionError: the Python path scores it 0
     out[1] = inter / union
     out[2] = 1.0 if found else 0.0
     fmt = hi > lo and (t[lo] == 60 or t[lo] == 62)  # "<" ">"
