@@ -61,10 +61,7 @@ class Terms:
     def __post_init__(self) -> None:
         # a recipe may give plain lists (None: not applicable); arrays pass through untouched
         self.columns = {
-            k: v
-            if isinstance(v, np.ndarray)
-            else np.array([np.nan if x is None else x for x in v], np.float64)
-            for k, v in self.columns.items()
+            k: v if isinstance(v, np.ndarray) else _float_values(v) for k, v in self.columns.items()
         }
 
 
@@ -148,12 +145,16 @@ class Component:
         return self.window or self.name
 
 
+def _float_values(raw: Any) -> np.ndarray:
+    """Per-sample values as float64, ``None`` -> NaN (a float array is not copied)."""
+    if isinstance(raw, np.ndarray) and raw.dtype.kind == "f":
+        return raw.astype(np.float64, copy=False)
+    return np.array([np.nan if v is None else v for v in raw], dtype=np.float64)
+
+
 def _as_column(raw: Any, n: int, what: str) -> np.ndarray:
     """One term's per-sample values as float64 (``None`` -> NaN), checked: ``n`` long, no inf."""
-    if isinstance(raw, np.ndarray) and raw.dtype.kind == "f":
-        values = raw.astype(np.float64, copy=False)
-    else:
-        values = np.array([np.nan if v is None else v for v in raw], dtype=np.float64)
+    values = _float_values(raw)
     if values.shape != (n,):
         raise ValueError(f"{what} returned {values.shape}, not ({n},)")
     if np.isinf(values).any():

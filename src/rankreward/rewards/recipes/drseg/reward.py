@@ -57,8 +57,8 @@ def _setup(
     config: AccuracyConfig | None = None,
     max_chars: int = DEFAULT_MAX_CHARS,
     **thresholds: Any,
-) -> tuple[DrSegRecipe, dict[str, float], dict[str, Any]]:
-    """The recipe, the weights and the settings of a Dr. Seg reward, options checked."""
+) -> tuple[DrSegRecipe, dict[str, float]]:
+    """The recipe and the weights of a Dr. Seg reward, options checked."""
     if strict is not None:  # the older switch: strict=True/False
         compat = "strict" if strict else "lenient"
     check_compat(compat)
@@ -77,9 +77,7 @@ def _setup(
     recipe = DrSegRecipe(
         compat=compat, non_repeat=non_repeat, config=cfg, template=template, max_chars=max_chars
     )
-    settings = dict(compat=compat, look=look, accuracy=accuracy, non_repeat=non_repeat,
-                    template=template, config=cfg, max_chars=max_chars)  # fmt: skip
-    return recipe, w, settings
+    return recipe, w
 
 
 def _components(w: Mapping[str, float], accuracy: str, window: str | None) -> list[Component]:
@@ -118,12 +116,10 @@ def drseg_reward(ranked: bool = True, **options: Any) -> ComponentReward:
         ['structure', 'answer_items', 'look', 'x1', 'x2', 'x3', 'non_repeat']
     """
     options.pop("accuracy", None)
-    recipe, w, settings = _setup(options.pop("weights", None),
-                                 accuracy="ranked" if ranked else "raw", **options)  # fmt: skip
+    accuracy = "ranked" if ranked else "raw"
+    recipe, w = _setup(options.pop("weights", None), accuracy=accuracy, **options)
     return ComponentReward(
-        _components(w, settings["accuracy"], None),
-        recipe=recipe,
-        max_reward=_max_reward(w, settings["accuracy"]),
+        _components(w, accuracy, None), recipe=recipe, max_reward=_max_reward(w, accuracy)
     )
 
 
@@ -136,7 +132,7 @@ def visionreasoner_reward(ranked: bool = False, **options: Any) -> ComponentRewa
         >>> [c.name for c in visionreasoner_reward().components]
         ['structure', 'answer_items', 'non_repeat', 'accuracy']
     """
-    recipe, w, _ = _setup(options.pop("weights", None), look=False, accuracy="visionreasoner",
+    recipe, w = _setup(options.pop("weights", None), look=False, accuracy="visionreasoner",
                           non_repeat="visionreasoner", **options)  # fmt: skip
     parts = [Component("structure", weight=w["structure"]),
              Component("answer_items", weight=w["answer_items"]),
@@ -213,7 +209,7 @@ class DrSegReward(ComponentReward):
         max_chars: int = DEFAULT_MAX_CHARS,
         **thresholds: Any,
     ) -> None:
-        recipe, w, settings = _setup(weights, compat=compat, look=look, accuracy=accuracy,
+        recipe, w = _setup(weights, compat=compat, look=look, accuracy=accuracy,
                                      non_repeat=non_repeat, template=template, strict=strict,
                                      config=config, max_chars=max_chars, **thresholds)  # fmt: skip
         self.normalizer = normalizer if normalizer is not None else RankNormalizer.paper()
@@ -227,19 +223,42 @@ class DrSegReward(ComponentReward):
             windows=LocalWindows(windows={f"/{ACCURACY_WINDOW}": self.normalizer}),
             max_reward=_max_reward(w, accuracy),
         )
+        self.recipe: DrSegRecipe = recipe
         self.weights = w
-        self.config = settings["config"]
-        self.compat = settings["compat"]
-        self.strict = self.compat != "lenient"
         self.look = look
         self.accuracy = accuracy
-        self.non_repeat = non_repeat
         self.template = template
-        self.phrases = recipe.phrases
-        self.max_chars = max_chars
         self.last_breakdown: dict[str, Any] = {}
         self.last_problems: list[list[str]] = []
         self.__name__ = "drseg_reward"  # TRL logs reward functions by __name__
+
+    # the reading settings live in the recipe; these read them there
+    @property
+    def config(self) -> AccuracyConfig:
+        """The accuracy thresholds (`AccuracyConfig`)."""
+        return self.recipe.config
+
+    @property
+    def compat(self) -> str:
+        """How answers are read (``released``, ``strict`` or ``lenient``)."""
+        return self.recipe.compat
+
+    @property
+    def strict(self) -> bool:
+        return self.recipe.compat != "lenient"
+
+    @property
+    def non_repeat(self) -> str:
+        return self.recipe.non_repeat
+
+    @property
+    def phrases(self) -> tuple[str, ...]:
+        """The placeholder phrases non_repeat rejects (from ``template``)."""
+        return self.recipe.phrases
+
+    @property
+    def max_chars(self) -> int:
+        return self.recipe.max_chars
 
     def score(
         self,
