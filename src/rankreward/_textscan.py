@@ -1,4 +1,4 @@
-"""Text-scanning kernels shared by the batch scanners (``drseg.scan``, ``rewards.kernels``).
+"""Text-scanning kernels shared by the recipes' batch scanners (``recipes/*/scan.py``).
 
 A batch of texts becomes one flat array of code points (`characters`: Latin-1 bytes when they
 fit, else UTF-32) with per-text offsets; the Numba functions here read that array between two
@@ -12,8 +12,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["POW10", "at", "characters", "codes", "find", "isspace", "json_number",
-           "skip_json_space", "skip_spaces", "structure_ok_at"]  # fmt: skip
+__all__ = ["MAX_EXACT_COORDINATE", "POW10", "at", "characters", "codes", "digits", "find",
+           "isspace", "json_number", "pymax", "pymin", "skip_json_space", "skip_spaces",
+           "structure_ok_at"]  # fmt: skip
 
 
 def codes(s: str) -> np.ndarray:
@@ -24,6 +25,9 @@ def codes(s: str) -> np.ndarray:
 T_THINK, T_ANSWER = codes("<think>"), codes("<answer>")
 T_END_THINK, T_END_ANSWER = codes("</think>"), codes("</answer>")
 POW10 = np.array([10.0**k for k in range(23)])
+#: The recipe scanners send larger numbers to the Python path (their squares must stay exact
+#: in float64).
+MAX_EXACT_COORDINATE = 1e6
 
 
 def characters(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -174,3 +178,29 @@ def json_number(t, p, e, max_coordinate):
     if abs(v) > max_coordinate:
         return False, 0.0, p
     return True, v, p
+
+
+@nb.njit(cache=True, inline="always")
+def pymax(a, b):
+    """Python's ``max(a, b)``: ``a`` unless ``b > a`` (so the sign of an equal zero is a's)."""
+    return b if b > a else a
+
+
+@nb.njit(cache=True, inline="always")
+def pymin(a, b):
+    """Python's ``min(a, b)``: ``a`` unless ``b < a``."""
+    return b if b < a else a
+
+
+@nb.njit(cache=True)
+def digits(t, p, e):
+    """``\\d+`` (ASCII) at ``p``: ``(value, end)``; end == p when there is no digit, value -1
+    when there are more than 15 digits (not exact in float64: the caller falls back)."""
+    v = 0
+    q = p
+    while q < e and 48 <= t[q] <= 57:
+        if q - p >= 15:
+            return -1.0, q
+        v = v * 10 + (t[q] - 48)
+        q += 1
+    return float(v), q

@@ -19,7 +19,7 @@ from rankreward.evaluation import (
     evaluate_count,
     evaluate_reasonseg,
     get_protocol,
-    read_released_answer,
+    read_eval_answer,
 )
 from rankreward.metrics import coco_evaluate
 
@@ -89,14 +89,14 @@ FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 @FAST
 @given(st.text(max_size=40) | completion, st.floats(0.01, 3), st.floats(0.01, 3))
 def test_reader_equals_the_released_readers(text, xf, yf):
-    read = read_released_answer(text, xf, yf)
+    read = read_eval_answer(text, xf, yf)
     try:
         expected = oracle.extract(text, xf, yf)
     except Exception:
         assert read.error is not None and read.boxes == [] and read.points == []
     else:
         assert read.error is None and (read.boxes, read.points) == expected
-    vr = read_released_answer(text, xf, yf, keep_boxes=True)
+    vr = read_eval_answer(text, xf, yf, keep_boxes=True)
     assert (vr.boxes, vr.points) == oracle.extract_vr(text, xf, yf)
 
 
@@ -241,7 +241,7 @@ def test_unreadable_answer_under_each_protocol():
 
 def test_released_rounding_and_coco_scores():
     # int(v * W / 840 + 0.5): 419 * 100 / 840 = 49.88 -> 50; -3 * 100/840 + .5 = 0.14 -> 0
-    read = read_released_answer(_ans(([-3, 10, 419, 839], [1, 1])), 100 / 840, 50 / 840)
+    read = read_eval_answer(_ans(([-3, 10, 419, 839], [1, 1])), 100 / 840, 50 / 840)
     assert read.boxes == [[0, 1, 50, 50]] and read.points == [[0, 0]]
     gt = {"images": [{"id": 1, "width": 100, "height": 50}], "categories": [{"id": 1}, {"id": 2}],
           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 50, 50],

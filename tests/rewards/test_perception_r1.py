@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from rankreward.rewards import preset
 from rankreward.rewards.recipes.perception_r1 import grounding_format, grounding_iou
-from rankreward.rewards.recipes.scan import grounding_batch
+from rankreward.rewards.recipes.perception_r1.scan import grounding_batch
 
 from . import perception_r1_oracle as oracle
 

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rankreward.rewards import preset
-from rankreward.rewards.recipes.scan import SEGZERO_COLUMNS, segzero_batch_terms
 from rankreward.rewards.recipes.segzero import read_segzero, segzero_terms
+from rankreward.rewards.recipes.segzero.scan import SEGZERO_COLUMNS, segzero_batch_terms
 
 from . import segzero_oracle as oracle
 

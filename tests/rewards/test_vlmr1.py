@@ -172,13 +172,13 @@ def test_batch_path_equals_the_restatement(rows):
 
 
 def test_batch_scanner_reads_the_common_form_itself():
-    from rankreward.rewards.recipes.scan import rec_batch
+    from rankreward.rewards.recipes.vlmr1.scan import scan_rec_batch
     from rankreward.testing.recipe_batches import rec_batch as rec_rows
 
     texts, _ = rec_rows(256, np.random.default_rng(0))
-    _, fallback = rec_batch([*texts, "<answer>[1, 2, 3, 4]</answer>", "no box"])
+    _, fallback = scan_rec_batch([*texts, "<answer>[1, 2, 3, 4]</answer>", "no box"])
     assert not fallback.any()
-    assert rec_batch(["é <answer>[1, 2, 3, 4]</answer>"])[1].all()
+    assert scan_rec_batch(["é <answer>[1, 2, 3, 4]</answer>"])[1].all()
 
 
 @settings(max_examples=150, deadline=None)

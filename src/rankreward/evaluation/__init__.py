@@ -5,7 +5,14 @@ Torch and transformers load only when a generator or SAM2 is used.
 """
 
 from .generate import generate_completions
-from .protocols import PROTOCOLS, EvalProtocol, get_protocol, read_released_answer
+from .protocols import (
+    PROTOCOLS,
+    EvalAnswer,
+    EvalProtocol,
+    get_protocol,
+    read_eval_answer,
+    read_released_answer,
+)
 from .segmenters import BoxSegmenter, Sam2Segmenter, Segmenter, build_tiny_sam2
 from .tasks import (
     EvalOutput,
@@ -19,6 +26,7 @@ from .tasks import (
 __all__ = [
     "PROTOCOLS",
     "BoxSegmenter",
+    "EvalAnswer",
     "EvalOutput",
     "EvalProtocol",
     "Sam2Segmenter",
@@ -30,6 +38,7 @@ __all__ = [
     "generate_completions",
     "get_protocol",
     "image_array",
+    "read_eval_answer",
     "read_released_answer",
     "rescale_objects",
 ]

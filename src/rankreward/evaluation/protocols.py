@@ -30,9 +30,11 @@ from ..rewards.recipes.drseg.prompt import LOOK_TO_CONFIRM, VISIONREASONER_PROMP
 
 __all__ = [
     "PROTOCOLS",
+    "EvalAnswer",
     "EvalProtocol",
     "ReleasedAnswer",
     "get_protocol",
+    "read_eval_answer",
     "read_released_answer",
 ]
 
@@ -150,12 +152,17 @@ _ANSWER = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.DOTALL)
 
 
 @dataclass
-class ReleasedAnswer:
-    """What the released reader made of one completion: integer boxes (xyxy) and points in the
-    original image's pixels, and the error that stopped it, if any.
+class EvalAnswer:
+    """What the released evaluation scripts' reader (`read_eval_answer`) made of one
+    completion: integer boxes (xyxy) and points in the original image's pixels, and the error
+    that stopped it, if any.
 
     ``stage`` says where reading stopped: ``"answer_tag"`` (no ``<answer>...</answer>``),
     ``"json"``, ``"bbox"`` or ``"point"``; ``None`` when it read everything.
+
+    Examples:
+        >>> read_eval_answer("no answer").stage
+        'answer_tag'
     """
 
     boxes: list[list[int]]
@@ -185,8 +192,8 @@ def _coordinates(item: Any, key: str, n: int, fx: float, fy: float) -> list[int]
     return [_coordinate(values[k], fx if k % 2 == 0 else fy) for k in range(n)]
 
 
-def read_released_answer(text: str, x_factor: float = 1.0, y_factor: float = 1.0,
-                         *, keep_boxes: bool = False) -> ReleasedAnswer:  # fmt: skip
+def read_eval_answer(text: str, x_factor: float = 1.0, y_factor: float = 1.0,
+                         *, keep_boxes: bool = False) -> EvalAnswer:  # fmt: skip
     """Read an answer the way the released evaluation scripts do.
 
     The first ``<answer>...</answer>`` is decoded with ``json.loads``; every item must be an
@@ -206,11 +213,11 @@ def read_released_answer(text: str, x_factor: float = 1.0, y_factor: float = 1.0
     Complexity: O(len(text)).
 
     Examples:
-        >>> a = read_released_answer('<answer>[{"bbox_2d": [0, 0, 420, 840.5, 9], '
+        >>> a = read_eval_answer('<answer>[{"bbox_2d": [0, 0, 420, 840.5, 9], '
         ...                          '"point_2d": [4, 8]}]</answer>', 0.5, 0.5)
         >>> a.boxes, a.points, a.error
         ([[0, 0, 210, 420]], [[2, 4]], None)
-        >>> b = read_released_answer('<answer>[{"bbox_2d": [1, 2, 3, 4], "point_2d": [1]}]</answer>',
+        >>> b = read_eval_answer('<answer>[{"bbox_2d": [1, 2, 3, 4], "point_2d": [1]}]</answer>',
         ...                          keep_boxes=True)
         >>> b.boxes, b.points, b.stage
         ([[1, 2, 3, 4]], [], 'point')
@@ -219,27 +226,27 @@ def read_released_answer(text: str, x_factor: float = 1.0, y_factor: float = 1.0
     """
     m = _ANSWER.search(text)
     if m is None:
-        return ReleasedAnswer([], [], "no <answer>...</answer>", "answer_tag")
+        return EvalAnswer([], [], "no <answer>...</answer>", "answer_tag")
     try:
         data = json.loads(m.group(1))
     except (ValueError, RecursionError) as e:
-        return ReleasedAnswer([], [], f"invalid JSON: {e}", "json")
+        return EvalAnswer([], [], f"invalid JSON: {e}", "json")
     if isinstance(data, list):
         items = data
     elif isinstance(data, (dict, str)):
         items = list(data)  # keys or characters: strings, which fail as items
     else:
-        return ReleasedAnswer([], [], f"TypeError: {type(data).__name__} is not iterable", "json")
+        return EvalAnswer([], [], f"TypeError: {type(data).__name__} is not iterable", "json")
     boxes: list[list[int]] = []
     try:
         boxes = [_coordinates(it, "bbox_2d", 4, x_factor, y_factor) for it in items]
     except (TypeError, KeyError, IndexError, ValueError, OverflowError) as e:
-        return ReleasedAnswer([], [], _describe(e), "bbox")
+        return EvalAnswer([], [], _describe(e), "bbox")
     try:
         points = [_coordinates(it, "point_2d", 2, x_factor, y_factor) for it in items]
     except (TypeError, KeyError, IndexError, ValueError, OverflowError) as e:
-        return ReleasedAnswer(boxes if keep_boxes else [], [], _describe(e), "point")
-    return ReleasedAnswer(boxes, points)
+        return EvalAnswer(boxes if keep_boxes else [], [], _describe(e), "point")
+    return EvalAnswer(boxes, points)
 
 
 def _describe(e: Exception) -> str:
@@ -260,3 +267,9 @@ def box_iou_exclusive(a: list[float], b: list[float]) -> float:
     inter = iw * ih
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return 0.0 if union == 0 else inter / union
+
+
+#: Former names (deprecated for one release: the reward's reader is
+#: `rankreward.rewards.recipes.drseg.read_answer_released` / its `ReleasedAnswer`).
+ReleasedAnswer = EvalAnswer
+read_released_answer = read_eval_answer

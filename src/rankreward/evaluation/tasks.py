@@ -29,8 +29,8 @@ import numpy as np
 from ..metrics import CountAccuracy, ReasonSegIoU, coco_evaluate
 from ..rewards.recipes.drseg.parser import ParsedCompletion, parse_completion
 from ..text import completion_text
-from .protocols import EvalProtocol, ReleasedAnswer, box_iou_exclusive, get_protocol
-from .protocols import read_released_answer as _read_released
+from .protocols import EvalAnswer, EvalProtocol, box_iou_exclusive, get_protocol
+from .protocols import read_eval_answer as _read_released
 from .segmenters import Segmenter
 
 __all__ = [
@@ -166,7 +166,7 @@ def _protocol(protocol: str | EvalProtocol | None, task: str, strict: bool) -> E
     return proto
 
 
-def _released_record(k: int, sample: Mapping, text: str, read: ReleasedAnswer) -> dict[str, Any]:
+def _released_record(k: int, sample: Mapping, text: str, read: EvalAnswer) -> dict[str, Any]:
     objects = [
         {"bbox_2d": b, "point_2d": read.points[n] if n < len(read.points) else None}
         for n, b in enumerate(read.boxes)
@@ -176,7 +176,7 @@ def _released_record(k: int, sample: Mapping, text: str, read: ReleasedAnswer) -
             "objects": objects, "problems": problems}  # fmt: skip
 
 
-def _read(proto: EvalProtocol, text: str, fx: float, fy: float) -> ReleasedAnswer:
+def _read(proto: EvalProtocol, text: str, fx: float, fy: float) -> EvalAnswer:
     return _read_released(text, fx, fy, keep_boxes=proto.reader == "visionreasoner")
 
 

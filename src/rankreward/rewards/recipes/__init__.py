@@ -1,3 +1,4 @@
-"""The recipes: one module (or folder) per recipe, named as its preset, each holding its
-readable restatement of the released reward, its batch scanner and its `Recipe` (``terms``),
-and the builder of its preset reward. `rankreward.rewards.presets` is their registry."""
+"""The recipes: one folder (or module) per recipe, named as its preset: the readable
+restatement of the released reward, the Numba batch scanner for the common answer form (the
+restatement scores the rows it leaves), the `Recipe` (``terms``) and the preset builder.
+`rankreward.rewards.presets` is their registry; docs/add-a-recipe.md walks through adding one."""

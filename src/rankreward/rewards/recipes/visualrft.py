@@ -69,7 +69,7 @@ def _boxes(text: str) -> Any:
         return None
 
 
-def _iou(a: Any, b: Any) -> float:
+def _rft_iou(a: Any, b: Any) -> float:
     x1, y1, x2, y2 = a
     u1, v1, u2, v2 = b
     ix1, iy1, ix2, iy2 = max(x1, u1), max(y1, v1), min(x2, u2), min(y2, v2)
@@ -107,7 +107,7 @@ def rft_matches(text: str, solution: str) -> tuple[list[tuple[float, Any]], int]
         if _plain(gt, unique):  # the common form: the library's greedy-by-confidence matcher
             from ...metrics import greedy_match
 
-            ious = np.array([[_iou(g["Position"], p["Position"]) for g in gt] for p in unique])
+            ious = np.array([[_rft_iou(g["Position"], p["Position"]) for g in gt] for p in unique])
             ious = ious.reshape(len(unique), len(gt))
             conf = [p["Confidence"] for p in unique]
             pairs = dict(greedy_match(ious, scores=conf, threshold=0.5, inclusive=False))
@@ -123,7 +123,7 @@ def rft_matches(text: str, solution: str) -> tuple[list[tuple[float, Any]], int]
             best, best_i = 0, -1
             for i, g in enumerate(gt):
                 if i not in used:
-                    value = _iou(g["Position"], p["Position"])
+                    value = _rft_iou(g["Position"], p["Position"])
                     if value > best:
                         best, best_i = value, i
             if best > 0.5:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..spec import Component, ComponentReward, Terms
+from ...spec import Component, ComponentReward, Terms
 from .scan import grounding_batch
 
 __all__ = [

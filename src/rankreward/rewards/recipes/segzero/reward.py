@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from ...text import structure_ok
-from ..spec import Component, ComponentReward, Terms
+from ....text import structure_ok
+from ...spec import Component, ComponentReward, Terms
 from .scan import SEGZERO_COLUMNS, segzero_batch_terms
 
 _OBJECT = re.compile(r"{[^}]+}")
@@ -87,7 +87,7 @@ def _box(data: Any) -> Any:
     return None
 
 
-def _iou(a: Any, b: list[int]) -> tuple[float, bool]:
+def _inclusive_iou(a: Any, b: list[int]) -> tuple[float, bool]:
     """Pixel-inclusive IoU, and whether it passes (> 0.5)."""
     x1, y1 = max(a[0], b[0]), max(a[1], b[1])
     x2, y2 = min(a[2], b[2]), min(a[3], b[3])
@@ -170,7 +170,7 @@ def segzero_terms(answer: SegZeroAnswer, ground_truth: str) -> dict[str, float |
         pass
     # each published term reads the box again and fails on its own
     errors = (TypeError, NameError, ZeroDivisionError, IndexError, KeyError)
-    for term, measure in (("iou", _iou), ("box_l1", _box_l1)):
+    for term, measure in (("iou", _inclusive_iou), ("box_l1", _box_l1)):
         try:
             box = _box(data)
             if box is not None:

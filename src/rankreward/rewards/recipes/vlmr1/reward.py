@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from ...text import structure_ok
-from ..spec import Component, ComponentReward, Terms
-from ._plain import plain_box
+from ....text import structure_ok
+from ...spec import Component, ComponentReward, Terms
+from .._plain import plain_box
 
 __all__ = [
     "OVD_METHODS",
@@ -61,7 +61,7 @@ def rec_format(text: str) -> float:
     return 1.0 if _FORMAT.search(text) else 0.0
 
 
-def _iou(a: list[float], b: list[Any]) -> float:
+def _vlmr1_iou(a: list[float], b: list[Any]) -> float:
     x1, y1 = max(a[0], b[0]), max(a[1], b[1])
     x2, y2 = min(a[2] - 1, b[2] - 1), min(a[3] - 1, b[3] - 1)
     inter = (x2 - x1 + 1) * (y2 - y1 + 1) if x1 < x2 and y1 < y2 else 0
@@ -90,7 +90,7 @@ def rec_accuracy(text: str, solution: str, image_grid_thw: Any, image_size: Any)
         b = [int(v) for v in box.groups()]
         b = [b[0] / input_w * width, b[1] / input_h * height,
              b[2] / input_w * width, b[3] / input_h * height]  # fmt: skip
-        return _iou(b, sol)
+        return _vlmr1_iou(b, sol)
     except (TypeError, IndexError, ZeroDivisionError):
         return 0.0
 
@@ -128,13 +128,13 @@ def rec_batch_scores(
         >>> acc.tolist(), fmt.tolist()
         ([1.0], [0.0])
     """
-    from .scan import rec_batch
+    from .scan import scan_rec_batch
 
     n = len(texts)
     if not len(solutions) == len(grids) == len(sizes) == n:
         raise ValueError(f"{n} completions but {len(solutions)} solutions, {len(grids)} "
                          f"image_grid_thw rows and {len(sizes)} image sizes")  # fmt: skip
-    values, fallback = rec_batch(texts)
+    values, fallback = scan_rec_batch(texts)
     parsed = {sol: _solution_box(sol) for sol in dict.fromkeys(solutions)}
     sol = np.zeros((n, 4))
     slow = fallback.copy()
@@ -205,7 +205,7 @@ def _fenced_items(text: str, strict: bool) -> list:
 def _sample_ap(pred: list, gt: list, stat: int) -> float:
     """VLM-R1's ``calculate_map``: one image, categories from the ground-truth labels,
     every prediction scored 1.0, COCO AP (`coco_evaluate`: pycocotools' numbers)."""
-    from ...metrics import coco_evaluate
+    from ....metrics import coco_evaluate
 
     cats: dict[Any, int] = {}
     anns = []
@@ -329,7 +329,7 @@ def ovd_accuracy_batch(
         ...                     "no answer"], [sol, sol]).tolist()
         [0.9999999999999998, 0.0]
     """
-    from ...metrics import ap_per_image
+    from ....metrics import ap_per_image
 
     if method not in OVD_METHODS:
         raise ValueError(f"method must be one of {OVD_METHODS}, got {method!r}")
@@ -411,7 +411,7 @@ def _first_fenced(text: str, strict: bool) -> list:
 
 def _safe_iou(pred: Any, gt: Any) -> float:
     try:
-        return _iou(pred["bbox_2d"], gt["bbox_2d"])
+        return _vlmr1_iou(pred["bbox_2d"], gt["bbox_2d"])
     except (TypeError, KeyError, IndexError, ZeroDivisionError):
         return 0.0
 
@@ -441,7 +441,7 @@ def detection_score(text: str, solution: str, iou_threshold: float = 0.5, alpha:
         return 1.0 if not pred else 0.0
     if not pred:
         return 0.0
-    from ...metrics import greedy_match
+    from ....metrics import greedy_match
 
     ious = np.array([[_safe_iou(p, g) for g in gt] for p in pred], np.float64)
     matched: list[tuple[float, bool]] = []
