@@ -40,7 +40,9 @@ def characters(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     try:
         chars = np.frombuffer(joined.encode("latin-1"), np.uint8)
     except UnicodeEncodeError:
-        chars = np.frombuffer(joined.encode("utf-32-le"), np.uint32)
+        # surrogatepass: a lone surrogate (a tokenizer can decode one) is a code point like any
+        # other here; the scanners leave non-ASCII rows to the Python path
+        chars = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32)
     return chars, offsets
 
 

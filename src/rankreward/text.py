@@ -9,7 +9,14 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["completion_text", "extract_answer", "structure_ok"]
+__all__ = [
+    "all_between",
+    "between",
+    "completion_text",
+    "extract_answer",
+    "fenced_blocks",
+    "structure_ok",
+]
 
 _THINK_TO_ANSWER = re.compile(r"</think>\s*<answer>")
 
@@ -88,3 +95,75 @@ def extract_answer(text: str) -> tuple[str, tuple[int, int]] | None:
     content = lstripped.rstrip()
     s = begin + (len(raw) - len(lstripped))
     return content, (s, s + len(content))
+
+
+def between(
+    text: str, open_tag: str, close_tag: str, *, newlines: bool = True
+) -> tuple[int, int] | None:
+    """The span of the group of ``re.search(open(.*?)close, text, re.DOTALL)`` (without
+    ``re.DOTALL`` when ``newlines`` is False: the group holds no newline), or ``None``; in
+    linear time where the regex is quadratic on a text that repeats ``open`` unclosed (a
+    policy looping on a tag). O(len(text)).
+
+    Examples:
+        >>> text = "a <answer>x\\ny</answer> <answer>z</answer>"
+        >>> [text[s:e] for s, e in [between(text, "<answer>", "</answer>")]]
+        ['x\\ny']
+        >>> s, e = between(text, "<answer>", "</answer>", newlines=False); text[s:e]
+        'z'
+        >>> between("<answer>" * 1000, "<answer>", "</answer>") is None
+        True
+    """
+    if not open_tag or not close_tag:
+        raise ValueError("open_tag and close_tag must be non-empty")
+    close = newline = -1  # the first close tag / newline at or after the group's start
+    p = text.find(open_tag)
+    while p >= 0:
+        q = p + len(open_tag)
+        if close < q:
+            close = text.find(close_tag, q)
+        if close < 0:
+            return None  # no later opening tag has a close after it either
+        if newlines:
+            return q, close
+        if newline < q:
+            newline = text.find("\n", q)
+        if newline < 0 or newline >= close:
+            return q, close
+        p = text.find(open_tag, p + 1)
+    return None
+
+
+def all_between(text: str, open_tag: str, close_tag: str) -> list[str]:
+    """``re.findall(open(.*?)close, text, re.DOTALL)`` for literal tags, in linear time.
+    O(len(text)).
+
+    Examples:
+        >>> all_between("<a>1</a> <a>2</a> <a>3", "<a>", "</a>")
+        ['1', '2']
+    """
+    if not open_tag or not close_tag:
+        raise ValueError("open_tag and close_tag must be non-empty")
+    found = []
+    p = text.find(open_tag)
+    while p >= 0:
+        q = p + len(open_tag)
+        close = text.find(close_tag, q)
+        if close < 0:
+            break
+        found.append(text[q:close])
+        p = text.find(open_tag, close + len(close_tag))
+    return found
+
+
+def fenced_blocks(text: str) -> list[str]:
+    """``re.findall(r"```(?:json)?(.*?)```", text, re.DOTALL)``: the contents of Markdown code
+    fences, a leading ``json`` language tag left out, in linear time. O(len(text)).
+
+    Examples:
+        >>> fenced_blocks('```json\\n[1]\\n``` and ```[2]```')
+        ['\\n[1]\\n', '[2]']
+    """
+    # the optional group prefers to consume "json", which holds no backtick, so the block ends
+    # at the same closing fence either way
+    return [b[4:] if b.startswith("json") else b for b in all_between(text, "```", "```")]

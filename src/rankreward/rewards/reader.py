@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import ast
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
+from ..text import all_between, fenced_blocks
 from .frames import FRAMES, to_pixels
 
 __all__ = ["Answer", "AnswerReader", "MatchedIoU"]
@@ -108,14 +108,12 @@ class AnswerReader:
 
     def _body(self, text: str) -> tuple[str | None, str | None]:
         if self.tag is not None:
-            blocks = re.findall(
-                rf"<{re.escape(self.tag)}>(.*?)</{re.escape(self.tag)}>", text, re.S
-            )
+            blocks = all_between(text, f"<{self.tag}>", f"</{self.tag}>")
             if not blocks:
                 return None, f"no <{self.tag}>...</{self.tag}>"
             text = blocks[0] if self.which == "first" else blocks[-1]
         if self.fenced:
-            blocks = re.findall(r"```(?:json)?(.*?)```", text, re.S)
+            blocks = fenced_blocks(text)
             if not blocks:
                 return None, "no fenced block"
             text = blocks[0] if self.which == "first" else blocks[-1]

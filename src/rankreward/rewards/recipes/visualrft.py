@@ -20,12 +20,11 @@ reproducing the published numbers needs the ``math-verify`` package (the ``recip
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import numpy as np
 
-from ...text import structure_ok
+from ...text import between, structure_ok
 from ..spec import Component, ComponentReward, Terms
 from ._plain import plain_box, plain_number
 
@@ -38,8 +37,6 @@ __all__ = [
     "rft_terms",
     "visualrft_reward",
 ]
-
-_ANSWER_LINE = re.compile(r"<answer>(.*?)</answer>")  # no DOTALL: the published pattern
 
 
 def rft_format(text: str) -> float:
@@ -90,8 +87,9 @@ def rft_matches(text: str, solution: str) -> tuple[list[tuple[float, Any]], int]
         ([(1.0, 0.9)], 1)
     """
     try:
-        m = _ANSWER_LINE.search(text)
-        answer = m.group(1).strip() if m else text.strip()
+        # the published r"<answer>(.*?)</answer>" without DOTALL: the answer holds no newline
+        span = between(text, "<answer>", "</answer>", newlines=False)
+        answer = text[span[0] : span[1]].strip() if span else text.strip()
         answer = ("<answer>" + answer + "</answer>").replace("[[", "[").replace("]]", "]")
         answer = answer.replace("\n", "")
         gt = _boxes(solution.strip())

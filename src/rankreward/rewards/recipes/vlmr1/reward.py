@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ....text import structure_ok
+from ....text import all_between, between, structure_ok
 from ...spec import Component, ComponentReward, Terms
 from .._plain import plain_box
 
@@ -45,7 +45,7 @@ __all__ = [
     "vlmr1_rec_reward",
 ]
 
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+_OPEN, _CLOSE = "<answer>", "</answer>"  # the published r"<answer>(.*?)</answer>", DOTALL
 _BOX = re.compile(r"\[(\d+),\s*(\d+),\s*(\d+),\s*(\d+)]")
 _FORMAT = re.compile(r"<think>.*?</think>\s*<answer>.*?\{.*\[\d+,\s*\d+,\s*\d+,\s*\d+\].*\}.*?</answer>",
                      re.DOTALL)  # fmt: skip
@@ -79,12 +79,12 @@ def rec_accuracy(text: str, solution: str, image_grid_thw: Any, image_size: Any)
         ...              (1, 2, 2), (56, 56))
         1.0
     """
-    sol = json.loads(_ANSWER.findall(solution)[-1].strip())
+    sol = json.loads(all_between(solution, _OPEN, _CLOSE)[-1].strip())
     input_h, input_w = int(image_grid_thw[1] * 14), int(image_grid_thw[2] * 14)
     width, height = image_size
     try:
-        m = _ANSWER.search(text)
-        box = _BOX.search(m.group(1).strip()) if m else None
+        span = between(text, _OPEN, _CLOSE)
+        box = _BOX.search(text[span[0] : span[1]].strip()) if span else None
         if box is None:
             return None
         b = [int(v) for v in box.groups()]
@@ -109,7 +109,7 @@ def image_size(path: str) -> tuple[int, int]:
 def _solution_box(solution: str) -> Any:
     """The solution's box as VLM-R1 reads it (raising where it raises), and whether the batch
     path can use it (four plain numbers, exact in float64)."""
-    sol = json.loads(_ANSWER.findall(solution)[-1].strip())
+    sol = json.loads(all_between(solution, _OPEN, _CLOSE)[-1].strip())
     return sol, plain_box(sol)
 
 
@@ -174,8 +174,7 @@ def rec_batch_scores(
 
 
 # ----------------------------------------------------------------------------- open-vocabulary
-_ANSWER_FIRST = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
-_JSON_FENCE = re.compile(r"```json(.*?)```", re.DOTALL)
+_FENCE_OPEN, _FENCE_CLOSE = "```json", "```"  # the published r"```json(.*?)```", DOTALL
 OVD_METHODS = ("odLength", "od_ap", "od_ap50", "weighted_sum")
 
 
@@ -191,7 +190,7 @@ def ovd_format(text: str) -> float:
 
 
 def _fenced_items(text: str, strict: bool) -> list:
-    found = _JSON_FENCE.findall(text)
+    found = all_between(text, _FENCE_OPEN, _FENCE_CLOSE)
     if not found:
         return []
     if strict:  # the ground truth: a malformed one raises, as in the published code
@@ -340,14 +339,14 @@ def ovd_accuracy_batch(
     batch: list[tuple[int, int, int, list, list]] = []  # (k, len(gt), len(pred), rows)
     for k, (text, solution) in enumerate(zip(texts, solutions, strict=True)):
         if solution not in truths:
-            sol = _ANSWER_FIRST.search(solution)
-            truth = sol.group(1).strip() if sol else None
+            sol = between(solution, _OPEN, _CLOSE)
+            truth = solution[sol[0] : sol[1]].strip() if sol else None
             truths[solution] = (
                 truth,
                 _fenced_items(truth, strict=True) if truth is not None else [],
             )
         truth, gt = truths[solution]
-        answers = _ANSWER_FIRST.findall(text)
+        answers = all_between(text, _OPEN, _CLOSE)
         answer = answers[-1].strip() if answers else None
         if answer is None:
             continue
@@ -387,7 +386,7 @@ def clean_answer(text: str) -> str:
         >>> clean_answer("<answer>A\\nCat.</answer>")
         'a cat'
     """
-    found = _ANSWER_FIRST.findall(text)
+    found = all_between(text, _OPEN, _CLOSE)
     if found:
         text = found[-1]
     for char in ("\n", "\r"):
@@ -397,8 +396,9 @@ def clean_answer(text: str) -> str:
 
 
 def _first_fenced(text: str, strict: bool) -> list:
-    m = _JSON_FENCE.search(clean_answer(text))
-    body = m.group(1).strip() if m else None
+    cleaned = clean_answer(text)
+    span = between(cleaned, _FENCE_OPEN, _FENCE_CLOSE)
+    body = cleaned[span[0] : span[1]].strip() if span else None
     if not body:
         return []
     if strict:
