@@ -64,3 +64,28 @@ def test_a_lone_surrogate_is_scored_not_raised():
     ]
     for reward, gt in cases:
         assert np.isfinite(reward.score([text], gt)["reward"]).all()
+
+
+def test_a_400_digit_number_is_scored_not_raised():
+    # the released VLM-R1, Visual-RFT and Seg-Zero rewards catch the overflow and score 0;
+    # Perception-R1's crashes the step, where the preset reads no box
+    import numpy as np
+
+    from rankreward.rewards import preset
+    from rankreward.testing.recipe_batches import perception_r1_batch, rec_batch, segzero_batch
+
+    big = "9" * 400
+    rng = np.random.default_rng(0)
+    rft_gt = "<answer>[{'Position': [0, 0, 10, 10], 'Confidence': 1}]</answer>"
+    cases = [
+        ("seg-zero", {}, f'<answer>{{"bbox": [{big}, 1, 2, 3], "points_1": [1, 2]}}</answer>',
+         segzero_batch(1, rng)[1], {}),
+        ("perception-r1", {}, f"[{big}, 1, 2, 3]", perception_r1_batch(1, rng)[1], {}),
+        ("vlm-r1-rec", {}, f"<answer>[{big}, 1, 2, 3]</answer>", rec_batch(1, rng)[1],
+         {"image_grid_thw": [[1, 28, 28]], "image_size": [(392, 392)]}),
+        ("visual-rft", {"math_verify": False},
+         f"<answer>[{{'Position': [0, 0, 10, 10], 'Confidence': {big}}}]</answer>", [rft_gt], {}),
+    ]  # fmt: skip
+    for name, options, text, gt, context in cases:
+        out = preset(name, **options).score([text], gt, context=context)
+        assert np.isfinite(out["reward"]).all(), name

@@ -18,6 +18,7 @@ the window and out of its sum (the published code scores its fallback ``[0, 0, 0
 from __future__ import annotations
 
 import ast
+import math
 import re
 from typing import Any
 
@@ -47,7 +48,8 @@ _FORMAT = re.compile(
 
 
 def grounding_box(text: str) -> tuple[list[float], bool]:
-    """The box Perception-R1 reads (in the 0-1000 frame) and whether one was found. O(len).
+    """The box Perception-R1 reads (in the 0-1000 frame) and whether one was found; a box with
+    a number beyond float's range reads as none (the published code crashes there). O(len).
 
     Examples:
         >>> grounding_box("<|box_start|>(10,20),(30,40)<|box_end|>")
@@ -63,6 +65,10 @@ def grounding_box(text: str) -> tuple[list[float], bool]:
         if m:
             box, found = [float(v) for v in m.groups()], True
             break
+    if not all(math.isfinite(v) for v in box):
+        # a number past float's range: the published code crashes the step (int(inf) raises,
+        # or the IoU is NaN); read it as no box
+        box, found = [0, 0, 0, 0], False
     if "<|box_start|>" not in text:
         box = [int(v * 1000) for v in box]
     return box, found
