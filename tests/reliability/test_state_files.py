@@ -164,3 +164,14 @@ def test_wrappers_write_the_same_file(tmp_path):
     assert same_state(load_state(tmp_path / "a.npz"), b)
     plain = RankNormalizer.paper(window=256)
     plain.load(tmp_path / "b.npz")  # a plain normalizer reads a wrapper's file
+
+
+def test_a_state_path_may_hold_other_braces(tmp_path):
+    # only {step} is substituted: "run_{date}" is the user's folder name, not a format field
+    from rankreward.normalize import LocalWindows
+
+    windows = LocalWindows(
+        commit_every=2, state_file=str(tmp_path / "run_{date}" / "step_{step}.npz")
+    )
+    windows.rank_and_stage({"/iou": [0.5, 0.7]}, n_samples=2)
+    assert (tmp_path / "run_{date}" / "step_1.npz").exists()

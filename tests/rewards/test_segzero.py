@@ -165,3 +165,14 @@ def test_batch_scanner_scores_the_common_form_itself():
     odd = ['<answer>{"bbox": [1, 2, 3, 4], "x": "é"}</answer>', '{"b\\u0062ox": [1, 2, 3, 4]}',
            '{"bbox": [1, 2, 3, 4], "bbox": [5, 6, 7, 8]}', '{"bbox": [1234567890123456, 2, 3, 4]}']  # fmt: skip
     assert _assert_scanner_matches(odd, [truth] * 4).all()
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["{", "}", "a", '"', "\n", " "]), max_size=30).map("".join))
+def test_first_object_equals_the_published_regex(text):
+    import re
+
+    from rankreward.rewards.recipes.segzero import first_object
+
+    m = re.search(r"{[^}]+}", text)
+    assert first_object(text) == (m.group(0) if m else None)

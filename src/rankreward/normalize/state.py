@@ -103,15 +103,16 @@ def unflatten_state(flat: dict[str, Any]) -> dict[str, Any]:
 
 
 def step_path(template: str, step: int) -> Path:
-    """The state file of ``step``: ``{step}`` in ``template`` replaced by the step number, its
-    folder created. O(1).
+    """The state file of ``step``: every ``{step}`` in ``template`` replaced by the step number
+    and nothing else interpreted (a user's path may hold other braces), its folder created.
+    O(len(template)).
 
     Examples:
         >>> import tempfile, os
         >>> root = tempfile.mkdtemp()
-        >>> step_path(os.path.join(root, "w", "step_{step}.npz"), 3).name
+        >>> step_path(os.path.join(root, "run_{date}", "step_{step}.npz"), 3).name
         'step_3.npz'
     """
-    path = Path(template.format(step=step))
+    path = Path(template.replace("{step}", str(step)))
     path.parent.mkdir(parents=True, exist_ok=True)
     return path

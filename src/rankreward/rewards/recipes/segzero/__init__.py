@@ -4,6 +4,7 @@ scanner (`scan`)."""
 from .reward import (
     SegZeroAnswer,
     SegZeroRecipe,
+    first_object,
     read_segzero,
     segzero_reward,
     segzero_terms,
@@ -17,6 +18,7 @@ __all__ = [
     "SEGZERO_COLUMNS",
     "SegZeroAnswer",
     "SegZeroRecipe",
+    "first_object",
     "read_segzero",
     "segzero_batch_terms",
     "segzero_reward",

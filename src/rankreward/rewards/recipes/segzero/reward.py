@@ -34,11 +34,39 @@ from ....text import structure_ok
 from ...spec import Component, ComponentReward, Terms
 from .scan import SEGZERO_COLUMNS, segzero_batch_terms
 
-_OBJECT = re.compile(r"{[^}]+}")
 _GT_BOX = re.compile(r"<box>\((\d+),(\d+)\),\((\d+),(\d+)\)</box>")
 _GT_POINTS = re.compile(r"<points>\((\d+),(\d+)\),\((\d+),(\d+)\)</points>")
 
-__all__ = ["SegZeroAnswer", "SegZeroRecipe", "read_segzero", "segzero_reward", "segzero_terms"]
+__all__ = [
+    "SegZeroAnswer",
+    "SegZeroRecipe",
+    "first_object",
+    "read_segzero",
+    "segzero_reward",
+    "segzero_terms",
+]
+
+
+def first_object(text: str) -> str | None:
+    """The published ``re.search(r"{[^}]+}", text)`` match (the first ``{`` with at least one
+    character before the next ``}``), in linear time where the regex is quadratic on a run of
+    ``{``. O(len(text)).
+
+    Examples:
+        >>> first_object('x {} {"a": [1]} }'), first_object("{" * 5) is None
+        ('{"a": [1]}', True)
+    """
+    close = -1  # the first "}" after the candidate "{"
+    p = text.find("{")
+    while p >= 0:
+        if close <= p:
+            close = text.find("}", p + 1)
+        if close < 0:
+            return None  # no later "{" has a "}" after it either
+        if close > p + 1:
+            return text[p : close + 1]
+        p = text.find("{", p + 1)
+    return None
 
 
 class SegZeroAnswer:
@@ -49,10 +77,10 @@ class SegZeroAnswer:
     def __init__(self, text: str) -> None:
         self.text = text
         self.data: Any = None
-        m = _OBJECT.search(text)
-        if m is not None:
+        found = first_object(text)
+        if found is not None:
             try:
-                self.data = json.loads(m.group(0))
+                self.data = json.loads(found)
             except (ValueError, RecursionError):
                 self.data = None
 
