@@ -29,8 +29,14 @@ def test_normalizer_demo_resumes_identically(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_bench_rank_quick_writes_table(tmp_path):
+def test_bench_rank_quick_writes_table(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
+    import numba
+
+    # bench_rank pins NUMBA_NUM_THREADS for its own process; pinning it here to the value numba
+    # already runs with (restored after the test) keeps a later compile in this process from
+    # failing on "cannot change the number of threads once launched"
+    monkeypatch.setenv("NUMBA_NUM_THREADS", str(numba.config.NUMBA_NUM_THREADS))
     bench = load(ROOT / "benchmarks" / "bench_rank.py")
     table = bench.main(["--quick", "--budget", "0.05", "--out", str(tmp_path / "t.md"),
                         "--plot", str(tmp_path / "p.png")])  # fmt: skip

@@ -55,7 +55,7 @@ def test_wheel_installs_and_runs_with_core_dependencies_only(tmp_path):
     version = rankreward.__version__
     assert wheel.name.startswith(f"rankreward-{version}-")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "rankreward/py.typed" in names and "rankreward/metrics/coco.py" in names
+    assert "rankreward/py.typed" in names and "rankreward/metrics/coco/__init__.py" in names
     assert any(n.endswith("licenses/LICENSE") for n in names)
     assert not any(n.startswith("tests/") for n in names)
     with tarfile.open(sdist) as tar:
