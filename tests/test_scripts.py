@@ -146,3 +146,11 @@ def test_trl_example_dataset_sources(tmp_path, monkeypatch):
         example.load_rows("nobody-here/no-such-dataset")
     with pytest.raises(SystemExit, match=r"expected \.parquet"):
         example.load_rows("plain-name")
+
+
+def test_bench_linearity_writes_its_section(tmp_path):
+    bench = load(ROOT / "benchmarks" / "bench_linearity.py")
+    table = bench.main(["--sizes", "1", "2", "--out", str(tmp_path / "p.md")])
+    names = ("DrSegReward", "seg-zero", "perception-r1", "vlm-r1-rec", "vlm-r1-ovd", "visual-rft")
+    assert all(f"| {n} |" in table for n in names)
+    assert "<!-- bench_linearity:start -->" in (tmp_path / "p.md").read_text()
