@@ -1,10 +1,11 @@
 """Hostile completions cost linear time: each preset and `DrSegReward` scoring one completion
-that repeats a tag or bracket (what a policy looping on a token writes) at 20, 80 and 160 KB
-(under Dr. Seg's 200,000-character cap, past which a completion is rejected unread).
+that repeats a tag or bracket (what a policy looping on a token writes) at 40, 160 and 640 KB.
+`DrSegReward` runs with its character cap raised to 1,000,000 so that 640 KB is read, not
+rejected unread as the default 200,000-character cap would.
 
 A size-growth check, not a timing test: the table shows microseconds per KB at each size
-and the growth from the smallest to the largest (8x the text; linear work stays near 1x per
-KB, quadratic work grows about 8x). Run: ``python benchmarks/bench_linearity.py [--sizes ...]``.
+and the growth from the smallest to the largest (16x the text; linear work stays near 1x per
+KB, quadratic work grows about 16x). Run: ``python benchmarks/bench_linearity.py [--sizes ...]``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def rewards() -> dict[str, tuple[object, str, dict]]:
     rng = np.random.default_rng(0)
     rec_context = {"image_grid_thw": [[1, 28, 28]], "image_size": [(392, 392)]}
     return {
-        "DrSegReward": (DrSegReward(), synthetic_batch(1, rng)[1][0], {}),
+        "DrSegReward": (DrSegReward(max_chars=1_000_000), synthetic_batch(1, rng)[1][0], {}),
         "seg-zero": (preset("seg-zero"), segzero_batch(1, rng)[1][0], {}),
         "perception-r1": (preset("perception-r1"), perception_r1_batch(1, rng)[1][0], {}),
         "vlm-r1-rec": (preset("vlm-r1-rec"), rec_batch(1, rng)[1][0], rec_context),
@@ -45,7 +46,7 @@ def rewards() -> dict[str, tuple[object, str, dict]]:
 
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[20, 80, 160], help="KB")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[40, 160, 640], help="KB")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "performance.md")
     args = parser.parse_args(argv)
     rows = []

@@ -3,8 +3,11 @@ reward functions into a spawned process. Locks cannot be pickled; a fresh one is
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
+
+_NO_LOCK = contextlib.nullcontext()
 
 
 class LockFreePickle:
@@ -19,7 +22,13 @@ class LockFreePickle:
     """
 
     def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
+        # taken under the object's own lock, with its dicts, lists and sets copied: the pickler
+        # walks the state after this returns, while other threads may be scoring (a window
+        # created for a new task would otherwise change a dict during iteration)
+        lock = self.__dict__.get("_lock")
+        with lock if lock is not None else _NO_LOCK:
+            state = {k: type(v)(v) if type(v) in (dict, list, set) else v
+                     for k, v in self.__dict__.items()}  # fmt: skip
         state["_lock"] = None
         return state
 

@@ -5,45 +5,36 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from ._version import __version__
+from .jsonl import read_jsonl_field
 
 _COMPLETION_KEYS = ("completion", "response", "text", "output")
 _GT_KEYS = ("ground_truth", "solution", "label", "answer")
-
-
-def _read_jsonl(path: Path, keys: tuple[str, ...], what: str) -> Iterator[Any]:
-    """Each line is a JSON string, list, or an object holding one of ``keys``."""
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except ValueError as e:
-                raise SystemExit(f"{path}:{lineno}: not JSON ({e})") from None
-            if isinstance(item, dict):
-                key = next((k for k in keys if k in item), None)
-                if key is None:
-                    raise SystemExit(f"{path}:{lineno}: {what} object needs one of the keys {keys}")
-                item = item[key]
-            yield item
 
 
 def _score(args: argparse.Namespace) -> int:
     from .drseg import DrSegReward
     from .normalize import RankNormalizer
 
-    completions = list(_read_jsonl(args.completions, _COMPLETION_KEYS, "completion"))
-    gts = list(_read_jsonl(args.ground_truth, _GT_KEYS, "ground-truth"))
+    try:
+        completions = read_jsonl_field(args.completions, _COMPLETION_KEYS, "a completion",
+                                       (str, list))  # fmt: skip
+        gts = read_jsonl_field(args.ground_truth, _GT_KEYS, "a ground truth", (str, list))
+    except ValueError as e:
+        raise SystemExit(f"rankreward score: {e}") from None
     if len(completions) != len(gts):
-        raise SystemExit(f"{len(completions)} completions but {len(gts)} ground truths")
+        raise SystemExit(
+            f"rankreward score: {len(completions)} completions ({args.completions}) but "
+            f"{len(gts)} ground truths ({args.ground_truth})"
+        )
     normalizer = RankNormalizer.paper()
     if args.state:
-        normalizer.load(args.state)
+        try:
+            normalizer.load(args.state)
+        except (OSError, ValueError, KeyError) as e:
+            raise SystemExit(f"rankreward score: --state {args.state}: {e}") from None
     reward = DrSegReward(normalizer=normalizer, compat="lenient" if args.lenient else "released")
     try:
         from tqdm import tqdm

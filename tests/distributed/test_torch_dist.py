@@ -15,7 +15,11 @@ torch = pytest.importorskip("torch")
 import torch.distributed as dist  # noqa: E402
 import torch.multiprocessing as mp  # noqa: E402
 
-from rankreward.adapters.trl import DrSegRewardFunctions, preset_reward_funcs  # noqa: E402
+from rankreward.adapters.trl import (  # noqa: E402
+    DrSegRewardFunctions,
+    drseg_reward_funcs,
+    preset_reward_funcs,
+)
 from rankreward.distributed import DistributedRankNormalizer  # noqa: E402
 from rankreward.drseg import DrSegReward  # noqa: E402
 from rankreward.normalize import RankNormalizer  # noqa: E402
@@ -104,6 +108,29 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
             preset_reward.commit()
         results["preset_iou"] = preset_reward.state_dict()["/iou"]["values"]
 
+        # the documented wiring with a plain DrSegReward, and a plain ranked preset called as
+        # TRL calls a reward function: shared across ranks by default (were per-GPU windows)
+        plain = DrSegReward()
+        plain_funcs = drseg_reward_funcs(plain)
+        plain_preset = preset("seg-zero", ranked=True)
+        for step in range(2):
+            texts, gts = _texts(step)
+            part = _split(step, rank)
+            for f in plain_funcs:
+                f(texts[part], solution=gts[part])
+            plain.commit()
+            seg_texts, seg_gts = _segzero(step, rank)
+            plain_preset(seg_texts, ground_truth=seg_gts)
+            plain_preset.commit()
+        results["plain_window"] = plain.normalizer.window
+        results["plain_preset_iou"] = plain_preset.state_dict()["/iou"]["values"]
+        per_task = preset("seg-zero", ranked=True, task_key="task")
+        try:
+            per_task(seg_texts, ground_truth=seg_gts, task=["a"] * len(seg_texts))
+            results["task_error"] = np.array("none")
+        except ValueError as e:
+            results["task_error"] = np.array(str(e))
+
         # one rank sends NaN: both must raise ValueError, neither may hang
         bad = _batch(0, rank)
         if rank == 1:
@@ -191,6 +218,17 @@ def test_two_gloo_ranks_match_one_process(tmp_path):
     for r in range(WORLD):
         np.testing.assert_array_equal(got[r]["preset_iou"],
                                       single_preset.state_dict()["/iou"]["values"])  # fmt: skip
+
+    single_plain = DrSegReward()
+    for step in range(2):
+        texts, gts = _texts(step)
+        single_plain(texts, ground_truth=gts)
+        single_plain.commit()
+    for r in range(WORLD):
+        np.testing.assert_array_equal(got[r]["plain_window"], single_plain.normalizer.window)
+        np.testing.assert_array_equal(got[r]["plain_preset_iou"],
+                                      single_preset.state_dict()["/iou"]["values"])  # fmt: skip
+        assert "task_key='task'" in str(got[r]["task_error"])
 
     assert "NaN" in str(got[1]["error"])
     assert "rank(s) [1]" in str(got[0]["error"])

@@ -3,6 +3,7 @@ dependencies: no torch, trl or pycocotools is imported, the version is single-so
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -34,6 +35,9 @@ print(rankreward.__version__)
 @pytest.mark.slow
 def test_wheel_installs_and_runs_with_core_dependencies_only(tmp_path):
     pytest.importorskip("build")
+    # setuptools reuses ROOT/build/lib without isolation: a module deleted from src/ would
+    # still be packed from there (it hid a missing file once), so build from a clean state
+    shutil.rmtree(ROOT / "build", ignore_errors=True)
     dist = tmp_path / "dist"
     subprocess.run(
         [

@@ -118,7 +118,7 @@ def test_matched_iou_options_and_not_applicable_answers():
     assert MatchedIoU("greedy_confidence")([cat_dog], [truth]) == [0.45]  # the dog goes first
     unreadable = reader('<answer>[{"bbox_2d": "?"}]</answer>')
     assert MatchedIoU()([unreadable, reader("none")], [truth, truth]) == [None, None]
-    with pytest.raises(ValueError, match="unreadable ground truth"):
+    with pytest.raises(ValueError, match="ground truth of sample 0 is unreadable"):
         MatchedIoU()([cat_dog], ["not json"])
     reward = ComponentReward([Component("iou", MatchedIoU(), ranked=True)], reader=reader)
     reward(["<answer>[]</answer>", "nothing"], ground_truth=[[[0, 0, 5, 5]]] * 2)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -89,6 +90,11 @@ def test_terms_equal_the_published_functions(text, truth):
 @given(st.lists(st.tuples(completion, gt) | near_miss(), min_size=1, max_size=8))
 def test_preset_totals_equal_seg_compute_score(rows):
     texts, truths = [r[0] for r in rows], [r[1] for r in rows]
+    incomplete = [k for k, g in enumerate(truths) if "<box>" not in g or "<points>" not in g]
+    if incomplete:  # the user's mistake: the published code scores it 0 silently, we raise
+        with pytest.raises(ValueError, match=f"ground truth of sample {incomplete[0]} has no"):
+            preset("seg-zero")(texts, ground_truth=truths)
+        return
     assert preset("seg-zero")(texts, ground_truth=truths) == [
         oracle.compute_score(t, g) for t, g in zip(texts, truths, strict=True)
     ]

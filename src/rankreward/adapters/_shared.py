@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -170,10 +170,57 @@ def score_rows(
     return [breakdown_row(breakdown, i, score_key, names) for i in range(len(texts))]
 
 
-def ablation_from_env(env: dict[str, str]) -> dict[str, Any]:
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def env_bool(env: Mapping[str, str], name: str) -> bool | None:
+    """``RANKREWARD_<name>`` as a switch: ``1/true/yes/on`` or ``0/false/no/off`` (any case),
+    ``None`` when unset or empty; anything else raises ``ValueError`` naming the variable (a
+    typo must not silently mean "off"). O(1).
+
+    Examples:
+        >>> env_bool({"RANKREWARD_RANKED": "True"}, "RANKED"), env_bool({}, "RANKED")
+        (True, None)
+        >>> env_bool({"RANKREWARD_LOOK": "of"}, "LOOK")
+        Traceback (most recent call last):
+        ...
+        ValueError: RANKREWARD_LOOK='of': expected one of 1/true/yes/on or 0/false/no/off
+    """
+    raw = env.get(f"RANKREWARD_{name}")
+    if raw is None or not raw.strip():
+        return None
+    value = raw.strip().lower()
+    if value in _TRUE or value in _FALSE:
+        return value in _TRUE
+    raise ValueError(
+        f"RANKREWARD_{name}={raw!r}: expected one of {'/'.join(_TRUE)} or {'/'.join(_FALSE)}"
+    )
+
+
+def env_int(env: Mapping[str, str], name: str) -> int | None:
+    """``RANKREWARD_<name>`` as a positive integer (``None`` when unset or empty); anything
+    else raises ``ValueError`` naming the variable. O(1).
+
+    Examples:
+        >>> env_int({"RANKREWARD_COMMIT_EVERY": "1024"}, "COMMIT_EVERY")
+        1024
+    """
+    raw = env.get(f"RANKREWARD_{name}")
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ValueError(f"RANKREWARD_{name}={raw!r}: expected a positive integer")
+    return value
+
+
+def ablation_from_env(env: Mapping[str, str]) -> dict[str, Any]:
     """The paper's ablation rows from ``RANKREWARD_*`` variables, as `DrSegReward` keywords:
-    ``COMPAT``, ``ACCURACY``, ``NON_REPEAT`` (their values) and ``LOOK`` (``0``/``false``/``no``
-    drop the look part). O(1).
+    ``COMPAT``, ``ACCURACY``, ``NON_REPEAT`` (their values) and ``LOOK`` (a switch, `env_bool`:
+    off drops the look part). O(1).
 
     Examples:
         >>> ablation_from_env({"RANKREWARD_LOOK": "0", "RANKREWARD_ACCURACY": "raw"})
@@ -183,9 +230,9 @@ def ablation_from_env(env: dict[str, str]) -> dict[str, Any]:
     for name, key in (("COMPAT", "compat"), ("ACCURACY", "accuracy"), ("NON_REPEAT", "non_repeat")):
         if env.get(f"RANKREWARD_{name}"):
             options[key] = env[f"RANKREWARD_{name}"]
-    look = env.get("RANKREWARD_LOOK") or None
+    look = env_bool(env, "LOOK")
     if look is not None:
-        options["look"] = look not in ("0", "false", "no")
+        options["look"] = look
     return options
 
 

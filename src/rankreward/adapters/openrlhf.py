@@ -26,7 +26,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from ._shared import ablation_from_env, score_rows, shared_reward
+from ._shared import ablation_from_env, env_bool, env_int, score_rows, shared_reward
 
 __all__ = ["ASSISTANT_MARKER", "OpenRLHFReward", "reward_func_from_env", "split_response"]
 
@@ -149,18 +149,17 @@ def reward_func_from_env(env: dict[str, str] | None = None) -> OpenRLHFReward:
     def get(name: str) -> str | None:
         return env.get(f"RANKREWARD_{name}") or None
 
-    every = get("COMMIT_EVERY")
     ablation = ablation_from_env(env)
     if get("PRESET"):
         ablation["preset"] = get("PRESET")
-    if get("RANKED"):
-        ablation["ranked"] = get("RANKED") in ("1", "true", "yes")
+    if env_bool(env, "RANKED") is not None:
+        ablation["ranked"] = env_bool(env, "RANKED")
     return OpenRLHFReward(
-        int(every) if every else None,
+        env_int(env, "COMMIT_EVERY"),
         share=get("SHARE") or "auto",
         actor_name=get("ACTOR_NAME"),
         state_file=get("STATE_FILE"),
         resume_from=get("RESUME_FROM"),
-        strict=False if get("LENIENT") in ("1", "true", "yes") else None,
+        strict=False if env_bool(env, "LENIENT") else None,
         **ablation,
     )

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from ._shared import ablation_from_env
+from ._shared import ablation_from_env, env_bool
 from .trl import RankNormalizerCallback, RewardFunctions, trl_reward
 
 __all__ = ["CALLBACK_NAME", "REWARD_NAMES", "register", "reset", "shared_functions"]
@@ -75,12 +75,10 @@ def shared_functions(env: dict[str, str] | None = None) -> RewardFunctions:
             env = dict(os.environ if env is None else env)
             key = env.get("RANKREWARD_GROUND_TRUTH_KEY") or "solution"
             name = env.get("RANKREWARD_PRESET") or None
-            ranked = env.get("RANKREWARD_RANKED") or None
+            ranked = env_bool(env, "RANKED")
             # the paper's ablation switches are DrSegReward's options; a preset takes its own
             options = ablation_from_env(env) if name is None else {}
-            reward = trl_reward(
-                name, None if ranked is None else ranked in ("1", "true", "yes"), **options
-            )
+            reward = trl_reward(name, ranked, **options)
             prefix = (name or "drseg").replace("-", "_")
             _functions = RewardFunctions(reward, prefix=prefix, ground_truth_key=key)
         return _functions

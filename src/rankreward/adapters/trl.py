@@ -138,6 +138,7 @@ class RewardFunctions(_OncePerBatch):
         self.prefix = prefix
 
     def _score(self, texts: tuple[str, ...], gt: Sequence[Any], kwargs: dict) -> dict[str, Any]:
+        self.reward.on_trainer_call(kwargs)  # shared across ranks; the step for the warning
         return self.reward.score(texts, gt, self.reward.tasks_from(kwargs), context=kwargs)
 
     def _log(self, b: dict[str, Any], kwargs: dict) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .._arrays import is_torch, to_numpy
+from .._extras import require
 from ..normalize.autocommit import AutoCommitNormalizer
 from ..normalize.normalizer import RankNormalizer
 from ..normalize.state import flatten_state, load_state, save_state, unflatten_state
@@ -150,7 +151,7 @@ class RayRankNormalizer:
         detached: bool = False,
         **normalizer_kwargs: Any,
     ) -> None:
-        import ray
+        ray = require("ray", "ray", "RayRankNormalizer")
 
         if not ray.is_initialized():
             raise RuntimeError("RayRankNormalizer needs a running Ray: call ray.init() first")
@@ -282,7 +283,7 @@ class RayWindows:
         resume_from: str | None = None,
         namespace: str | None = None,
     ) -> None:
-        import ray
+        ray = require("ray", "ray", "RayWindows")
 
         if not ray.is_initialized():
             raise RuntimeError("RayWindows needs a running Ray: call ray.init() first")
@@ -334,15 +335,19 @@ class RayWindows:
     def state_dict(self) -> dict[str, Any]:
         return self._call("state_dict")
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self._call("load_state_dict", dict(state))
+    def load_state_dict(self, state: Mapping[str, Any], where: str = "the state") -> None:
+        self._call("load_state_dict", dict(state), where)
+
+    def set_owner(self, owner: Mapping[str, Any]) -> None:
+        """As `LocalWindows.set_owner`, in the actor: every process's reward must be the same."""
+        self._call("set_owner", dict(owner))
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the actor's state to ``path`` (atomic ``.npz``) from this process."""
         save_state(flatten_state(self.state_dict()), path)
 
     def load(self, path: str | os.PathLike[str]) -> None:
-        self.load_state_dict(unflatten_state(load_state(path)))
+        self.load_state_dict(unflatten_state(load_state(path)), str(path))
 
     def kill(self) -> None:
         """Remove the actor."""

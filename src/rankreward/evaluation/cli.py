@@ -43,6 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from rankreward.jsonl import read_jsonl, read_jsonl_field
+
 TASKS = ("reasonseg", "coco", "count")
 PROTOCOL_NAMES = ("drseg", "visionreasoner", "visionreasoner-nonobj", "rankreward")
 #: the released evaluation sets' columns -> this loader's sample keys
@@ -77,24 +79,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="offline CPU smoke run: tiny random Qwen2.5-VL and SAM2, synthetic data")  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
+    if args.limit is not None and args.limit < 1:
+        p.error(f"--limit must be a positive number of samples, got {args.limit}")
     if not args.tiny and not (args.task and args.dataset and (args.model or args.completions)):
         p.error("--task, --dataset and --model (or --completions) are required without --tiny")
     return args
 
 
 # ----------------------------------------------------------------------------- data
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise SystemExit(f"{path}:{n}: invalid JSON ({e})") from None
-    return rows
-
-
 def _mask(value: Any, root: Path, size: tuple[int, int]) -> np.ndarray:
     """A ground-truth mask from an RLE dict, COCO polygons or a PNG path; size is (H, W)."""
     from rankreward.metrics import polygon_to_mask, rle_to_mask
@@ -167,12 +159,19 @@ def load_samples(task: str, dataset: str, image_root: str | None,
             for im in gt["images"] for c in sorted(present.get(im["id"], []))
         ]  # fmt: skip
         return samples, gt
-    rows = _read_jsonl(path)
-    for n, row in enumerate(rows):
+    try:
+        lines = list(read_jsonl(path))
+    except ValueError as e:
+        raise SystemExit(f"rankreward eval: --dataset {e}") from None
+    rows = []
+    for lineno, row in lines:
         need = ("image", "question", "mask" if task == "reasonseg" else "count")
+        if not isinstance(row, dict):
+            raise SystemExit(f"{path}:{lineno}: a sample must be an object with {list(need)}")
         missing = [k for k in need if k not in row]
         if missing:
-            raise SystemExit(f"{path} row {n}: missing {missing}")
+            raise SystemExit(f"{path}:{lineno}: missing {missing}")
+        rows.append(row)
         row["image"] = root / row["image"]
         if task == "reasonseg":
             w, h = Image.open(row["image"]).size
@@ -247,7 +246,10 @@ def main(argv: list[str] | None = None) -> int:
         data = setup["data"]
         seen, max_new = (56, 56), 24
     else:
-        data = {args.task: load_samples(args.task, args.dataset, args.image_root, args.coco_gt)}
+        try:
+            data = {args.task: load_samples(args.task, args.dataset, args.image_root, args.coco_gt)}
+        except OSError as e:  # a missing dataset, image or COCO file: one line, the file named
+            raise SystemExit(f"rankreward eval: {e.filename}: {e.strerror or e}") from None
         model_path = args.model
         if args.segmenter == "box":
             segmenter = BoxSegmenter()
@@ -260,7 +262,10 @@ def main(argv: list[str] | None = None) -> int:
 
     model = processor = None
     if not args.completions:
-        import torch
+        from rankreward._extras import require
+
+        torch = require("torch", "trl", "rankreward eval (generating completions)")
+        require("transformers", "trl", "rankreward eval (generating completions)")
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         from rankreward.testing.tiny_vlm import load_image_only_processor
@@ -287,7 +292,16 @@ def main(argv: list[str] | None = None) -> int:
         samples, gt = data[task]
         samples = samples[: args.limit] if args.limit else samples
         if args.completions:
-            completions = [r["completion"] for r in _read_jsonl(Path(args.completions))]
+            try:
+                completions = read_jsonl_field(args.completions, ("completion",),
+                                               "a completion", (str,))  # fmt: skip
+            except ValueError as e:
+                raise SystemExit(f"rankreward eval: --completions {e}") from None
+            if len(completions) < len(samples):
+                raise SystemExit(
+                    f"rankreward eval: --completions {args.completions} has {len(completions)} "
+                    f"completions for {len(samples)} {task} samples"
+                )
             completions = completions[: len(samples)]
         else:
             completions = generate_completions(

@@ -9,6 +9,7 @@ window ``i``'s fields under ``w{i}.``, and the set's commit and sample counts in
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Mapping
@@ -17,7 +18,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["flatten_state", "load_state", "save_state", "step_path", "unflatten_state"]
+__all__ = [
+    "check_owner",
+    "describe_owner",
+    "flatten_state",
+    "load_state",
+    "save_state",
+    "step_path",
+    "unflatten_state",
+]
+
+#: Keys of a keyed set's state that are not windows.
+META_KEYS = ("__counts__", "__owner__")
 
 
 def save_state(state: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
@@ -74,13 +86,15 @@ def load_state(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def flatten_state(state: Mapping[str, Any]) -> dict[str, Any]:
     """`LocalWindows.state_dict` as flat npz arrays (``windows`` names ``w0.``, ``w1.``, ...)."""
-    windows = {k: v for k, v in state.items() if k != "__counts__"}
+    windows = {k: v for k, v in state.items() if k not in META_KEYS}
     flat: dict[str, Any] = {"windows": np.array(list(windows), dtype=str)}
     for i, window_state in enumerate(windows.values()):
         flat.update({f"w{i}.{field}": value for field, value in window_state.items()})
     if "__counts__" in state:
         counts = state["__counts__"]
         flat["counts"] = np.array([counts["commits"], counts["pending"]], np.int64)
+    if state.get("__owner__") is not None:  # JSON text, never a pickled object
+        flat["owner"] = np.array(json.dumps(state["__owner__"], sort_keys=True))
     return flat
 
 
@@ -99,7 +113,45 @@ def unflatten_state(flat: dict[str, Any]) -> dict[str, Any]:
     if "counts" in flat:
         commits, pending = (int(v) for v in flat["counts"])
         state["__counts__"] = {"commits": commits, "pending": pending}
+    if "owner" in flat:
+        state["__owner__"] = json.loads(str(flat["owner"]))
     return state
+
+
+def describe_owner(owner: Mapping[str, Any]) -> str:
+    """One line naming a reward's windows: its recipe and each ranked window's columns.
+
+    Examples:
+        >>> describe_owner({"recipe": "seg-zero", "windows": {"iou": ["iou_value"]}})
+        "recipe 'seg-zero' with windows iou(iou_value)"
+    """
+    windows = ", ".join(f"{w}({', '.join(cols)})" for w, cols in owner["windows"].items())
+    return f"recipe {owner['recipe']!r} with windows {windows or 'none'}"
+
+
+def check_owner(owner: Mapping[str, Any], state_owner: Any, keys: list[str], where: str) -> None:
+    """Raise ``ValueError`` unless a state (its recording ``state_owner``, its window
+    ``keys`` ``"task/window"``) belongs to the reward described by ``owner``: a state saved by
+    one reward loaded into another would leave the second's windows empty, or fill them with
+    another recipe's values, without a word. ``where`` names the state (a file). O(keys).
+
+    Examples:
+        >>> owner = {"recipe": "seg-zero", "windows": {"iou": ["iou_value"]}}
+        >>> check_owner(owner, None, ["/iou", "coco/iou"], "a file")
+        >>> check_owner(owner, None, ["/x1"], "a file")
+        Traceback (most recent call last):
+        ...
+        ValueError: a file holds the window '/x1', which recipe 'seg-zero' with windows iou(iou_value) does not have
+    """
+    if state_owner is not None and dict(state_owner) != dict(owner):
+        raise ValueError(
+            f"{where} was saved by {describe_owner(state_owner)}; it cannot be loaded into "
+            f"{describe_owner(owner)}"
+        )
+    for key in keys:
+        if key.rpartition("/")[2] not in owner["windows"]:
+            raise ValueError(f"{where} holds the window {key!r}, which {describe_owner(owner)} "
+                             "does not have")  # fmt: skip
 
 
 def step_path(template: str, step: int) -> Path:

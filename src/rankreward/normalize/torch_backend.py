@@ -13,15 +13,14 @@ from typing import Any
 
 import numpy as np
 
+from .._extras import require
 from .backend import CountThenAppend
 
 __all__ = ["TorchBackend"]
 
 
 def _torch() -> Any:
-    import torch
-
-    return torch
+    return require("torch", "torch", "the torch backend")
 
 
 class TorchBackend(CountThenAppend):

@@ -14,6 +14,7 @@ This is the one commit-by-count, ``{step}``-file and resume mechanism of the pac
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import warnings
@@ -24,7 +25,16 @@ import numpy as np
 
 from .._pickling import LockFreePickle
 from .normalizer import RankNormalizer
-from .state import flatten_state, load_state, save_state, step_path, unflatten_state
+from .state import (
+    META_KEYS,
+    check_owner,
+    describe_owner,
+    flatten_state,
+    load_state,
+    save_state,
+    step_path,
+    unflatten_state,
+)
 
 __all__ = ["LocalWindows", "check_commit_every", "paper_window"]
 
@@ -50,6 +60,10 @@ def check_commit_every(commit_every: int | None, *, required: bool = False) -> N
     if not isinstance(commit_every, int) or isinstance(commit_every, bool) or commit_every < 1:
         kind = "a positive int" if required else "a positive int or None"
         raise ValueError(f"commit_every must be {kind}, got {commit_every!r}")
+
+
+def _wrapped(wrap: Callable[[Any], Any], make: Callable[[], Any]) -> Any:
+    return wrap(make())
 
 
 class LocalWindows(LockFreePickle):
@@ -98,8 +112,58 @@ class LocalWindows(LockFreePickle):
         self._lock = threading.RLock()
         self._warned = False
         self._staging_calls = 0  # scoring calls since the last commit (for the warning)
+        self._steps: set[int] = set()  # trainer steps that scored since the last commit
+        # the reward these windows belong to (`set_owner`), and the owner a loaded state
+        # named, checked once the reward is known (a set can be resumed before it is handed in)
+        self.owner: dict[str, Any] | None = None
+        self._loaded: tuple[Any, str] | None = None
         if resume_from is not None:
             self.load(resume_from)
+
+    def wrap_windows(self, wrap: Callable[[Any], Any]) -> None:
+        """Replace every window by ``wrap(window)``, now and for every window made later (a
+        reward's windows shared across ``torch.distributed`` ranks). ``wrap`` must be
+        picklable (a class or a module-level function). O(windows)."""
+        with self._lock:
+            self._windows = {k: wrap(w) for k, w in self._windows.items()}
+            self.make_window = functools.partial(_wrapped, wrap, self.make_window)
+
+    def note_step(self, step: int) -> None:
+        """Record that a trainer's optimizer step ``step`` scored: a set without
+        ``commit_every`` that scores in a third step with no `commit` warns once, naming the
+        fix (TRL passes its step to reward functions; without one, a count of values warns).
+        O(1)."""
+        with self._lock:
+            if self.commit_every is not None or self._warned or step in self._steps:
+                return
+            self._steps.add(step)
+            if len(self._steps) > 2 and any(w.num_staged for w in self._windows.values()):
+                self._warned = True
+                warnings.warn(
+                    f"the reward's windows scored in {len(self._steps)} optimizer steps "
+                    f"(up to step {step}) without a commit(): add RankNormalizerCallback(reward) "
+                    "to the trainer's callbacks (or pass commit_every), else the windows never "
+                    "move and every rank is against the prefill",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
+
+    def set_owner(self, owner: Mapping[str, Any]) -> None:
+        """Record the reward these windows belong to (`ComponentReward` does, with its recipe
+        and ranked windows): saved with the state, and a state of another reward, loaded
+        before or after, raises ``ValueError`` naming both. O(windows)."""
+        owner = {"recipe": str(owner["recipe"]),
+                 "windows": {str(k): [str(c) for c in v] for k, v in owner["windows"].items()}}  # fmt: skip
+        with self._lock:
+            if self.owner is not None and self.owner != owner:
+                raise ValueError(
+                    f"these windows belong to {describe_owner(self.owner)}; another reward "
+                    f"({describe_owner(owner)}) cannot share them"
+                )
+            if self._loaded is not None:
+                state_owner, where = self._loaded
+                check_owner(owner, state_owner, self.keys(), where)
+            self.owner = owner
 
     def get(self, key: str) -> Any:
         """The window of ``key`` (``"task/term"``), created on first use. O(1)."""
@@ -177,6 +241,7 @@ class LocalWindows(LockFreePickle):
         scored since the last commit. O(windows x n)."""
         with self._lock:
             self._staging_calls = 0
+            self._steps = set()
             self._warned = False
             n = sum(int(w.commit()) for w in self._windows.values())
             if self.commit_every is not None and (n or self.pending):
@@ -197,16 +262,36 @@ class LocalWindows(LockFreePickle):
         with self._lock:
             state: dict[str, Any] = {k: w.state_dict() for k, w in self._windows.items()}
             state["__counts__"] = {"commits": self.commits, "pending": self.pending}
+            if self.owner is not None:
+                state["__owner__"] = self.owner
             return state
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore what `state_dict` returned (exactly)."""
+    def load_state_dict(self, state: Mapping[str, Any], where: str = "the state") -> None:
+        """Restore what `state_dict` returned (exactly). A ``ValueError`` (naming ``where``)
+        for counts that are not non-negative integers, or a state of another reward (see
+        `set_owner`); nothing is changed then."""
+        counts = state.get("__counts__")
+        if counts is not None:
+            try:
+                commits, pending = counts["commits"], counts["pending"]
+                ok = all(int(v) == v and v >= 0 for v in (commits, pending))
+            except (KeyError, TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise ValueError(
+                    f"{where}: counts must be non-negative integers commits and pending, "
+                    f"got {counts!r}"
+                )
+        state_owner = state.get("__owner__")
+        keys = [k for k in state if k not in META_KEYS]
         with self._lock:
-            for key, value in state.items():
-                if key == "__counts__":
-                    self.commits, self.pending = int(value["commits"]), int(value["pending"])
-                else:
-                    self.get(key).load_state_dict(value)
+            if self.owner is not None:
+                check_owner(self.owner, state_owner, keys, where)
+            for key in keys:
+                self.get(key).load_state_dict(state[key])
+            if counts is not None:
+                self.commits, self.pending = int(counts["commits"]), int(counts["pending"])
+            self._loaded = (state_owner, where)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write `state_dict` to one ``.npz``, atomically, without pickle. O(windows x n)."""
@@ -214,7 +299,7 @@ class LocalWindows(LockFreePickle):
 
     def load(self, path: str | os.PathLike[str]) -> None:
         """Restore what `save` wrote."""
-        self.load_state_dict(unflatten_state(load_state(path)))
+        self.load_state_dict(unflatten_state(load_state(path)), where=str(path))
 
     def __repr__(self) -> str:
         return f"LocalWindows({self.keys()}, commit_every={self.commit_every})"

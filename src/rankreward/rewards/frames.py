@@ -24,13 +24,20 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["FRAMES", "Frame", "from_pixels", "to_pixels"]
+__all__ = ["FRAMES", "Frame", "check_size", "from_pixels", "to_pixels"]
 
 Frame = Literal["absolute", "rel1000", "rel1"]
 FRAMES: tuple[str, ...] = ("absolute", "rel1000", "rel1")
 
 
-def _size(size: Any, name: str) -> tuple[float, float]:
+def check_size(size: Any, name: str) -> tuple[float, float]:
+    """``size`` as (width, height) floats; ``ValueError`` naming ``name`` unless two positive
+    finite numbers. O(1).
+
+    Examples:
+        >>> check_size((640, 480), "image_size")
+        (640.0, 480.0)
+    """
     try:
         w, h = (float(v) for v in size)
     except (TypeError, ValueError):
@@ -44,14 +51,14 @@ def _scale(frame: str, image_size: Any, seen_size: Any) -> tuple[float, float]:
     """Pixels of the original image per unit of ``frame``, per axis."""
     if frame not in FRAMES:
         raise ValueError(f"frame must be one of {FRAMES}, got {frame!r}")
-    w, h = _size(image_size, "image_size")
+    w, h = check_size(image_size, "image_size")
     if frame == "rel1000":
         return w / 1000.0, h / 1000.0
     if frame == "rel1":
         return w, h
     if seen_size is None:
         return 1.0, 1.0
-    sw, sh = _size(seen_size, "seen_size")
+    sw, sh = check_size(seen_size, "seen_size")
     return w / sw, h / sh
 
 

@@ -220,28 +220,44 @@ class MatchedIoU:
         self.method, self.threshold, self.labels = method, threshold, labels
         self.gt_reader = gt_reader or AnswerReader(tag=None)
 
-    def _truth(self, gt: Any) -> Answer:
+    def _truth(self, gt: Any, k: int) -> Answer:
+        """Sample ``k``'s ground truth as an `Answer`; a ``ValueError`` names the sample and
+        what was wrong (it is the user's data, never silently scored)."""
         if isinstance(gt, Answer):
-            return gt
-        if isinstance(gt, str):
+            truth = gt
+        elif isinstance(gt, str):
             truth = self.gt_reader(gt)
             if not truth.ok:
-                raise ValueError(f"unreadable ground truth ({truth.problem}): {gt[:80]!r}")
-            return truth
-        boxes = np.asarray(gt, np.float64).reshape(-1, 4)
-        n = len(boxes)
-        return Answer(boxes, np.full((n, 2), np.nan), (None,) * n, np.full(n, np.nan))
+                raise ValueError(
+                    f"ground truth of sample {k} is unreadable ({truth.problem}): {gt[:80]!r}"
+                )
+        else:
+            try:
+                boxes = np.asarray(gt, np.float64)
+            except (TypeError, ValueError):
+                boxes = None
+            if boxes is None or boxes.size % 4 or (boxes.ndim > 1 and boxes.shape[-1] != 4):
+                raise ValueError(
+                    f"ground truth of sample {k} must be a JSON string, an Answer or xyxy boxes "
+                    f"([x1, y1, x2, y2] or a list of them), got {type(gt).__name__} {gt!r:.80}"
+                )
+            boxes = boxes.reshape(-1, 4)
+            n = len(boxes)
+            truth = Answer(boxes, np.full((n, 2), np.nan), (None,) * n, np.full(n, np.nan))
+        if not np.isfinite(truth.boxes).all():
+            raise ValueError(f"ground truth of sample {k} has a box that is not 4 finite numbers")
+        return truth
 
     def __call__(self, answers: list, gts: list) -> list[float | None]:
         from ..metrics import box_iou, match_boxes
 
         out: list[float | None] = []
         read: dict[str, Answer] = {}  # a prompt's completions share its ground-truth string
-        for answer, gt in zip(answers, gts, strict=True):
+        for k, (answer, gt) in enumerate(zip(answers, gts, strict=True)):
             if isinstance(gt, str):
-                truth = read[gt] if gt in read else read.setdefault(gt, self._truth(gt))
+                truth = read[gt] if gt in read else read.setdefault(gt, self._truth(gt, k))
             else:
-                truth = self._truth(gt)
+                truth = self._truth(gt, k)
             if not isinstance(answer, Answer):
                 raise TypeError("MatchedIoU reads Answer objects: use reader=AnswerReader(...)")
             keep = np.isfinite(answer.boxes).all(axis=1)

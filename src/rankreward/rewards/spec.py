@@ -26,6 +26,7 @@ make one (`FunctionTerms`).
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -154,7 +155,26 @@ def _float_values(raw: Any) -> np.ndarray:
 
 def _as_column(raw: Any, n: int, what: str) -> np.ndarray:
     """One term's per-sample values as float64 (``None`` -> NaN), checked: ``n`` long, no inf."""
-    values = _float_values(raw)
+    try:
+        if isinstance(raw, np.ndarray) and raw.dtype.kind in "USO":
+            raw = raw.tolist()
+        if not isinstance(raw, np.ndarray) and any(isinstance(v, (str, bytes)) for v in raw):
+            raise TypeError  # numpy would read "3" as 3.0: a component returns numbers
+        values = _float_values(raw)
+    except (TypeError, ValueError):
+        bad = next(
+            (k for k, v in enumerate(raw)
+             if v is not None and (isinstance(v, (str, bytes)) or not isinstance(v, (int, float)))),
+            None,
+        ) if isinstance(raw, Sequence) else None  # fmt: skip
+        where = (
+            f" ({type(raw[bad]).__name__} {raw[bad]!r:.60} for sample {bad})"
+            if bad is not None
+            else ""
+        )
+        raise TypeError(
+            f"{what} must return one float or None per sample{where}, got {type(raw).__name__}"
+        ) from None
     if values.shape != (n,):
         raise ValueError(f"{what} returned {values.shape}, not ({n},)")
     if np.isinf(values).any():
@@ -176,14 +196,46 @@ class FunctionTerms:
     def __init__(
         self, components: Sequence[Component], reader: Callable[[str], Any] | None = None
     ) -> None:
+        self.name = "custom"
         self.components = [c for c in components if c.fn is not None]
         self.reader = reader
-        self.context: tuple[str, ...] = ()
+        # a reader with a coordinate frame (AnswerReader) maps each answer to its image's
+        # pixels: a frame other than "absolute" cannot score without the image's size
+        self.frame: str | None = getattr(reader, "frame", None) if hasattr(reader, "read") else None
+        self.context: tuple[str, ...] = ("image_size?", "seen_size?") if self.frame else ()
+
+    def _read(self, texts: list[str], context: Mapping[str, Sequence[Any]]) -> list[Any]:
+        """Each text read once; with a framed reader, answers in the original image's pixels
+        (``read(text, image_size, seen_size)`` with each sample's sizes)."""
+        if self.reader is None:
+            return texts
+        sizes, seen = context.get("image_size"), context.get("seen_size")
+        if self.frame is None or (self.frame == "absolute" and sizes is None and seen is None):
+            return [self.reader(t) for t in texts]
+        if sizes is None and self.frame != "absolute":
+            raise TypeError(
+                f"the reader's frame={self.frame!r} maps answers to the pixels of each sample's "
+                "image: pass an 'image_size' column, (width, height) per sample"
+            )
+        if sizes is None:
+            raise TypeError("a 'seen_size' column needs the 'image_size' column too")
+        for name, column in (("image_size", sizes), ("seen_size", seen)):
+            if column is not None and len(column) != len(texts):
+                raise ValueError(f"{len(texts)} completions but {len(column)} {name} values")
+        answers = []
+        for k, text in enumerate(texts):
+            try:
+                answers.append(
+                    self.reader.read(text, sizes[k], None if seen is None else seen[k])  # type: ignore[union-attr]
+                )
+            except ValueError as err:  # the sizes are the user's columns, the text never raises
+                raise ValueError(f"sample {k}: {err}") from None
+        return answers
 
     def terms(
         self, texts: list[str], ground_truths: list[Any], context: Mapping[str, Sequence[Any]]
     ) -> Terms:
-        answers = [self.reader(t) for t in texts] if self.reader else texts
+        answers = self._read(texts, context)
         columns = {}
         for c in self.components:
             if c.context:
@@ -197,6 +249,14 @@ class FunctionTerms:
                 raw = c.fn(answers, ground_truths)  # type: ignore[misc]
             columns[c.name] = _as_column(raw, len(texts), f"component {c.name!r}")
         return Terms(columns)
+
+
+def _shared_across_ranks(window: Any) -> Any:
+    """``window`` shared by every ``torch.distributed`` rank (`LocalWindows.wrap_windows`)."""
+    from ..distributed.torch_dist import DistributedRankNormalizer
+
+    return window if isinstance(window, DistributedRankNormalizer) else \
+        DistributedRankNormalizer(window)  # fmt: skip
 
 
 class ComponentReward(LockFreePickle):
@@ -269,15 +329,38 @@ class ComponentReward(LockFreePickle):
         self.recipe: Recipe = FunctionTerms(components, reader) if recipe is None else recipe
         self.reader = reader
         self.task_key = task_key
+        self._ranked: dict[str, list[Component]] = {}
         self.windows = LocalWindows(make_window) if windows is None else windows
         self.ground_truth_key = ground_truth_key
         self.max_reward = max_reward
         self._lock = threading.RLock()
+        self._rank_checked = False  # windows checked against torch.distributed (on_trainer_call)
         # ranked components by window, in first-seen order (one rank_and_stage key each)
-        self._ranked: dict[str, list[Component]] = {}
         for c in components:
             if c.ranked:
                 self._ranked.setdefault(c.window_name, []).append(c)
+        self._windows.set_owner(self.owner)
+
+    @property
+    def owner(self) -> dict[str, Any]:
+        """What the windows belong to: the recipe (its ``name``, else its class) and each
+        ranked window's columns. Saved with every state file; loading a state of another
+        reward raises ``ValueError`` naming both. O(components)."""
+        recipe = getattr(self.recipe, "name", None) or type(self.recipe).__name__
+        windows = {w: [c.source for c in group] for w, group in self._ranked.items()}
+        return {"recipe": recipe, "windows": windows}
+
+    @property
+    def windows(self) -> Any:
+        """The windows (`LocalWindows` or `RayWindows`); assigning a set records this reward
+        as its owner, so a set resumed from another reward's state raises there."""
+        return self._windows
+
+    @windows.setter
+    def windows(self, windows: Any) -> None:
+        self._windows = windows
+        if hasattr(self, "_lock"):  # after __init__ (which records the owner itself)
+            windows.set_owner(self.owner)
 
     def window(self, name: str, task: Any = "") -> Any:
         """The window ``name`` (a ranked component's, or the ``window`` several share) for
@@ -358,13 +441,18 @@ class ComponentReward(LockFreePickle):
         task_list = None if tasks is None else [str(t) for t in tasks]
         if task_list is not None and len(task_list) != n:
             raise ValueError(f"{n} completions but {len(task_list)} task keys")
+        if task_list is not None:
+            for k, task in enumerate(task_list):
+                if "\x00" in task:  # numpy and the state file's key list drop trailing NULs
+                    raise ValueError(f"task key of sample {k} holds a NUL character: {task!r}")
         out: dict[str, Any] = {c.name: terms.columns[c.source] for c in self.components}
         # each task's rows, in first-seen order (deterministic staging order)
         if task_list is None:
             by_task: dict[str, Any] = {"": np.ones(n, bool)}
         else:
-            task_array = np.asarray(task_list)
-            by_task = {task: task_array == task for task in dict.fromkeys(task_list)}
+            index = {task: i for i, task in enumerate(dict.fromkeys(task_list))}
+            codes = np.fromiter((index[t] for t in task_list), np.int64, count=n)
+            by_task = {task: codes == i for task, i in index.items()}
         with self._lock:
             batch: dict[str, np.ndarray] = {}
             rows_of: dict[str, np.ndarray] = {}
@@ -399,6 +487,51 @@ class ComponentReward(LockFreePickle):
         out["problems"] = terms.problems if terms.problems is not None else [[] for _ in texts]
         return out
 
+    def on_trainer_call(self, kwargs: Mapping[str, Any]) -> None:
+        """What a trainer-facing call (`__call__`, the TRL and ms-swift adapters) does first,
+        with the trainer's keyword arguments. O(1) after the first call.
+
+        - Under ``torch.distributed`` with more than one rank, local windows become shared
+          (every window wrapped in `DistributedRankNormalizer`, whatever the recipe), so
+          every rank ranks against one window however the reward was built; a reward that
+          cannot share (per-task windows: ranks would enter different collectives) raises.
+        - TRL's ``trainer_state`` is noted, so windows nobody commits warn after two steps.
+        """
+        if not self._ranked:
+            return
+        if not self._rank_checked:
+            self._share_across_ranks()
+        step = getattr(kwargs.get("trainer_state"), "global_step", None)
+        if isinstance(step, int) and hasattr(self._windows, "note_step"):
+            self._windows.note_step(step)
+
+    def _share_across_ranks(self) -> None:
+        dist = sys.modules.get("torch.distributed")  # torch imported by the trainer, if at all
+        if dist is None or not dist.is_available() or not dist.is_initialized():
+            return  # checked again next call: the process group may come later
+        self._rank_checked = True
+        if dist.get_world_size() < 2 or not isinstance(self._windows, LocalWindows):
+            return  # one rank, or RayWindows: one actor serves every rank already
+        from ..distributed.torch_dist import DistributedRankNormalizer
+
+        windows = [self._windows.get(k) for k in self._windows.keys()]
+        made = [self._windows.make_window()]  # what a new task's window will be
+        if all(isinstance(w, DistributedRankNormalizer) for w in windows + made):
+            return  # built shared (trl_reward, RewardFunctions())
+        if self.task_key is not None:
+            raise ValueError(
+                f"torch.distributed runs {dist.get_world_size()} ranks but the reward has "
+                f"task_key={self.task_key!r}: per-task windows cannot be shared by collectives "
+                "(ranks see different tasks); use RayWindows(...) or drop task_key"
+            )
+        for w in windows:
+            if getattr(w, "commit_every", None) is not None:
+                raise ValueError(
+                    "a window that commits by count (AutoCommitNormalizer) cannot be shared "
+                    "across torch.distributed ranks: use RankNormalizerCallback to commit"
+                )
+        self._windows.wrap_windows(_shared_across_ranks)
+
     def __call__(
         self, completions: Sequence[Any], ground_truth: Sequence[Any] | None = None, **kwargs: Any
     ) -> list[float | None]:
@@ -410,6 +543,7 @@ class ComponentReward(LockFreePickle):
             ground_truth = kwargs.get(self.ground_truth_key)
         if ground_truth is None:
             raise TypeError(f"pass ground_truth=... (or a {self.ground_truth_key!r} column)")
+        self.on_trainer_call(kwargs)
         out = self.score(completions, ground_truth, self.tasks_from(kwargs), context=kwargs)
         log_metric = kwargs.get("log_metric")  # TRL's per-step logger, when it passes one
         if log_metric is not None:

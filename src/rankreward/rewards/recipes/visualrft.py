@@ -252,6 +252,8 @@ class RftRecipe:
         ([0.0], [0.19999999999999996])
     """
 
+    name = "visual-rft"  # what its windows' state files say they belong to
+
     context: tuple[str, ...] = ()
 
     def __init__(self, math_verify: bool) -> None:

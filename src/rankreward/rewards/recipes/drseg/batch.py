@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ...frames import FRAMES, check_size
 from ...spec import Terms
 from . import scan as _scan
 from .accuracy import AccuracyConfig, accuracy_rows, check_compat, pack_rows
@@ -52,6 +53,11 @@ class DrSegRecipe:
         config: the accuracy thresholds (`AccuracyConfig`).
         template: the prompt template whose placeholder phrases non_repeat rejects.
         max_chars: completions longer than this score 0 everywhere (``too_long`` problem).
+        frame: the answers' coordinate frame (`rankreward.rewards.FRAMES`): ``"absolute"``
+            (the paper: pixels, read as is), ``"rel1000"`` (Qwen3-VL, Qwen2-VL) or ``"rel1"``;
+            a non-absolute answer is mapped to the pixels of its sample's image (the
+            ``image_size`` column, (width, height)) in float64 before any geometry:
+            ``x * W / 1000``, ``y * H / 1000``. The ground truth stays in pixels.
 
     Complexity: O(total text + sum M N + matching).
 
@@ -63,7 +69,7 @@ class DrSegRecipe:
         [1.0, 1.0, 1.0, 1.0]
     """
 
-    context: tuple[str, ...] = ()
+    name = "drseg"  # what its windows' state files say they belong to
 
     def __init__(
         self,
@@ -73,8 +79,14 @@ class DrSegRecipe:
         config: AccuracyConfig | None = None,
         template: str = LOOK_TO_CONFIRM,
         max_chars: int = DEFAULT_MAX_CHARS,
+        frame: str = "absolute",
     ) -> None:
         check_compat(compat)
+        if frame not in FRAMES:
+            raise ValueError(f"frame must be one of {FRAMES}, got {frame!r}")
+        self.frame = frame
+        # a non-absolute frame reads each sample's image size (checked in terms, by name)
+        self.context: tuple[str, ...] = () if frame == "absolute" else ("image_size?",)
         if non_repeat not in NON_REPEAT_MODES:
             raise ValueError(f"non_repeat must be one of {NON_REPEAT_MODES}, got {non_repeat!r}")
         self.compat = compat
@@ -98,6 +110,8 @@ class DrSegRecipe:
         for k in np.flatnonzero(found.num_records).tolist():
             probs[k] = _scan.problems_of(found, k)
         pred_rows, prow, pcount, mcount, plain = self._read_answers(texts, found, probs)
+        if self.frame != "absolute":
+            pred_rows = self._to_pixels(pred_rows, prow, pcount, context)
         non_repeat = self._non_repeat(texts, found, probs)
         gt_rows, grow, gcount = pack_rows(gt_arrays)
         raw = accuracy_rows(pred_rows, prow, pcount, mcount, gt_rows, grow, gcount, cfg)
@@ -119,6 +133,31 @@ class DrSegRecipe:
         }
         problems = [[str(x) for x in probs.get(k, ())] for k in range(len(texts))]
         return Terms(columns, problems)
+
+    def _to_pixels(self, rows: np.ndarray, prow: np.ndarray, pcount: np.ndarray,
+                   context: Any) -> np.ndarray:  # fmt: skip
+        """Each sample's answer rows (x1, y1, x2, y2, px, py) mapped from ``frame`` to its
+        image's pixels, in a new float64 array. O(B + rows)."""
+        sizes = (context or {}).get("image_size")
+        if sizes is None:
+            raise TypeError(
+                f"frame={self.frame!r} maps answers to the pixels of each sample's image: pass "
+                "an 'image_size' column, (width, height) per sample"
+            )
+        if len(sizes) != len(prow):
+            raise ValueError(f"{len(prow)} completions but {len(sizes)} image_size values")
+        per_unit = 1000.0 if self.frame == "rel1000" else 1.0
+        scale = np.ones((len(rows), 6))
+        for k, size in enumerate(sizes):
+            try:
+                w, h = check_size(size, "image_size")
+            except ValueError as e:
+                raise ValueError(f"sample {k}: {e}") from None
+            if pcount[k] > 0:
+                scale[prow[k] : prow[k] + pcount[k]] = [w, h, w, h, w, h]
+        # x * W / 1000 as the issue states it (multiply, then divide: the same float64 value
+        # for every sample with the same size)
+        return np.asarray(rows, np.float64) * scale / per_unit
 
     def _read_answers(self, texts, found, problems_by_k):
         """Answer counts and object rows for every sample: the scanner's canonical answers,

@@ -56,6 +56,7 @@ def _setup(
     strict: bool | None = None,
     config: AccuracyConfig | None = None,
     max_chars: int = DEFAULT_MAX_CHARS,
+    frame: str = "absolute",
     **thresholds: Any,
 ) -> tuple[DrSegRecipe, dict[str, float]]:
     """The recipe and the weights of a Dr. Seg reward, options checked."""
@@ -74,9 +75,8 @@ def _setup(
         w["look"] = 0.0
     base = config or AccuracyConfig()
     cfg = AccuracyConfig(**{**base.__dict__, **thresholds}) if thresholds else base
-    recipe = DrSegRecipe(
-        compat=compat, non_repeat=non_repeat, config=cfg, template=template, max_chars=max_chars
-    )
+    recipe = DrSegRecipe(compat=compat, non_repeat=non_repeat, config=cfg, template=template,
+                         max_chars=max_chars, frame=frame)  # fmt: skip
     return recipe, w
 
 
@@ -172,6 +172,11 @@ class DrSegReward(ComponentReward):
         config: thresholds (`AccuracyConfig`); keyword overrides like ``iou_threshold=0.7``
             are accepted directly.
         max_chars: completions longer than this score 0 everywhere (``too_long`` problem).
+        frame: the answers' coordinate frame: ``"absolute"`` (default, the paper: pixels of
+            the 840x840 image), ``"rel1000"`` (Qwen3-VL, Qwen2-VL) or ``"rel1"``. A
+            non-absolute answer is mapped to the pixels of its sample's image from the
+            ``image_size`` column (width, height) before any geometry (``x * W / 1000``,
+            float64); everything after is the released reward's (docs/reward.md).
 
     Per-step semantics (the paper): every call ranks against the windows as they stood before
     the step and stages the raw metrics; `commit` (called by the trainer adapter once per
@@ -207,11 +212,13 @@ class DrSegReward(ComponentReward):
         strict: bool | None = None,
         config: AccuracyConfig | None = None,
         max_chars: int = DEFAULT_MAX_CHARS,
+        frame: str = "absolute",
         **thresholds: Any,
     ) -> None:
         recipe, w = _setup(weights, compat=compat, look=look, accuracy=accuracy,
                                      non_repeat=non_repeat, template=template, strict=strict,
-                                     config=config, max_chars=max_chars, **thresholds)  # fmt: skip
+                                     config=config, max_chars=max_chars, frame=frame,
+                                     **thresholds)  # fmt: skip
         self.normalizer = normalizer if normalizer is not None else RankNormalizer.paper()
         if self.normalizer.num_metrics != 3:
             raise ValueError(
@@ -275,10 +282,11 @@ class DrSegReward(ComponentReward):
 
         ``stage=False`` ranks against the window without staging anything: validation
         batches scored on the training distribution, never entering it.
-        ``tasks`` and ``context`` are accepted for the framework's call form; the paper's reward
-        keeps one window and reads no other column. O(total text + sum M N + matching)."""
+        ``tasks`` is accepted for the framework's call form (the paper's reward keeps one
+        window); ``context`` holds the ``image_size`` column a non-absolute ``frame`` needs.
+        O(total text + sum M N + matching)."""
         with self._lock:
-            out = super().score(completions, ground_truth, stage=stage)
+            out = super().score(completions, ground_truth, context=context, stage=stage)
             terms, w = out["terms"], self.weights
             if self.accuracy == "ranked":
                 r = [out[f"x{k}_rank"] for k in (1, 2, 3)]
@@ -323,7 +331,8 @@ class DrSegReward(ComponentReward):
             ground_truth = kwargs.get("solution")
         if ground_truth is None:
             raise TypeError("DrSegReward needs ground_truth=... (or a 'solution' column)")
-        return [float(x) for x in self.score(completions, ground_truth)["reward"]]
+        self.on_trainer_call(kwargs)  # shared across ranks; the step for the commit warning
+        return [float(x) for x in self.score(completions, ground_truth, context=kwargs)["reward"]]
 
     @property
     def logged_keys(self) -> list[str]:
@@ -407,6 +416,7 @@ class VisionReasonerReward(DrSegReward):
         compat: str = "released",
         config: AccuracyConfig | None = None,
         max_chars: int = DEFAULT_MAX_CHARS,
+        frame: str = "absolute",
         **thresholds: Any,
     ) -> None:
         super().__init__(
@@ -418,6 +428,7 @@ class VisionReasonerReward(DrSegReward):
             non_repeat="visionreasoner",
             config=config,
             max_chars=max_chars,
+            frame=frame,
             **thresholds,
         )
         self.__name__ = "visionreasoner_reward"

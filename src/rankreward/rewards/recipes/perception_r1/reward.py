@@ -118,6 +118,8 @@ class GroundingRecipe:
         [0.25]
     """
 
+    name = "perception-r1"  # what its windows' state files say they belong to
+
     context: tuple[str, ...] = ()
 
     def __init__(self, ranked: bool) -> None:

@@ -106,6 +106,22 @@ def _gt(ground_truth: str) -> tuple[list[int] | None, list[list[int]] | None]:
     return gt_box, gt_points
 
 
+def _check_gt(ground_truth: str, k: int) -> None:
+    """A ground truth without its box or its two points is the user's mistake (the published
+    code would score every accuracy term 0 for it without a word): a ``ValueError`` naming
+    sample ``k``."""
+    gt_box, gt_points = _gt(ground_truth)
+    if gt_box is None or gt_points is None:
+        missing = " and ".join(
+            part for part, got in (("<box>(x1,y1),(x2,y2)</box>", gt_box),
+                                   ("<points>(x,y),(x,y)</points>", gt_points)) if got is None
+        )  # fmt: skip
+        raise ValueError(
+            f"ground truth of sample {k} has no {missing} (Seg-Zero's form is "
+            f"'<box>(x1,y1),(x2,y2)</box><points>(x,y),(x,y)</points>'), got {ground_truth[:80]!r}"
+        )
+
+
 def _box(data: Any) -> Any:
     """The first ``bbox`` key's value if it has length 4, else None (raises like the
     published code on a value without a length)."""
@@ -234,10 +250,17 @@ class SegZeroRecipe:
         [1.0]
     """
 
+    name = "seg-zero"  # what its windows' state files say they belong to
+
     context: tuple[str, ...] = ()
 
     def terms(self, texts: list[str], ground_truths: list[Any], context: Any) -> Terms:
         gts = [str(g) for g in ground_truths]
+        checked: set[str] = set()  # a prompt's completions share its ground truth
+        for k, gt in enumerate(gts):
+            if gt not in checked:
+                _check_gt(gt, k)
+                checked.add(gt)
         terms, fallback = segzero_batch_terms(texts, gts)
         for k in np.flatnonzero(fallback).tolist():
             row = segzero_terms(read_segzero(texts[k]), gts[k])

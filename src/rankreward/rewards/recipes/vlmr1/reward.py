@@ -313,6 +313,47 @@ def _ap_rows(pred: list, gt: list) -> tuple[list, list] | None:
     return g_rows, d_rows
 
 
+def check_ovd_solution(solution: str, k: int, method: str) -> None:
+    """Raise ``ValueError`` naming sample ``k`` for a solution VLM-R1 cannot score: for the
+    COCO methods a ```` ```json ```` block that is not a JSON list (the published code raises
+    ``JSONDecodeError`` mid-step); for every method an object without a ``label`` or without a
+    ``bbox_2d`` of 4 finite numbers with x1 <= x2 and y1 <= y2 (pycocotools would give AP -1.0
+    for an inverted box, a reward the policy then trains on: a documented deviation). O(len).
+
+    Examples:
+        >>> check_ovd_solution('<answer>```json[{"bbox_2d": [9, 0, 0, 9], "label": "a"}]```</answer>', 3, "odLength")
+        Traceback (most recent call last):
+        ...
+        ValueError: solution of sample 3: object 0's bbox_2d must be 4 finite numbers with x1 <= x2 and y1 <= y2, got [9, 0, 0, 9]
+    """
+    sol = between(solution, _OPEN, _CLOSE)
+    truth = solution[sol[0] : sol[1]].strip() if sol else None
+    if truth is None or truth == "None":
+        return
+    try:
+        items = _fenced_items(truth, strict=True)
+    except (ValueError, TypeError, RecursionError) as e:
+        if method == "weighted_sum":
+            return  # its reader treats an unreadable solution as no ground truth, as published
+        raise ValueError(
+            f"solution of sample {k}: the ```json block is not a JSON list ({e}): {solution[:80]!r}"
+        ) from None
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ValueError(f"solution of sample {k}: object {i} is not an object: {item!r:.80}")
+        if "label" not in item and method != "weighted_sum":  # the COCO methods read g["label"]
+            raise ValueError(f"solution of sample {k}: object {i} needs a label, got {item!r:.80}")
+        box = item.get("bbox_2d")
+        ok = isinstance(box, (list, tuple)) and len(box) == 4 and all(
+            type(v) in (int, float) and math.isfinite(v) for v in box
+        )  # fmt: skip
+        if not ok or box[2] < box[0] or box[3] < box[1]:
+            raise ValueError(
+                f"solution of sample {k}: object {i}'s bbox_2d must be 4 finite numbers with "
+                f"x1 <= x2 and y1 <= y2, got {box!r:.80}"
+            )
+
+
 def ovd_accuracy_batch(
     texts: list[str], solutions: list[str], method: str = "odLength"
 ) -> np.ndarray:
@@ -332,6 +373,11 @@ def ovd_accuracy_batch(
 
     if method not in OVD_METHODS:
         raise ValueError(f"method must be one of {OVD_METHODS}, got {method!r}")
+    checked: set[str] = set()  # a prompt's completions share its solution
+    for k, solution in enumerate(solutions):
+        if solution not in checked:
+            check_ovd_solution(solution, k, method)
+            checked.add(solution)
     if method == "weighted_sum":
         return np.array([detection_score(t, s) for t, s in zip(texts, solutions, strict=True)])
     out = np.zeros(len(texts))
@@ -481,6 +527,8 @@ class RecRecipe:
     path, read once per path). Columns: ``accuracy`` (NaN where VLM-R1 has none), ``format``.
     """
 
+    name = "vlm-r1-rec"  # what its windows' state files say they belong to
+
     context = REC_COLUMNS
 
     def terms(self, texts: list[str], ground_truths: list[Any], context: Any) -> Terms:
@@ -518,6 +566,8 @@ class OvdRecipe:
         >>> OvdRecipe("odLength").terms(["x"], ["[]"], {}).columns["format"].tolist()
         [0.0]
     """
+
+    name = "vlm-r1-ovd"  # what its windows' state files say they belong to
 
     context: tuple[str, ...] = ()
 
