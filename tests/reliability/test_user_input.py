@@ -251,3 +251,18 @@ def test_eval_validates_limit_and_completion_rows(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         parse_args(["--tiny", "--limit", "-1"])
     assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"step": 3}', '{"last_global_step": "3"}'])
+def test_a_corrupt_easyr1_tracker_names_the_file(tmp_path, content):
+    from rankreward.adapters.easyr1 import TRACKER, resume_file
+
+    (tmp_path / TRACKER).write_text(content)
+    with pytest.raises(ValueError, match=r"checkpoint_tracker.json: not EasyR1's checkpoint"):
+        resume_file(tmp_path)
+
+
+@pytest.mark.parametrize("solution", ["[0, 0, 1]", "abc", "[0, 0, 'a', 1]", "[0, 0, 1e999, 1]"])
+def test_perception_r1_names_the_bad_solution(solution):
+    with pytest.raises(ValueError, match=r"solution of sample 1 must be \[x1, y1, x2, y2\]"):
+        preset("perception-r1").score(["[1, 2, 3, 4]"] * 2, ["[0, 0, 5, 5]", solution])

@@ -79,7 +79,16 @@ def resume_file(checkpoint_dir: str | os.PathLike[str]) -> Path | None:
     tracker = root / TRACKER
     if not tracker.exists():
         return None
-    step = int(json.loads(tracker.read_text())["last_global_step"])
+    try:
+        step = json.loads(tracker.read_text(encoding="utf-8"))["last_global_step"]
+        if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+            raise ValueError(f"last_global_step is {step!r}, not a step number")
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+        detail = f"no {e}" if isinstance(e, KeyError) else str(e)
+        raise ValueError(
+            f"{tracker}: not EasyR1's checkpoint tracker ({detail}); expected "
+            '{"last_global_step": N}'
+        ) from None
     path = root / STATE_DIR / f"step_{step}.npz"
     if not path.exists():
         raise FileNotFoundError(

@@ -95,6 +95,31 @@ def grounding_iou(text: str, solution: str) -> tuple[float, bool]:
     return inter / union, found
 
 
+def check_solution(solution: str, k: int) -> None:
+    """Raise ``ValueError`` naming sample ``k`` unless ``solution`` is a Python literal list
+    whose first four items are finite numbers (what the published code indexes; it would crash
+    the step with ``IndexError`` / ``TypeError``, or score an infinite box 0). O(len).
+
+    Examples:
+        >>> check_solution("[0, 0, 10, 20]", 0)
+        >>> check_solution("[0, 0, 1]", 2)
+        Traceback (most recent call last):
+        ...
+        ValueError: solution of sample 2 must be [x1, y1, x2, y2] of finite numbers, got '[0, 0, 1]'
+    """
+    try:
+        gt = ast.literal_eval(solution)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        gt = None
+    ok = isinstance(gt, (list, tuple)) and len(gt) >= 4 and all(
+        type(v) in (int, float) and math.isfinite(v) for v in gt[:4]
+    )  # fmt: skip
+    if not ok:
+        raise ValueError(
+            f"solution of sample {k} must be [x1, y1, x2, y2] of finite numbers, got {solution[:80]!r}"
+        )
+
+
 def grounding_format(text: str) -> float:
     """Perception-R1's ``pr1_grounding_format_reward`` for one completion (see the module
     docs for what its pattern really accepts). O(len(text)).
@@ -127,6 +152,11 @@ class GroundingRecipe:
 
     def terms(self, texts: list[str], ground_truths: list[Any], context: Any) -> Terms:
         sols = [str(g) for g in ground_truths]
+        checked: set[str] = set()  # a prompt's completions share its solution
+        for k, sol in enumerate(sols):
+            if sol not in checked:
+                check_solution(sol, k)
+                checked.add(sol)
         values, fallback = grounding_batch(texts, sols)
         iou, found, fmt = values[:, 0].tolist(), values[:, 1].tolist(), values[:, 2].tolist()
         for k in np.flatnonzero(fallback).tolist():
