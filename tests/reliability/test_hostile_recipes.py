@@ -179,3 +179,23 @@ def test_drseg(texts):
         fmt = _number_or_none(reference.format_reward, text)
         if fmt is not None:
             assert (out["structure"][k], out["answer_items"][k], out["look"][k]) == fmt, text
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.lists(hostile(), min_size=1, max_size=4), st.sampled_from(["absolute", "rel1000"]))
+def test_answer_reader_and_matched_iou(texts, frame):
+    from rankreward.rewards import AnswerReader, Component, ComponentReward, MatchedIoU
+
+    reader = AnswerReader(tag="answer", fenced=False, frame=frame)
+    reward = ComponentReward(
+        [Component("format", lambda a, g: [1.0 if x.ok else 0.0 for x in a]),
+         Component("iou", MatchedIoU("greedy_confidence"), ranked=True)],
+        reader=reader,
+    )  # fmt: skip
+    n = len(texts)
+    out = reward.score(texts, [[[10, 10, 50, 50]]] * n, context={"image_size": [(640, 480)] * n})
+    _finite_totals(out)
+    for text in texts:
+        answer = reader(text)
+        assert answer.ok or answer.problem  # a reason whenever nothing was read
+        assert np.isfinite(answer.boxes[np.isfinite(answer.boxes).all(axis=1)]).all()

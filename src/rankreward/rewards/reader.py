@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -57,10 +58,23 @@ def _empty(problem: str | None) -> Answer:
     return Answer(np.zeros((0, 4)), np.zeros((0, 2)), (), np.zeros(0), problem)
 
 
+def _finite(v: Any) -> float | None:
+    """``v`` as a finite float, or None (not a number, a bool, NaN/inf, or an integer past
+    float's range, which a model can write with 400 digits)."""
+    if type(v) not in (int, float):
+        return None
+    try:
+        x = float(v)
+    except OverflowError:
+        return None
+    return x if math.isfinite(x) else None
+
+
 def _numbers(value: Any, n: int) -> list[float] | None:
     if isinstance(value, (list, tuple)) and len(value) == n:
-        if all(type(v) in (int, float) and np.isfinite(v) for v in value):
-            return [float(v) for v in value]
+        out = [_finite(v) for v in value]
+        if None not in out:
+            return out  # type: ignore[return-value]
     return None
 
 
@@ -166,7 +180,8 @@ class AnswerReader:
             boxes.append(b or [np.nan] * 4)
             points.append(p or [np.nan] * 2)
             labels.append(get(self.label_keys))
-            scores.append(float(score) if type(score) in (int, float) else np.nan)
+            x = _finite(score)
+            scores.append(np.nan if x is None else x)
         return Answer(np.array(boxes, np.float64).reshape(-1, 4),
                       np.array(points, np.float64).reshape(-1, 2), tuple(labels),
                       np.array(scores, np.float64), None, tuple(notes))  # fmt: skip
