@@ -16,6 +16,7 @@ from .protocols import (
 from .segmenters import BoxSegmenter, Sam2Segmenter, Segmenter, build_tiny_sam2
 from .tasks import (
     EvalOutput,
+    answer_size,
     evaluate_coco,
     evaluate_count,
     evaluate_reasonseg,
@@ -31,6 +32,7 @@ __all__ = [
     "EvalProtocol",
     "Sam2Segmenter",
     "Segmenter",
+    "answer_size",
     "build_tiny_sam2",
     "evaluate_coco",
     "evaluate_count",

@@ -70,6 +70,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seen-size", type=int,
                    help="the square size images are resized to for the model (0: no resize; "
                         "default: the protocol's 840)")  # fmt: skip
+    p.add_argument("--frame", default="absolute", choices=("absolute", "rel1000", "rel1"),
+                   help="the policy's answer coordinates: absolute pixels of the image it saw "
+                        "(Qwen2.5-VL, the paper), rel1000 (Qwen3-VL, Qwen2-VL) or rel1; a "
+                        "rel1000 answer maps as int(v * W / 1000 + 0.5)")  # fmt: skip
     p.add_argument("--batch-size", type=int, help="default: the protocol's (16)")
     p.add_argument("--max-new-tokens", type=int, help="default: the protocol's")
     p.add_argument("--limit", type=int, help="evaluate only the first N samples")
@@ -311,10 +315,10 @@ def main(argv: list[str] | None = None) -> int:
             )  # fmt: skip
         if task == "reasonseg":
             res = evaluate_reasonseg(samples, completions, segmenter, seen_size=task_seen,
-                                     strict=args.strict, protocol=proto)  # fmt: skip
+                                     strict=args.strict, protocol=proto, frame=args.frame)  # fmt: skip
         elif task == "coco":
             res = evaluate_coco(samples, completions, gt, seen_size=task_seen,
-                                strict=args.strict, protocol=proto)  # fmt: skip
+                                strict=args.strict, protocol=proto, frame=args.frame)  # fmt: skip
         else:
             res = evaluate_count(samples, completions, strict=args.strict, protocol=proto)
         results[task] = res.metrics

@@ -150,6 +150,28 @@ def _factors(seen_size: tuple[int, int] | None, size: tuple[int, int]) -> tuple[
     return size[0] / sw, size[1] / sh
 
 
+#: The size of the "image" a relative frame's coordinates are measured on: a ``rel1000``
+#: answer is mapped as the released scripts map an 840-pixel answer, with 1000 for 840.
+FRAME_UNITS = {"rel1000": (1000, 1000), "rel1": (1, 1)}
+
+
+def answer_size(frame: str, seen_size: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The (width, height) the answer's coordinates are measured on: the image the model saw
+    for ``"absolute"`` (``seen_size``), 1000 x 1000 for ``"rel1000"``, 1 x 1 for ``"rel1"``;
+    each coordinate then maps to the original image as the protocol maps it (the released
+    protocols: ``int(v * W / 1000 + 0.5)`` per axis for ``rel1000``). O(1).
+
+    Examples:
+        >>> answer_size("rel1000", (840, 840)), answer_size("absolute", (840, 840))
+        ((1000, 1000), (840, 840))
+    """
+    if frame == "absolute":
+        return seen_size
+    if frame not in FRAME_UNITS:
+        raise ValueError(f"frame must be one of {('absolute', *FRAME_UNITS)}, got {frame!r}")
+    return FRAME_UNITS[frame]
+
+
 def _texts(completions: Sequence[Any], n: int) -> list[str]:
     if len(completions) != n:
         raise ValueError(f"{len(completions)} completions for {n} samples")
@@ -214,6 +236,7 @@ def evaluate_reasonseg(
     seen_size: tuple[int, int] | None = None,
     strict: bool = False,
     protocol: str | EvalProtocol | None = None,
+    frame: str = "absolute",
 ) -> EvalOutput:
     """gIoU / cIoU of the union of the segmented objects against each sample's ``mask``.
 
@@ -235,6 +258,9 @@ def evaluate_reasonseg(
     - ``"rankreward"``: the lenient parser (``strict=True``: plain ``json.loads``), float
       coordinates, both-empty scores 1.
 
+    ``frame``: the policy's coordinate frame (`answer_size`): ``"rel1000"`` answers (Qwen3-VL)
+    are mapped as the protocol maps an 840-pixel answer, with 1000 for 840.
+
     Each record carries ``rule``: ``scored``, ``penalty``, ``dropped_both_empty``,
     ``both_empty_zero``, ``no_object_one``, ``points_unreadable`` or ``both_empty_one``.
 
@@ -249,6 +275,7 @@ def evaluate_reasonseg(
         >>> out.metrics["giou"], out.records[0]["iou"], out.records[0]["rule"]
         (1.0, 1.0, 'scored')
     """
+    seen_size = answer_size(frame, seen_size)  # a relative answer: its unit "image"
     proto = _protocol(protocol, "reasonseg", strict)
     if proto.reader == "rankreward":
         return _reasonseg_rankreward(samples, completions, segmenter, seen_size, strict)
@@ -384,6 +411,7 @@ def evaluate_coco(
     seen_size: tuple[int, int] | None = None,
     strict: bool = False,
     protocol: str | EvalProtocol | None = None,
+    frame: str = "absolute",
 ) -> EvalOutput:
     """COCO bbox AP of the predicted boxes against ``gt``.
 
@@ -396,7 +424,8 @@ def evaluate_coco(
     released script does) becomes a result with score = box area / image area, 0 when the
     category has no ground truth in that image, and bbox ``[x1, y1, x2 - x1, y2 - y1]``
     unclamped (a negative width scores as pycocotools scores it). ``"rankreward"``: score 1.0
-    (ties keep answer order), float coordinates, widths clamped at 0.
+    (ties keep answer order), float coordinates, widths clamped at 0. ``frame`` as in
+    `evaluate_reasonseg`.
 
     O(total text) plus `coco_evaluate`.
 
@@ -410,6 +439,7 @@ def evaluate_coco(
         >>> round(out.metrics["AP"], 6), out.records[0]["results"][0]["score"]
         (1.0, 0.04)
     """
+    seen_size = answer_size(frame, seen_size)  # a relative answer: its unit "image"
     proto = _protocol(protocol, "coco", strict)
     released = proto.reader != "rankreward"
     parsed = None if released else _parse(completions, len(samples), strict)
