@@ -1,4 +1,4 @@
-"""Command line entry point: ``rankreward --version`` and ``rankreward score``."""
+"""Command line entry point: ``rankreward --version``, ``score``, ``eval`` and ``serve``."""
 
 from __future__ import annotations
 
@@ -90,6 +90,14 @@ def main(argv: list[str] | None = None) -> int:
         from .evaluation.cli import main as eval_main
 
         return eval_main(argv[1:])
+    if argv[:1] == ["serve"]:  # its own parser (rankreward.service)
+        from ._extras import require
+
+        require("starlette", "serve", "rankreward serve")
+        require("uvicorn", "serve", "rankreward serve")
+        from .service import main as serve_main
+
+        return serve_main(argv[1:])
     parser = argparse.ArgumentParser(prog="rankreward", description="rankreward tools")
     parser.add_argument("--version", action="version", version=f"rankreward {__version__}")
     sub = parser.add_subparsers(dest="command")
@@ -112,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
         "eval",
         help="evaluate a policy: ReasonSeg gIoU/cIoU (SAM2), COCO AP, counting "
         "('rankreward eval --help')",
+        add_help=False,
+    )
+    sub.add_parser(
+        "serve",
+        help="serve a preset's reward over HTTP, owning its windows for every worker "
+        "('rankreward serve --help')",
         add_help=False,
     )
     args = parser.parse_args(argv)
