@@ -25,6 +25,8 @@ PUBLIC_MODULES = [
     "rankreward.adapters.openrlhf",
     "rankreward.adapters.easyr1",
     "rankreward.adapters.swift",
+    "rankreward.adapters.remote",
+    "rankreward.service",
     "rankreward.distributed",
     "rankreward.evaluation",
     "rankreward.rewards",
@@ -74,3 +76,16 @@ def test_the_custom_reward_example_runs_as_written(capsys):
     block = next(b for b in _python_blocks("rewards.md") if "mixed = ComponentReward" in b)
     exec(compile(block, "docs/rewards.md", "exec"), {})
     assert " ".join(capsys.readouterr().out.split()) == "[ 1. nan] [4. 0.]"
+
+
+def test_the_readme_grpo_snippet_builds_its_reward():
+    # everything but the GRPOTrainer call (a model is needed there) runs as written
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"^```python\n(.*?)^```$", text, re.S | re.M)
+                 if "drseg_reward_funcs" in b)  # fmt: skip
+    setup = block.split("trainer = GRPOTrainer(")[0]
+    scope: dict = {}
+    exec(compile(setup, "README.md", "exec"), scope)
+    from rankreward.adapters.trl import drseg_reward_funcs
+
+    assert len(drseg_reward_funcs(scope["reward"])) == 4

@@ -154,3 +154,14 @@ def test_bench_linearity_writes_its_section(tmp_path):
     names = ("DrSegReward", "seg-zero", "perception-r1", "vlm-r1-rec", "vlm-r1-ovd", "visual-rft")
     assert all(f"| {n} |" in table for n in names)
     assert "<!-- bench_linearity:start -->" in (tmp_path / "p.md").read_text()
+
+
+@pytest.mark.slow
+def test_bench_serve_quick_writes_its_section(tmp_path):
+    pytest.importorskip("uvicorn")
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_serve.py"), "--quick",
+         "--out", str(tmp_path / "p.md")], capture_output=True, text=True, check=True, timeout=600,
+    )  # fmt: skip
+    assert "<!-- bench_serve:start -->" in (tmp_path / "p.md").read_text()
+    assert run.stdout.count("| 64 |") == 2

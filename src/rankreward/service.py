@@ -458,7 +458,14 @@ def serve(service: RewardService, host: str = "127.0.0.1", port: int = 8000, *,
           token: str | None = None, max_body_bytes: int = 64 << 20, log_level: str = "info") -> None:  # fmt: skip
     """Run the service until SIGINT/SIGTERM (uvicorn finishes the requests in flight; the app's
     shutdown saves the windows when there is a state dir). A non-loopback ``host`` needs a
-    ``token``."""
+    ``token``.
+
+    Example (embedding the service in your own launcher)::
+
+        service = RewardService(preset("seg-zero", ranked=True), name="seg-zero",
+                                state_dir="runs/reward-state", commit_every=1024)
+        serve(service, "0.0.0.0", 8000, token=read_token("reward.token", os.environ))
+    """
     import uvicorn
 
     if not _is_loopback(host) and token is None:
@@ -480,7 +487,12 @@ def _option(text: str) -> tuple[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``rankreward serve``: see the module docs and docs/training.md ("A reward service")."""
+    """``rankreward serve``: see the module docs and docs/training.md ("A reward service").
+
+    Example::
+
+        main(["--preset", "seg-zero", "--ranked", "--state-dir", "runs/reward-state"])
+    """
     from .rewards import PRESETS, preset
 
     p = argparse.ArgumentParser(prog="rankreward serve", description=__doc__.splitlines()[0])
