@@ -460,11 +460,13 @@ def serve(service: RewardService, host: str = "127.0.0.1", port: int = 8000, *,
     shutdown saves the windows when there is a state dir). A non-loopback ``host`` needs a
     ``token``.
 
-    Example (embedding the service in your own launcher)::
-
+    Example:
+        ```python
+        # embedding the service in your own launcher
         service = RewardService(preset("seg-zero", ranked=True), name="seg-zero",
                                 state_dir="runs/reward-state", commit_every=1024)
         serve(service, "0.0.0.0", 8000, token=read_token("reward.token", os.environ))
+        ```
     """
     import uvicorn
 
@@ -489,9 +491,10 @@ def _option(text: str) -> tuple[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     """``rankreward serve``: see the module docs and docs/training.md ("A reward service").
 
-    Example::
-
+    Example:
+        ```python
         main(["--preset", "seg-zero", "--ranked", "--state-dir", "runs/reward-state"])
+        ```
     """
     from .rewards import PRESETS, preset
 

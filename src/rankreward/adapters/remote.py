@@ -7,11 +7,13 @@ Every call carries a fresh ``request_id``, and a retry after a timeout or a drop
 sends the same id, so the service never stages a batch twice. Wrong user input comes back as
 the service's 422 message, raised here as ``ValueError``.
 
-Example (a service running on the same machine)::
-
+Example:
+    ```python
+    # a service running on the same machine
     remote = RemoteReward("http://127.0.0.1:8000")
     trainer = GRPOTrainer(..., reward_funcs=[remote],
                           callbacks=[RemoteCommitCallback(remote)])  # or --commit-every there
+    ```
 """
 
 from __future__ import annotations
@@ -195,9 +197,10 @@ class RemoteCommitCallback(_callback_base()):  # type: ignore[misc]
     one commit, however many ranks score). Not needed when the service runs with
     ``--commit-every``.
 
-    Example::
-
+    Example:
+        ```python
         trainer = GRPOTrainer(..., reward_funcs=[remote], callbacks=[RemoteCommitCallback(remote)])
+        ```
     """
 
     def __init__(self, remote: RemoteReward) -> None:

@@ -158,10 +158,12 @@ def register() -> None:
     """Register the reward names in ``swift.rewards.orms`` and the callback in
     ``swift.callbacks.callbacks_map``. Needs ms-swift; idempotent.
 
-    Example (the plugin file, ``examples/swift_drseg_plugin.py``)::
-
+    Example:
+        ```python
+        # the plugin file, ``examples/swift_drseg_plugin.py``
         from rankreward.adapters.swift import register
         register()
+        ```
     """
     from swift.callbacks import callbacks_map
     from swift.rewards import ORM, orms

@@ -303,11 +303,12 @@ class RankNormalizerCallback(_callback_base()):  # type: ignore[misc]
             by default the trainer's ``resume_from_checkpoint`` argument is not visible to
             callbacks, so pass the same path here (``examples/trl_drseg.py`` does).
 
-    Example::
-
+    Example:
+        ```python
         reward = DrSegReward()
         trainer = GRPOTrainer(model, reward_funcs=drseg_reward_funcs(reward),
                               callbacks=[RankNormalizerCallback(reward, resume_from=checkpoint)], ...)
+        ```
     """
 
     #: what the error for a checkpoint without a state file says should have written one

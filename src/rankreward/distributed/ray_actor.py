@@ -132,11 +132,13 @@ class RayRankNormalizer:
 
     Complexity: one actor round trip per call plus the normalizer's own cost.
 
-    Example (needs a running Ray)::
-
+    Example:
+        ```python
+        # needs a running Ray
         ray.init()
         norm = RayRankNormalizer("drseg", commit_every=1024)
         ranks = norm.rank_and_stage(np.array([[0.7, 0.5, 0.9]]))
+        ```
     """
 
     def __init__(
@@ -267,11 +269,13 @@ class RayWindows:
     ``ray.init`` must have run (it has, inside verl, OpenRLHF and EasyR1 workers). Attaching to
     an actor of the same name with another configuration raises ``ValueError``.
 
-    Example (needs a running Ray; the trainer adapters build this for you)::
-
+    Example:
+        ```python
+        # needs a running Ray; the trainer adapters build this for you
         ray.init()
         reward = preset("seg-zero", ranked=True,
                         windows=RayWindows("seg-zero-windows", commit_every=1024))
+        ```
     """
 
     def __init__(

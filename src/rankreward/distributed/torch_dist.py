@@ -32,10 +32,12 @@ def all_gather_rows(rows: Any, group: Any = None, *, error: str | None = None) -
 
     Complexity: two collectives; O(world x max_B x K) bytes moved.
 
-    Example (inside an initialised process group)::
-
+    Example:
+        ```python
+        # inside an initialised process group
         rows, offset = all_gather_rows(np.array([[0.5, 1.0, 0.2]]))
         mine = rows[offset : offset + 1]
+        ```
     """
     import torch
     import torch.distributed as dist

@@ -216,9 +216,10 @@ def tiny_setup(out: Path, seed: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     """Run an evaluation from command-line arguments; returns the exit status.
 
-    Example::
-
+    Example:
+        ```python
         main(["--tiny", "--output-dir", "runs/eval_tiny"])
+        ```
     """
     args = parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

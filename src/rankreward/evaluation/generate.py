@@ -37,11 +37,12 @@ def generate_completions(
     Sampling draws from torch's global generator: seed it (``torch.manual_seed``) for a
     repeatable run.
 
-    Example::
-
+    Example:
+        ```python
         model = AutoModelForImageTextToText.from_pretrained("runs/drseg/checkpoint-600")
         processor = AutoProcessor.from_pretrained("runs/drseg/checkpoint-600")
         texts = generate_completions(model, processor, [image], ["the red cup"])
+        ```
 
     Complexity: one ``generate`` call per batch.
     """

@@ -86,8 +86,10 @@ class AnswerReader:
         tag: the answer sits in ``<tag>...</tag>`` (``None``: the whole text).
         which: ``"first"`` or ``"last"`` such block (and fenced block inside it).
         fenced: the JSON sits in a fenced block (```` ```json ... ``` ```` or ```` ``` ... ``` ````).
-        box_keys, point_keys, label_keys, score_keys: the keys tried, in order, compared
-            case-insensitively.
+        box_keys: the keys of a box, tried in order, compared case-insensitively.
+        point_keys: likewise for a point.
+        label_keys: likewise for a label.
+        score_keys: likewise for a confidence.
         python_literals: also accept Python literals (single quotes, ``True``), as models often
             write them.
         frame: the answer's coordinate frame (`rankreward.rewards.FRAMES`); ``read(text,

@@ -59,10 +59,11 @@ def warm_start(
 
     Complexity: ``steps`` forward and backward passes of ``batch_size`` sequences.
 
-    Example::
-
+    Example:
+        ```python
         model_dir = build_tiny_qwen2_5_vl("runs/tiny")
         warm, losses = warm_start(model_dir, synthetic_shapes(64, 56, 0), "runs/warm", steps=200)
+        ```
     """
     import numpy as np
     import torch
