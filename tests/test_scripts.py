@@ -165,3 +165,30 @@ def test_bench_serve_quick_writes_its_section(tmp_path):
     )  # fmt: skip
     assert "<!-- bench_serve:start -->" in (tmp_path / "p.md").read_text()
     assert run.stdout.count("| 64 |") == 2
+
+
+def test_cli_score_with_a_preset_and_columns(tmp_path):
+    import numpy as np
+
+    from rankreward.rewards import preset
+    from rankreward.testing.recipe_batches import segzero_batch
+
+    texts, gts = segzero_batch(12, np.random.default_rng(4), 0.3)
+    tasks = ["a" if i % 2 else "b" for i in range(12)]
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps({"completion": t}) + "\n" for t in texts))
+    (tmp_path / "g.jsonl").write_text("".join(json.dumps({"solution": g, "task": k}) + "\n"
+                                              for g, k in zip(gts, tasks, strict=True)))  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "rankreward.cli", "score", "--preset", "seg-zero", "--ranked",
+         "--task-key", "task", "--completions", str(tmp_path / "c.jsonl"), "--ground-truth",
+         str(tmp_path / "g.jsonl"), "--out", str(tmp_path / "s.jsonl"), "--step-size", "6"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    rows = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
+    want = preset("seg-zero", ranked=True, task_key="task")
+    expected = []
+    for start in (0, 6):
+        part = slice(start, start + 6)
+        expected += want.score(texts[part], gts[part], tasks[part])["reward"].tolist()
+        want.commit()
+    assert [r["reward"] for r in rows] == expected

@@ -6,22 +6,64 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from ._version import __version__
-from .jsonl import read_jsonl_field
+from .jsonl import read_jsonl, read_jsonl_field
 
 _COMPLETION_KEYS = ("completion", "response", "text", "output")
 _GT_KEYS = ("ground_truth", "solution", "label", "answer")
 
 
+def parse_option(text: str) -> tuple[str, Any]:
+    """A ``--option KEY=VALUE`` argument: the value as JSON when it parses, else as text.
+
+    Examples:
+        >>> parse_option("method=od_ap"), parse_option("max_objects=50")
+        (('method', 'od_ap'), ('max_objects', 50))
+    """
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--option takes KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
+def _ground_truths(path: Path) -> tuple[list, dict[str, list]]:
+    """The ground truth of each line (a JSON string/list, or an object's first of `_GT_KEYS`)
+    and, from object lines, every other key as a per-sample column (image sizes, task keys)."""
+    gts: list = []
+    rows: list[dict] = []
+    for lineno, item in read_jsonl(path):
+        extra = {}
+        if isinstance(item, dict):
+            key = next((k for k in _GT_KEYS if k in item), None)
+            if key is None:
+                raise ValueError(f"{path}:{lineno}: an object line needs one of the keys "
+                                 f"{list(_GT_KEYS)} (it has {sorted(item)[:8]})")  # fmt: skip
+            extra = {k: v for k, v in item.items() if k != key}
+            item = item[key]
+        if not isinstance(item, (str, list)):
+            raise ValueError(f"{path}:{lineno}: a ground truth must be str or list, got "
+                             f"{type(item).__name__} {item!r:.60}")  # fmt: skip
+        gts.append(item)
+        rows.append(extra)
+    names = dict.fromkeys(k for row in rows for k in row)
+    return gts, {k: [row.get(k) for row in rows] for k in names}
+
+
 def _score(args: argparse.Namespace) -> int:
-    from .drseg import DrSegReward
     from .normalize import RankNormalizer
+    from .rewards import DrSegReward, preset
 
     try:
         completions = read_jsonl_field(args.completions, _COMPLETION_KEYS, "a completion",
                                        (str, list))  # fmt: skip
-        gts = read_jsonl_field(args.ground_truth, _GT_KEYS, "a ground truth", (str, list))
+        gts, columns = _ground_truths(args.ground_truth)
     except ValueError as e:
         raise SystemExit(f"rankreward score: {e}") from None
     if len(completions) != len(gts):
@@ -29,13 +71,23 @@ def _score(args: argparse.Namespace) -> int:
             f"rankreward score: {len(completions)} completions ({args.completions}) but "
             f"{len(gts)} ground truths ({args.ground_truth})"
         )
-    normalizer = RankNormalizer.paper()
-    if args.state:
-        try:
-            normalizer.load(args.state)
-        except (OSError, ValueError, KeyError) as e:
-            raise SystemExit(f"rankreward score: --state {args.state}: {e}") from None
-    reward = DrSegReward(normalizer=normalizer, compat="lenient" if args.lenient else "released")
+    try:
+        if args.preset == "drseg" and args.ranked is None and not args.option:
+            # the paper's reward; --state is a normalizer file (DrSegReward.save)
+            normalizer = RankNormalizer.paper()
+            if args.state:
+                normalizer.load(args.state)
+            reward = DrSegReward(normalizer=normalizer,
+                                 compat="lenient" if args.lenient else "released")  # fmt: skip
+        else:
+            options = dict(args.option)
+            if args.lenient:
+                options["compat"] = "lenient"
+            reward = preset(args.preset, args.ranked, task_key=args.task_key, **options)
+            if args.state:
+                reward.load(args.state)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise SystemExit(f"rankreward score: {e}") from None
     try:
         from tqdm import tqdm
     except ImportError:  # pragma: no cover
@@ -46,21 +98,28 @@ def _score(args: argparse.Namespace) -> int:
         else None
     )
     sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
     out = args.out.open("w", encoding="utf-8") if args.out else None
     try:
         for start in range(0, len(completions), args.step_size):
             stop = start + args.step_size
+            chunk = {k: v[start:stop] for k, v in columns.items()}
             try:
-                b = reward.score(completions[start:stop], gts[start:stop])
-            except ValueError as e:
-                raise SystemExit(f"lines {start + 1}..{min(stop, len(gts))}: {e}") from None
+                b = reward.score(completions[start:stop], gts[start:stop],
+                                 reward.tasks_from(chunk), context=chunk)  # fmt: skip
+            except (ValueError, TypeError) as e:
+                raise SystemExit(
+                    f"rankreward score: lines {start + 1}..{min(stop, len(gts))}: {e}"
+                ) from None
             reward.commit()  # each chunk is one "step", as in training
-            arrays = {name: v for name, v in b.items() if name != "problems"}
+            arrays = {name: v for name, v in b.items() if isinstance(v, np.ndarray)}
             for name, values in arrays.items():
-                sums[name] = sums.get(name, 0.0) + float(values.sum())
+                ok = np.isfinite(values)  # a term that does not apply (NaN) is not averaged
+                sums[name] = sums.get(name, 0.0) + float(values[ok].sum())
+                counts[name] = counts.get(name, 0) + int(ok.sum())
             if out:
                 for k in range(len(b["reward"])):
-                    row = {name: arrays[name][k].item() for name in arrays}
+                    row = {name: _json_value(arrays[name][k]) for name in arrays}
                     row["problems"] = b["problems"][k]
                     out.write(json.dumps({"index": start + k, **row}) + "\n")
             if bar:
@@ -70,12 +129,16 @@ def _score(args: argparse.Namespace) -> int:
             bar.close()
         if out:
             out.close()
-    n = max(len(completions), 1)
     width = max(map(len, sums), default=0)
     print(f"{len(completions)} completions, means:")
     for name, total in sums.items():
-        print(f"  {name:<{width}}  {total / n:.4f}")
+        print(f"  {name:<{width}}  {total / max(counts[name], 1):.4f}")
     return 0
+
+
+def _json_value(v: Any) -> Any:
+    v = v.item()
+    return None if isinstance(v, float) and not np.isfinite(v) else v
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,17 +161,20 @@ def main(argv: list[str] | None = None) -> int:
         from .service import main as serve_main
 
         return serve_main(argv[1:])
+    from .rewards.presets import PRESETS
+
     parser = argparse.ArgumentParser(prog="rankreward", description="rankreward tools")
     parser.add_argument("--version", action="version", version=f"rankreward {__version__}")
     sub = parser.add_subparsers(dest="command")
     score = sub.add_parser(
         "score",
-        help="score a JSONL file of completions with the Dr. Seg reward",
-        description="Score completions with the Dr. Seg reward (paper settings). Each line of "
-        "the completions file is a JSON string or an object with a 'completion' key; each line "
-        "of the ground-truth file a JSON list/string of bbox_2d/point_2d objects or an object "
-        "with a 'solution' or 'ground_truth' key. Chunks of --step-size lines are one training "
-        "step each (ranked against the window before the chunk, then appended).",
+        help="score a JSONL file of completions with the Dr. Seg reward or a recipe preset",
+        description="Score completions with the Dr. Seg reward (paper settings) or a recipe "
+        "preset (--preset). Each line of the completions file is a JSON string or an object "
+        "with a 'completion' key; each line of the ground-truth file the recipe's ground truth "
+        "(a JSON string or list) or an object with a 'solution' or 'ground_truth' key, whose "
+        "other keys are per-sample columns (image_size, ...). Chunks of --step-size lines are "
+        "one training step each (ranked against the window before the chunk, then appended).",
     )
     score.add_argument("--completions", type=Path, required=True, help="JSONL of completions")
     score.add_argument("--ground-truth", type=Path, required=True, help="JSONL of ground truths")
@@ -116,6 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     score.add_argument("--step-size", type=int, default=256, help="completions per step (256)")
     score.add_argument("--state", type=Path, help="start from a saved normalizer state (.npz)")
     score.add_argument("--lenient", action="store_true", help="lenient answer parsing")
+    score.add_argument("--preset", default="drseg", choices=sorted(PRESETS),
+                       help="the recipe (default: the paper's Dr. Seg reward); other columns of "
+                            "object lines in --ground-truth (image_size, ...) reach it")  # fmt: skip
+    score.add_argument("--ranked", action=argparse.BooleanOptionalAction, default=None,
+                       help="ranked or raw (default: the recipe's own choice)")  # fmt: skip
+    score.add_argument("--option", type=parse_option, action="append", default=[],
+                       metavar="KEY=VALUE", help="a preset option, repeatable (method=od_ap)")  # fmt: skip
+    score.add_argument("--task-key", help="the ground-truth column whose values get own windows")
     sub.add_parser(
         "eval",
         help="evaluate a policy: ReasonSeg gIoU/cIoU (SAM2), COCO AP, counting "

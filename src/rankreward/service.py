@@ -478,16 +478,6 @@ def serve(service: RewardService, host: str = "127.0.0.1", port: int = 8000, *,
     uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=30)
 
 
-def _option(text: str) -> tuple[str, Any]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"--option takes KEY=VALUE, got {text!r}")
-    try:
-        return key, json.loads(value)
-    except ValueError:
-        return key, value  # a plain string (method=odLength)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """``rankreward serve``: see the module docs and docs/training.md ("A reward service").
 
@@ -496,13 +486,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         main(["--preset", "seg-zero", "--ranked", "--state-dir", "runs/reward-state"])
         ```
     """
+    from .cli import parse_option
     from .rewards import PRESETS, preset
 
     p = argparse.ArgumentParser(prog="rankreward serve", description=__doc__.splitlines()[0])
     p.add_argument("--preset", required=True, choices=sorted(PRESETS))
     p.add_argument("--ranked", action=argparse.BooleanOptionalAction, default=None,
                    help="ranked or raw (default: the recipe's own choice)")  # fmt: skip
-    p.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+    p.add_argument("--option", type=parse_option, action="append", default=[], metavar="KEY=VALUE",
                    help="a preset option (JSON value or text), repeatable: --option method=od_ap")  # fmt: skip
     p.add_argument("--task-key", help="the column whose values get their own windows")
     p.add_argument("--host", default="127.0.0.1")
