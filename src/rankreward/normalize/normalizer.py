@@ -57,6 +57,20 @@ def _default_cpu_backend() -> str:
     return "numba"
 
 
+class _hybrid:
+    """A method that, called on the class instead of an instance, is the class's `from_file`
+    (``RankNormalizer.load(path)`` reads as "load a normalizer")."""
+
+    def __init__(self, method: Any) -> None:
+        self.method = method
+        self.__doc__ = method.__doc__
+
+    def __get__(self, instance: Any, owner: type) -> Any:
+        if instance is None:
+            return owner.from_file
+        return self.method.__get__(instance, owner)
+
+
 class RankNormalizer(LockFreePickle):
     """Rank raw metric values by their empirical quantile in a rolling window per metric.
 
@@ -574,6 +588,41 @@ class RankNormalizer(LockFreePickle):
         """
         save_state(self.state_dict(), path)
 
+    @_hybrid
     def load(self, path: str | os.PathLike[str]) -> None:
-        """Restore state written by `save` (``allow_pickle=False``); see `load_state_dict`."""
+        """Restore state written by `save` (``allow_pickle=False``); see `load_state_dict`.
+        Called on the class, ``RankNormalizer.load(path)`` is `from_file`."""
         self.load_state_dict(load_state(path))
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], **options: Any) -> RankNormalizer:
+        """A normaliser built from the settings recorded in a `save` file (metrics, window,
+        ties, rounding, dtype, empty rank) and holding its values; ``options`` (``backend``,
+        ``device``) choose where. O(n K log n).
+
+        Examples:
+            >>> import tempfile, pathlib
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "w.npz"
+            >>> RankNormalizer.paper().save(path)
+            >>> back = RankNormalizer.load(path)  # on the class: a new normaliser
+            >>> len(back), back.decimals, back.capacity
+            (128, 1, 2048)
+        """
+        state = load_state(path)
+        settings: dict[str, Any] = {}
+        for key in ("num_metrics", "window"):
+            if key not in state:
+                raise ValueError(f"{path}: not a normalizer state file (no {key!r})")
+            settings[key] = int(np.asarray(state[key]).item())
+        if "ties" in state:
+            settings["ties"] = str(np.asarray(state["ties"]).item())
+        if "decimals" in state:
+            decimals = int(np.asarray(state["decimals"]).item())
+            settings["decimals"] = None if decimals < 0 else decimals
+        if "dtype" in state:
+            settings["dtype"] = str(np.asarray(state["dtype"]).item())
+        if "empty_rank" in state:
+            settings["empty_rank"] = float(np.asarray(state["empty_rank"]).item())
+        norm = cls(**{**settings, **options})
+        norm.load_state_dict(state)
+        return norm

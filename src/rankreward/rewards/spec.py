@@ -362,6 +362,13 @@ class ComponentReward(LockFreePickle):
         if hasattr(self, "_lock"):  # after __init__ (which records the owner itself)
             windows.set_owner(self.owner)
 
+    def __repr__(self) -> str:
+        names = [c.name for c in self.components]
+        ranked = [c.name for c in self.components if c.ranked]
+        task = f", task_key={self.task_key!r}" if self.task_key else ""
+        return (f"{type(self).__name__}(recipe={self.owner['recipe']!r}, components={names}, "
+                f"ranked={ranked}{task}, windows={self._windows!r})")  # fmt: skip
+
     def window(self, name: str, task: Any = "") -> Any:
         """The window ``name`` (a ranked component's, or the ``window`` several share) for
         ``task`` (created on first use). O(1)."""

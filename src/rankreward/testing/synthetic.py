@@ -242,7 +242,7 @@ SHAPE_COLOURS = {
 
 
 def synthetic_shapes(
-    n: int, size: int, seed: int, *, with_masks: bool = False
+    n: int, size: int, seed: int | np.random.Generator, *, with_masks: bool = False
 ) -> list[dict[str, Any]]:
     """Coloured squares or circles on small images: one colour and shape per image, 1-2
     objects, with the Dr. Seg ``solution`` JSON (boxes and centre points).
@@ -250,15 +250,19 @@ def synthetic_shapes(
     Each row has ``image`` (PIL), ``question``, ``solution``, ``count`` and ``category``
     (``"red circle"``); with ``with_masks`` also ``mask``, the (size, size) bool union mask and
     ``masks``, one per object (the rasterised shapes, so a perfect segmenter scores IoU 1).
+    ``seed``: an int or a ``numpy.random.Generator`` (as the other generators here take).
 
     Examples:
         >>> row = synthetic_shapes(1, 32, 0, with_masks=True)[0]
         >>> row["mask"].shape, row["count"] == len(json.loads(row["solution"]))
         ((32, 32), True)
     """
+    from .._extras import require
+
+    require("PIL", "trl", "synthetic_shapes (images)")
     from PIL import Image, ImageDraw
 
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)  # an int, or a Generator used as is
     rows = []
     for _ in range(n):
         img = Image.new("RGB", (size, size), (245, 245, 245))
