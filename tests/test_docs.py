@@ -89,3 +89,14 @@ def test_the_readme_grpo_snippet_builds_its_reward():
     from rankreward.adapters.trl import drseg_reward_funcs
 
     assert len(drseg_reward_funcs(scope["reward"])) == 4
+
+
+@pytest.mark.parametrize("page", ["why-rank.md"])
+def test_snippets_print_what_the_docs_say(page, capsys):
+    # a ```python block followed by a ```text block: the block runs, and prints the text
+    text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+    pairs = re.findall(r"^```python\n(.*?)^```\n\n```text\n(.*?)^```$", text, re.S | re.M)
+    assert pairs, f"{page} has no python block with its output"
+    for code, output in pairs:
+        exec(compile(code, page, "exec"), {})
+        assert capsys.readouterr().out == output
