@@ -80,6 +80,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reward", choices=("drseg", "visionreasoner"), default="drseg",
                    help="the paper's reward or its baseline (VisionReasoner's)")  # fmt: skip
     p.add_argument("--no-look", action="store_true", help="ablation: drop the look part")
+    p.add_argument("--tiny-family", choices=("qwen2.5-vl", "qwen3-vl"), default="qwen2.5-vl",
+                   help="with --tiny: which tiny model to build")  # fmt: skip
+    p.add_argument("--frame", choices=("auto", "absolute", "rel1000", "rel1"), default="auto",
+                   help="the policy's answer coordinates; auto: from the model family "
+                        "(Qwen2.5-VL absolute, Qwen2-VL/Qwen3-VL rel1000)")  # fmt: skip
     p.add_argument("--accuracy", choices=("ranked", "raw", "visionreasoner"), default="ranked",
                    help="ablation: ranked x1..x3 (paper), raw x1..x3, or the baseline's accuracy")  # fmt: skip
     p.add_argument("--no-rank", action="store_const", const="raw", dest="accuracy",
@@ -126,7 +131,8 @@ def load_rows(path: str, split: str = "train") -> Any:
 
 
 def to_prompts(ds: Any) -> Any:
-    """Add the Look-to-Confirm conversational prompt; keep image and solution columns."""
+    """Add the Look-to-Confirm conversational prompt and the image's size; keep the image and
+    solution columns."""
     from rankreward.drseg import build_messages
 
     columns = ds.column_names
@@ -136,8 +142,12 @@ def to_prompts(ds: Any) -> Any:
             f"the dataset needs image, question and solution columns; it has {columns}"
         )
     keep = {"image", "solution"}
-    return ds.map(lambda row: {"prompt": build_messages(row[key])},
-                  remove_columns=[c for c in columns if c not in keep])  # fmt: skip
+
+    def prompt(row: dict) -> dict:
+        # image_size (width, height): what a relative answer frame maps answers with
+        return {"prompt": build_messages(row[key]), "image_size": list(row["image"].size)}
+
+    return ds.map(prompt, remove_columns=[c for c in columns if c not in keep])
 
 
 def latest_checkpoint(output_dir: Path) -> Path | None:
@@ -198,14 +208,19 @@ def run(
     from rankreward.drseg import DrSegReward, VisionReasonerReward
     from rankreward.normalize import RankNormalizer
     from rankreward.testing.synthetic import synthetic_shapes
-    from rankreward.testing.tiny_vlm import build_tiny_qwen2_5_vl, load_image_only_processor
+    from rankreward.testing.tiny_vlm import (
+        build_tiny_qwen2_5_vl,
+        build_tiny_qwen3_vl,
+        frame_of,
+        load_image_only_processor,
+    )
 
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
     if args.tiny:
-        model_path = model_path or args.model or build_tiny_qwen2_5_vl(out / "tiny-model",
-                                                                        seed=args.seed)  # fmt: skip
+        build = build_tiny_qwen3_vl if args.tiny_family == "qwen3-vl" else build_tiny_qwen2_5_vl
+        model_path = model_path or args.model or build(out / "tiny-model", seed=args.seed)
         if dataset is None:
             dataset = synthetic_shapes(16, 56, args.seed)
         defaults = dict(
@@ -243,13 +258,25 @@ def run(
     # The paper's normalizer (window 2048, 128 zeros, ties right, 1 decimal). Under `accelerate
     # launch` every process scores its own completions: the distributed wrapper all-gathers the
     # raw metrics so all ranks rank against one window (a plain normalizer in one process).
+    # The answer frame: Qwen2.5-VL answers in pixels, Qwen2-VL / Qwen3-VL in 0-1000 (read from
+    # the checkpoint's config.json); a relative frame maps answers with the image_size column.
+    frame = args.frame
+    if frame == "auto":
+        try:
+            frame = frame_of(model_path) if Path(str(model_path)).is_dir() else (
+                "rel1000" if "qwen3" in str(model_path).lower() or "qwen2-vl" in str(model_path).lower()
+                else "absolute")  # fmt: skip
+        except ValueError as e:
+            raise SystemExit(f"--frame auto: {e}") from None
+    print(f"answer frame: {frame}", flush=True)
     if args.reward == "visionreasoner":
-        reward = VisionReasonerReward()
+        reward = VisionReasonerReward(frame=frame)
     else:
         reward = DrSegReward(
             DistributedRankNormalizer(RankNormalizer.paper()),
             look=not args.no_look,
             accuracy=args.accuracy,
+            frame=frame,
         )
     callback = RankNormalizerCallback(reward, resume_from=resume)
     vllm: dict[str, Any] = {}

@@ -114,3 +114,41 @@ def test_identical_consecutive_batches_are_each_scored_once(order):
     acc(completions, solution=gts)
     acc(completions, solution=gts)
     assert reward2.normalizer.num_staged == 16
+
+
+@pytest.mark.slow
+def test_tiny_qwen3_vl_grpo_with_the_rel1000_reward(tmp_path, monkeypatch, capsys):
+    # the 2026 stack: a tiny Qwen3-VL (built, saved, reloaded) trained by TRL's GRPOTrainer with
+    # the Dr. Seg reward in Qwen3-VL's 0-1000 frame; the logged raw metrics are the reward's
+    pytest.importorskip("trl")
+    from rankreward.rewards import DrSegReward
+    from rankreward.rewards.recipes.drseg import reward as drseg_reward
+
+    calls = []
+    original = drseg_reward.DrSegReward.score
+
+    def recording(self, completions, ground_truth, tasks=None, context=None, *, stage=True):
+        out = original(self, completions, ground_truth, tasks, context, stage=stage)
+        calls.append((list(completions), list(ground_truth), dict(context or {}), out))
+        return out
+
+    monkeypatch.setattr(drseg_reward.DrSegReward, "score", recording)
+    example = _example()
+    args = example.parse_args(["--tiny", "--tiny-family", "qwen3-vl", "--output-dir",
+                               str(tmp_path / "run"), "--max-steps", "1"])  # fmt: skip
+    result = example.run(args)
+    assert "answer frame: rel1000" in capsys.readouterr().out
+    assert type(result["trainer"].model).__name__ == "Qwen3VLForConditionalGeneration"
+    assert result["reward"].recipe.frame == "rel1000"
+    assert calls, "the reward was never called"
+    texts, gts, context, out = calls[0]
+    assert [list(s) for s in context["image_size"]] == [[56, 56]] * len(texts)
+    fresh = DrSegReward(frame="rel1000", accuracy="raw").score(
+        [t if isinstance(t, str) else t[0]["content"] for t in texts],
+        gts,
+        context={"image_size": context["image_size"]},
+    )
+    for key in ("x1", "x2", "x3"):
+        np.testing.assert_array_equal(out[key], fresh[key])
+    logged = next(e for e in result["trainer"].state.log_history if "drseg/x1" in e)
+    assert logged["drseg/x1"] == pytest.approx(float(np.mean(out["x1"])), abs=1e-6)
