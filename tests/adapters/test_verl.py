@@ -170,3 +170,79 @@ def test_batch_manager_with_a_ranked_preset(tokenizer):
         np.testing.assert_array_equal(info["score"], want["reward"])
         np.testing.assert_array_equal(info["iou_rank"], want["iou_rank"])
         assert set(info) == {"score", *reference.logged_keys}
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def _v1_config(path: Path, manager: str, actor: str):
+    return OmegaConf.create(
+        {
+            "actor_rollout_ref": {"model": {"path": str(path), "tokenizer_path": None}},
+            "reward": {
+                "num_workers": 2,
+                "custom_reward_function": {
+                    "path": str(EXAMPLE),
+                    "name": "compute_score",
+                    "reward_kwargs": {"commit_every": 12, "share": "auto", "actor_name": actor},
+                },
+                "reward_manager": {
+                    "source": "register",
+                    "name": manager,
+                    "module": {"path": None, "name": None},
+                },
+                "reward_model": {"enable": False},
+            },
+        }
+    )
+
+
+@pytest.mark.parametrize("manager", ["naive", "remote"])
+def test_v1_reward_loop_workers_share_one_window(tokenizer, tmp_path, ray_local, manager):
+    """verl 0.9's V1 reward loop, as its RewardLoopManager drives it: two RewardLoopWorker
+    actors score halves of each step concurrently (threads with "naive", separate Ray
+    processes with "remote"); one Ray named window, so every reward equals one process."""
+    from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
+
+    tokenizer.save_pretrained(tmp_path / "tok")
+    config = _v1_config(tmp_path / "tok", manager, f"v1-{manager}")
+    workers = [ray_local.remote(RewardLoopWorker).remote(config) for _ in range(2)]
+    steps = _steps(seed=1)
+    for (texts, gts), want in zip(steps, _expected(steps, 12), strict=True):
+        data = _dataproto(tokenizer, texts, gts)
+        halves = ray_local.get([w.compute_score_batch.remote(part)
+                                for w, part in zip(workers, (data[0:6], data[6:12]), strict=True)])  # fmt: skip
+        got = [one["reward_score"] for half in halves for one in half]
+        np.testing.assert_array_equal(got, want["reward"])
+        extra = [one["reward_extra_info"]["x1"] for half in halves for one in half]
+        np.testing.assert_array_equal(extra, want["x1"])
+
+
+def test_v1_async_steps_overlapping_lose_nothing(tokenizer, tmp_path, ray_local):
+    """An asynchronous mode: the next step's samples are scored while this step's are in
+    flight. Every sample is staged once: after both steps the window holds exactly the values a
+    single process stages for the same rows (in some arrival order), and two steps were
+    committed."""
+    from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
+
+    from rankreward.adapters._shared import shared_reward
+
+    tokenizer.save_pretrained(tmp_path / "tok")
+    config = _v1_config(tmp_path / "tok", "naive", "v1-async")
+    workers = [ray_local.remote(RewardLoopWorker).remote(config) for _ in range(2)]
+    steps = _steps(seed=2)
+    data = [_dataproto(tokenizer, texts, gts) for texts, gts in steps]
+    parts = [data[0][0:6], data[0][6:12], data[1][0:6], data[1][6:12]]
+    ray_local.get([workers[k % 2].compute_score_batch.remote(p) for k, p in enumerate(parts)])
+    shared = shared_reward(commit_every=12, share="auto", actor_name="v1-async")
+    single = DrSegReward(AutoCommitNormalizer(RankNormalizer.paper(), 12))
+    for texts, gts in steps:
+        single.score(texts, gts)
+    got = np.sort(shared.normalizer.window, axis=0)
+    np.testing.assert_array_equal(got, np.sort(single.normalizer.window, axis=0))
+    assert len(shared.normalizer) == 128 + 24

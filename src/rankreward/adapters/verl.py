@@ -27,6 +27,18 @@ REC's ``image_grid_thw`` and ``image_size``).
 
 verl pads a step's batch to a multiple of ``reward.num_workers`` and scores the padding too, so
 choose batch sizes divisible by the worker count (the usual setting) to keep steps aligned.
+
+**verl 0.9's V1 trainer** (``trainer.use_v1``, the default there) scores through its reward
+loop: ``reward.num_workers`` ``RewardLoopWorker`` actors, each scoring its share of a batch in
+concurrent tasks, with the ``naive`` manager (threads) or the ``remote`` one (separate Ray
+processes). Every one of those processes attaches to the same Ray named actor, so there is one
+window, committed every ``commit_every`` samples counted over all of them. In the synchronous
+mode a step's samples are all scored before the next step's start, so a step is exactly one
+training batch and the order of the samples within it does not matter. In the asynchronous
+modes (one-step-off, fully async) the next step's rollouts can be scored while the last of a
+step are still in flight: a step is then ``commit_every`` samples in arrival order (each sample
+staged once, none lost). A sample whose reward verl times out (the ``limited`` manager) scores
+0 there but, if its computation finishes, stays staged; verl does not retry it.
 """
 
 from __future__ import annotations
@@ -66,9 +78,18 @@ def compute_score(
         >>> out["score"], out["x1"], out["r1"]
         (8.0, 1.0, 1.0)
     """
-    reward = shared_reward(**reward_kwargs)
+    reward = shared_reward(**_options(reward_kwargs))
     columns = _columns([data_source], [extra_info])
     return score_rows(reward, [solution_str], [ground_truth], columns)[0]
+
+
+#: Keywords verl's reward loop adds to a custom reward function's call when a reward model
+#: router runs beside it; they are verl's, not the reward's options.
+VERL_KEYWORDS = ("reward_router_address", "reward_model_tokenizer")
+
+
+def _options(reward_kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in reward_kwargs.items() if k not in VERL_KEYWORDS}
 
 
 def compute_score_batch(
@@ -88,7 +109,7 @@ def compute_score_batch(
         >>> out[0]["score"], out[0]["format"]  # no format, but x = 0 ranks 1.0 against 128 zeros
         (4.0, 0.0)
     """
-    reward = shared_reward(**reward_kwargs)
+    reward = shared_reward(**_options(reward_kwargs))
     columns = _columns(list(data_sources), extra_infos)
     return score_rows(reward, list(solution_strs), list(ground_truths), columns)
 
