@@ -137,9 +137,9 @@ def test_weighted_sum_equals_the_published_detection_score(row, labels_upper):
         text = text.replace('"cat"', '"Cat"').replace('"bbox_2d"', '"BBox_2d"')
     try:
         want = oracle.weighted_sum_accuracy(text, sol)
-    except NameError:  # the published code fails when the first matched label is unreadable
-        with pytest.raises(ValueError, match="no readable label"):
-            preset("vlm-r1-ovd", method="weighted_sum").score([text], [sol])
+    except NameError:  # the published code crashes when the first matched label is unreadable
+        # model output never makes the reward raise: that answer scores 0 (a documented deviation)
+        assert preset("vlm-r1-ovd", method="weighted_sum").score([text], [sol])["accuracy"][0] == 0
         return
     got = preset("vlm-r1-ovd", method="weighted_sum").score([text], [sol])["accuracy"][0]
     assert got == want

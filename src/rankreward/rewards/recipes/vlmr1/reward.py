@@ -404,11 +404,16 @@ def ovd_accuracy_batch(
             ap = 1.0 if not pred and not gt else 0.0
             out[k] = ap * _length_factor(method, len(gt), len(pred))
             continue
-        rows = _ap_rows(pred, gt)
-        if rows is None:  # the per-sample evaluation, which reproduces every quirk
-            stat = 1 if method == "od_ap50" else 0
-            out[k] = _sample_ap(pred, gt, stat) * _length_factor(method, len(gt), len(pred))
-        elif not rows[1]:
+        try:
+            rows = _ap_rows(pred, gt)
+            if rows is None:  # the per-sample evaluation, which reproduces every quirk
+                stat = 1 if method == "od_ap50" else 0
+                out[k] = _sample_ap(pred, gt, stat) * _length_factor(method, len(gt), len(pred))
+                continue
+        except OverflowError:  # a coordinate beyond float's range: the published step crashes
+            out[k] = 0.0
+            continue
+        if not rows[1]:
             out[k] = 0.0  # no readable prediction: calculate_map returns 0
         else:
             batch.append((k, len(gt), len(pred), *rows))
@@ -458,7 +463,9 @@ def _first_fenced(text: str, strict: bool) -> list:
 def _safe_iou(pred: Any, gt: Any) -> float:
     try:
         return _vlmr1_iou(pred["bbox_2d"], gt["bbox_2d"])
-    except (TypeError, KeyError, IndexError, ZeroDivisionError):
+    except (TypeError, KeyError, IndexError, ZeroDivisionError, OverflowError):
+        # OverflowError: a coordinate beyond float's range (the published code crashes the
+        # step there; an unreadable box scores IoU 0 here, as the other errors do)
         return 0.0
 
 
@@ -471,7 +478,8 @@ def detection_score(text: str, solution: str, iou_threshold: float = 0.5, alpha:
     gamma)``; ``"none"`` answers against ``"none"`` solutions score 1.
 
     The published code keeps the previous match's label when a predicted label cannot be read,
-    and fails when the first one cannot: that case raises ``ValueError`` here.
+    and crashes the step when the first one cannot: that answer scores 0 here (model output
+    never makes the reward raise; docs/rewards.md lists the deviation).
     O(P G min(P, G)).
 
     Examples:
@@ -498,9 +506,8 @@ def detection_score(text: str, solution: str, iou_threshold: float = 0.5, alpha:
         try:
             pred_label = pred[bp]["label"].lower()
         except (TypeError, KeyError, AttributeError, IndexError):
-            if pred_label is _UNSET:
-                raise ValueError("the first matched prediction has no readable label (the "
-                                 "published code fails here)") from None  # fmt: skip
+            if pred_label is _UNSET:  # the published code crashes the step here: 0
+                return 0.0
         try:
             gt_label = gt[bg]["label"].lower()
         except (TypeError, KeyError, AttributeError, IndexError):
