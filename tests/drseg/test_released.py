@@ -1,4 +1,4 @@
-"""The default reward equals the released Dr. Seg reward (``drseg-reference.md``, "The released
+"""The default reward equals the released Dr. Seg reward (``docs/paper.md``, "The released
 reward, exactly"): hand-written rule tables, the reference-style implementation of the released
 rules (`rankreward.testing.reference`) on generated hard cases, the baseline, the prompt and the
 ablation switches."""

@@ -1,4 +1,4 @@
-"""Table-driven tests, one per rule of drseg-reference.md."""
+"""Table-driven tests, one per rule of docs/paper.md."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Each function follows one script's steps in its order, with its broad ``except Exception``
 branches, on the scripts' own data layout (lists of ints, a per-item loop). The library's
 vectorised, typed implementation must agree with it on every input; this file is the slow,
-obvious version it is checked against (see ``../shared/drseg-reference.md``, "Evaluation
+obvious version it is checked against (see ``docs/paper.md``, "Evaluation
 protocols of the released code").
 """
 

@@ -1,7 +1,7 @@
 """The evaluation protocols of the released code, as data, and their answer reader.
 
-The paper's numbers come from two sets of scripts (``../shared/drseg-reference.md``, section
-"Evaluation protocols of the released code"), and they disagree with each other on the answer
+The paper's numbers come from two sets of scripts (``docs/paper.md``, "The evaluation
+protocols"), and they disagree with each other on the answer
 reader, on which samples count and on how empty predictions score. A reproduction has to pick
 one; ``protocol=`` on every ``evaluate_*`` function and ``--protocol`` on ``rankreward eval``
 name them:

@@ -273,8 +273,32 @@ class RftRecipe:
 
 def visualrft_reward(ranked: bool = False, math_verify: bool = True) -> ComponentReward:
     """The ``visual-rft`` preset: Visual-RFT's ``accuracy_iou``, ``accuracy_confidence`` and
-    ``format`` rewards; ``ranked`` ranks both accuracy terms. ``math_verify=False`` skips the
-    published math_verify shortcut (a documented deviation). O(1).
+    ``format`` rewards; ``ranked`` ranks both accuracy terms. O(1).
+
+    Published:
+        [Visual-RFT](https://github.com/Liuziyu77/Visual-RFT),
+        ``src/virft/src/open_r1/grpo.py``: ``accuracy_reward_iou``,
+        ``accuracy_reward_confidence`` (confidence-sorted greedy matching at IoU > 0.5) and
+        ``format_reward``, with their ``math_verify`` shortcut (1.0 whenever math_verify finds
+        the completion equal to the ground truth).
+
+    Answer:
+        ``<think>...</think> <answer>[{'Position': [x1, y1, x2, y2], 'Confidence': 0.9}]
+        </answer>`` (single quotes allowed; a truncated list is closed after its last object).
+
+    Ground truth:
+        The ``solution`` column: ``'<answer>[{"Position": [10, 100, 200, 210],
+        "Confidence": 1}]</answer>'``.
+
+    Options:
+        ``math_verify`` (default ``True``, needs ``pip install 'rankreward[recipes]'``):
+        ``False`` skips the shortcut.
+
+    Frame:
+        Pixels of the image the model saw.
+
+    Deviations:
+        ``math_verify=False`` only, opt-in.
 
     Examples:
         >>> [c.name for c in visualrft_reward(math_verify=False).components]

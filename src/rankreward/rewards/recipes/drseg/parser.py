@@ -4,7 +4,7 @@ Every scan here is linear in the text: tags are found with ``str.find`` and one 
 regex without nested quantifiers, so 1 MB of unclosed tags parses in milliseconds. Texts longer
 than ``max_chars`` are not parsed at all (a ``too_long`` problem, every score 0).
 
-The scores follow ``drseg-reference.md`` exactly (the paper-compatible rules):
+The scores follow ``docs/paper.md`` exactly (the paper-compatible rules):
 
 * structure: the whole text matches ``<think>.*?</think>\\s*<answer>.*?</answer>`` (DOTALL);
 * answer items: ``json.loads`` of the first ``<answer>...</answer>``; per item +1 for a

@@ -108,8 +108,36 @@ def _max_reward(w: Mapping[str, float], accuracy: str) -> float:
 
 def drseg_reward(ranked: bool = True, **options: Any) -> ComponentReward:
     """The ``drseg`` preset: the Dr. Seg recipe with one window per ranked component (equal to
-    `DrSegReward` sample for sample); ``ranked=False`` is the paper's raw ablation. ``options``
-    are `DrSegReward`'s (``weights``, ``compat``, ``look``, ...). O(1).
+    `DrSegReward` sample for sample); ``ranked=False`` is the paper's raw ablation. O(1).
+
+    Published:
+        Dr. Seg (CVPR 2026), ``verl/utils/reward_score/dr_seg.py`` of
+        [xVI-group-SCU/Dr-Seg](https://github.com/xVI-group-SCU/Dr-Seg): format + accuracy +
+        non_repeat, 0 to 8, with the accuracy's three metrics ranked in rolling windows. Every
+        rule is stated on the Dr. Seg protocols (docs/paper.md).
+
+    Answer:
+        ``<think>... <look>...</look> ...</think><answer>[{"bbox_2d": [x1, y1, x2, y2],
+        "point_2d": [x, y]}, ...]</answer>``, read from the first ``<answer>`` (JSON).
+
+    Ground truth:
+        The ``solution`` column: a JSON list of the same objects, for example
+        ``'[{"bbox_2d": [10, 100, 200, 210], "point_2d": [30, 110]}]'`` (a list of dicts is
+        accepted too). An unreadable one raises a ``ValueError`` naming the sample.
+
+    Options:
+        `DrSegReward`'s: ``weights`` (per component), ``look=False`` (the no-look ablation),
+        ``compat`` (the released number quirks, on by default), ``template`` (whose
+        placeholder phrases non_repeat rejects), ``max_chars``, ``frame``.
+
+    Frame:
+        Pixels of the image the model saw (840x840 in the paper); ``frame="rel1000"`` or
+        ``"rel1"`` maps answers per sample from an ``image_size`` column (Qwen3-VL's 0-1000
+        boxes) before any geometry.
+
+    Deviations:
+        A malformed ground truth raises instead of scoring N = 0; a non-finite coordinate
+        scores x1 = x3 = 0 with a problem instead of a NaN (docs/reward.md).
 
     Examples:
         >>> [c.name for c in drseg_reward().components]
@@ -125,8 +153,32 @@ def drseg_reward(ranked: bool = True, **options: Any) -> ComponentReward:
 
 def visionreasoner_reward(ranked: bool = False, **options: Any) -> ComponentReward:
     """The ``visionreasoner`` preset: the paper's baseline (format, non_repeat, then its
-    matched-cost accuracy); ``ranked=True`` ranks the accuracy. ``options`` are
-    `VisionReasonerReward`'s. O(1).
+    matched-cost accuracy); ``ranked=True`` ranks the accuracy. O(1).
+
+    Published:
+        VisionReasoner's reward as released beside Dr. Seg,
+        ``verl/utils/reward_score/vision_reasoner.py`` of
+        [xVI-group-SCU/Dr-Seg](https://github.com/xVI-group-SCU/Dr-Seg): structure + answer
+        items (no look part) + non_repeat (sentences split on ``.`` only) + accuracy
+        = (3 x matches - total cost) / max(M, N) after the Hungarian assignment (0 to 3); see
+        the Dr. Seg protocols (docs/paper.md).
+
+    Answer:
+        ``<think>...</think><answer>[{"bbox_2d": [x1, y1, x2, y2], "point_2d": [x, y]}]
+        </answer>``, as for ``drseg``.
+
+    Ground truth:
+        The ``solution`` column, as for ``drseg``:
+        ``'[{"bbox_2d": [10, 100, 200, 210], "point_2d": [30, 110]}]'``.
+
+    Options:
+        `VisionReasonerReward`'s: ``weights``, ``template``, ``max_chars``, ``frame``.
+
+    Frame:
+        Pixels, as for ``drseg`` (``frame="rel1000"`` with an ``image_size`` column).
+
+    Deviations:
+        A malformed ground truth raises instead of scoring 0.
 
     Examples:
         >>> [c.name for c in visionreasoner_reward().components]
@@ -147,7 +199,7 @@ class DrSegReward(ComponentReward):
     reward = structure + answer_items + look + r1 + r2 + r3 + non_repeat (each times its
     weight, all 1 by default: 0..8), where r1..r3 are the ranks of the raw accuracy metrics
     x1..x3 in the normalizer's windows. With no arguments this is the released reward
-    (``drseg-reference.md``), input for input.
+    (``docs/paper.md``), input for input.
 
     Args:
         normalizer: a 3-metric `RankNormalizer` or a wrapper with the same calls

@@ -1,5 +1,5 @@
 """The per-completion rules of the Dr. Seg reward that need no ground truth: format, look and
-non_repeat, as plain functions of the text (see ``drseg-reference.md``)."""
+non_repeat, as plain functions of the text (see ``docs/paper.md``)."""
 
 from __future__ import annotations
 

@@ -173,6 +173,31 @@ def perception_r1_reward(ranked: bool = False) -> ComponentReward:
     """The ``perception-r1`` preset: Perception-R1's grounding reward (IoU squared) and format,
     or with ``ranked`` the IoU ranked. O(1).
 
+    Published:
+        [Perception-R1](https://github.com/linkangheng/PR1), ``src/open_r1/rewards.py``:
+        ``pr1_grounding_reward`` and ``pr1_grounding_format_reward`` (whose unescaped ``|``
+        accept any completion starting with ``<``, ``>`` or a token name; reproduced as
+        published).
+
+    Answer:
+        The first ``[a, b, c, d]``, ``(a, b, c, d)`` or ``(a, b), (c, d)`` in the completion:
+        0-1 fractions, or Qwen2-VL's own 0-1000 output after ``<|box_start|>``.
+
+    Ground truth:
+        The ``solution`` column: a Python list literal in the 0-1000 frame,
+        ``'[10, 100, 200, 210]'`` (read with ``ast.literal_eval``, not ``eval``). One whose first
+        four items are not finite numbers raises naming the sample.
+
+    Options:
+        None besides ``ranked`` (a completion with no box leaves the window alone).
+
+    Frame:
+        Qwen2-VL's 0-1000 frame; fractions become ``int(v * 1000)``.
+
+    Deviations:
+        A box with a number beyond float's range is read as no box (the published code
+        crashes the step).
+
     Examples:
         >>> [c.name for c in perception_r1_reward().components]
         ['grounding', 'format']

@@ -277,6 +277,32 @@ def segzero_reward(ranked: bool = False, **options: Any) -> ComponentReward:
     its three accuracy terms replaced by the ranks of the values behind their thresholds.
     O(1).
 
+    Published:
+        [Seg-Zero](https://github.com/dvlab-research/Seg-Zero),
+        ``verl/utils/reward_score/seg.py``, ``seg_compute_score``: IoU > 0.5, the think/answer
+        format, a box and two points in the answer, both points inside the box and within
+        100 px of the true points (best pairing), box L1 < 10; each 0 or 1.
+
+    Answer:
+        ``<think>...</think> <answer>{"bbox": [x1, y1, x2, y2], "points_1": [x, y],
+        "points_2": [x, y]}</answer>``: the first ``{...}`` of the text, its first key
+        containing ``bbox`` and the keys containing ``point``.
+
+    Ground truth:
+        The ``solution`` column: ``'<box>(10,100),(200,210)</box><points>(30,110),(60,150)</points>'``.
+        One without its box or its two points raises a ``ValueError`` naming the sample.
+
+    Options:
+        None besides ``ranked`` (the ranked terms: the IoU, minus the box L1 and minus the
+        point distance; an answer where one cannot be computed leaves it out of the window).
+
+    Frame:
+        Pixels of the image the model saw (Seg-Zero resizes to 840x840).
+
+    Deviations:
+        The ground-truth check above (the published terms score 0 for every completion of
+        such a prompt, without a word).
+
     Examples:
         >>> [c.name for c in segzero_reward().components]
         ['iou', 'thinking_format', 'segmentation_format', 'point_l1', 'box_l1']

@@ -554,6 +554,31 @@ def vlmr1_rec_reward(ranked: bool = False, **options: Any) -> ComponentReward:
     """The ``vlm-r1-rec`` preset: VLM-R1's REC accuracy (IoU in the image's pixels) and format;
     ``ranked`` ranks the accuracy. Reads the `REC_COLUMNS`. O(1).
 
+    Published:
+        [VLM-R1](https://github.com/om-ai-lab/VLM-R1),
+        ``src/open-r1-multimodal/src/open_r1/vlm_modules/qwen_module.py``: ``iou_reward`` and
+        ``format_reward_rec`` (the ``accuracy`` and ``format`` functions of ``grpo_rec.py``).
+
+    Answer:
+        ``<think>...</think><answer>{"bbox_2d": [x1, y1, x2, y2], "label": "..."}</answer>``:
+        the first ``[x1, y1, x2, y2]`` of non-negative integers in the first answer.
+
+    Ground truth:
+        The ``solution`` column: ``'<answer>[10, 100, 200, 210]</answer>'`` (the JSON list in
+        its last ``<answer>``), in the original image's pixels. Columns: ``image_grid_thw``
+        (the processor's, per sample) and ``image_size`` (width, height) or ``image_path``
+        (opened for its size).
+
+    Options:
+        None besides ``ranked`` (an answer with no readable box leaves the window alone).
+
+    Frame:
+        The model's input frame, ``image_grid_thw`` x 14 pixels, mapped to the original image
+        as ``v / input_size * image_size`` per axis (Qwen2.5-VL's absolute coordinates).
+
+    Deviations:
+        A JSON-object solution scores 0, as published; no deviation on model output.
+
     Examples:
         >>> vlmr1_rec_reward().recipe.context
         ('image_grid_thw', 'image_size?', 'image_path?')
@@ -591,6 +616,34 @@ class OvdRecipe:
 def vlmr1_ovd_reward(ranked: bool = False, method: str = "odLength") -> ComponentReward:
     """The ``vlm-r1-ovd`` preset: VLM-R1's OVD accuracy (``method`` one of `OVD_METHODS`) and
     format; ``ranked`` ranks the accuracy. O(1).
+
+    Published:
+        [VLM-R1](https://github.com/om-ai-lab/VLM-R1),
+        ``src/open-r1-multimodal/src/open_r1/grpo_jsonl.py``: ``accuracy_reward`` with
+        ``accu_reward_method`` ``odLength`` (AP@[.5:.95] times min(1, truths / predictions)),
+        ``od_ap``, ``od_ap50`` or ``weighted_sum`` (0.7 x mean matched IoU + 0.3 x
+        completeness), and ``format_reward``; the per-sample COCO evaluation is pycocotools'.
+
+    Answer:
+        ``<think>...</think><answer>```json [{"bbox_2d": [x1, y1, x2, y2], "label": "dog"}]
+        ```</answer>``.
+
+    Ground truth:
+        The ``solution`` column: ``'<answer>```json [{"bbox_2d": [10, 100, 200, 210],
+        "label": "dog"}] ```</answer>'``. A box with x2 < x1, a block that is not a JSON list
+        or (COCO methods) an object without ``label`` raises naming the sample.
+
+    Options:
+        ``method``: ``"odLength"`` (default), ``"od_ap"``, ``"od_ap50"``, ``"weighted_sum"``.
+
+    Frame:
+        Pixels of the image the model saw (the solution's frame).
+
+    Deviations:
+        The ground-truth checks above (pycocotools gives AP -1.0 for a reversed box, which the
+        published trainer adds to the reward); an answer with a coordinate beyond float's
+        range, or (``weighted_sum``) an unreadable first matched label, scores 0 accuracy where
+        the published code crashes the step.
 
     Examples:
         >>> vlmr1_ovd_reward(method="od_ap").recipe.method
