@@ -28,13 +28,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rankreward.cli import HelpFormatter
+
 QUESTION_KEYS = ("question", "problem", "text")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
     p.add_argument("--model", default=None,
                    help="local path or hub id of a Qwen2.5-VL checkpoint (default: "
                         "Qwen/Qwen2.5-VL-7B-Instruct; with --tiny: a tiny random one)")  # fmt: skip
@@ -69,6 +69,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--learning-rate", type=float, default=1e-6, help="paper: 1e-6")
     p.add_argument("--beta", type=float, default=1e-2, help="KL coefficient (paper: 1e-2)")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (paper: 1)")
     p.add_argument(
         "--max-completion-length",
         type=int,
@@ -80,6 +81,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reward", choices=("drseg", "visionreasoner"), default="drseg",
                    help="the paper's reward or its baseline (VisionReasoner's)")  # fmt: skip
     p.add_argument("--no-look", action="store_true", help="ablation: drop the look part")
+    p.add_argument("--template", default=None,
+                   help="the prompt template, with {question} (default: the paper's "
+                        "Look-to-Confirm prompt; the demo's tiny model uses the bare question)")  # fmt: skip
     p.add_argument("--tiny-family", choices=("qwen2.5-vl", "qwen3-vl"), default="qwen2.5-vl",
                    help="with --tiny: which tiny model to build")  # fmt: skip
     p.add_argument("--frame", choices=("auto", "absolute", "rel1000", "rel1"), default="auto",
@@ -100,8 +104,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="colocate mode: GPU memory fraction for vLLM")  # fmt: skip
     v.add_argument("--vllm-tensor-parallel-size", type=int, default=1,
                    help="colocate mode: tensor parallel size")  # fmt: skip
-    p.add_argument("--quiet", action="store_true",
-                   help="no per-step log dictionaries (the progress bar and summary remain)")  # fmt: skip
+    p.add_argument("--verbose", action="store_true",
+                   help="print TRL's log dictionary at every step and the libraries' warnings "
+                        "and loading bars (default: the step progress bar, then a summary)")  # fmt: skip
+    p.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)  # the default now
     return p.parse_args(argv)
 
 
@@ -130,7 +136,7 @@ def load_rows(path: str, split: str = "train") -> Any:
     )
 
 
-def to_prompts(ds: Any) -> Any:
+def to_prompts(ds: Any, template: str | None = None) -> Any:
     """Add the Look-to-Confirm conversational prompt and the image's size; keep the image and
     solution columns."""
     from rankreward.drseg import build_messages
@@ -145,7 +151,10 @@ def to_prompts(ds: Any) -> Any:
 
     def prompt(row: dict) -> dict:
         # image_size (width, height): what a relative answer frame maps answers with
-        return {"prompt": build_messages(row[key]), "image_size": list(row["image"].size)}
+        messages = (
+            build_messages(row[key]) if template is None else build_messages(row[key], template)
+        )
+        return {"prompt": messages, "image_size": list(row["image"].size)}
 
     return ds.map(prompt, remove_columns=[c for c in columns if c not in keep])
 
@@ -179,6 +188,27 @@ def summarise(log_history: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def quiet_console() -> None:
+    """What a user should see is TRL's step progress bar and the summary: transformers' and
+    TRL's deprecation warnings (about their own internals), weight-loading and dataset-map
+    bars and advisory logging are switched off (``--verbose`` keeps them)."""
+    import warnings
+
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    for category in (FutureWarning, UserWarning, DeprecationWarning):
+        warnings.filterwarnings(
+            "ignore", category=category, module=r"(transformers|trl|accelerate|torch)(\.|$)"
+        )
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    import datasets
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+
+
 def _quiet_progress(trainer: Any) -> None:
     """Keep TRL's progress bar but not the log dictionary it prints at every step."""
     from transformers.trainer_callback import ProgressCallback
@@ -199,6 +229,8 @@ def run(
     and its synthetic split). Returns the trainer, the reward, the normalizer callback and the
     output directory."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if not args.verbose:
+        quiet_console()
     import datasets
     import torch
     from trl import GRPOConfig, GRPOTrainer
@@ -247,7 +279,7 @@ def run(
             setattr(args, key, value)
     if not isinstance(dataset, datasets.Dataset):
         dataset = datasets.Dataset.from_list(list(dataset))
-    ds = to_prompts(dataset)
+    ds = to_prompts(dataset, args.template)
 
     resume = None
     if args.resume:
@@ -269,6 +301,7 @@ def run(
         except ValueError as e:
             raise SystemExit(f"--frame auto: {e}") from None
     print(f"answer frame: {frame}", flush=True)
+    prompt_options = {} if args.template is None else {"template": args.template}
     if args.reward == "visionreasoner":
         reward = VisionReasonerReward(frame=frame)
     else:
@@ -277,6 +310,7 @@ def run(
             look=not args.no_look,
             accuracy=args.accuracy,
             frame=frame,
+            **prompt_options,  # non_repeat rejects the template's own placeholder phrases
         )
     callback = RankNormalizerCallback(reward, resume_from=resume)
     vllm: dict[str, Any] = {}
@@ -303,7 +337,7 @@ def run(
         bf16=torch.cuda.is_available() and not args.tiny,  # TRL defaults to bf16: not on CPU
         use_cpu=args.tiny or not torch.cuda.is_available(),
         seed=args.seed,
-        temperature=1.0,
+        temperature=args.temperature,
         disable_tqdm=False,
         log_completions=False,
         **vllm,
@@ -316,7 +350,7 @@ def run(
         processing_class=processor,
         callbacks=[callback],
     )
-    if args.quiet:
+    if not args.verbose:
         _quiet_progress(trainer)
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     return {"trainer": trainer, "reward": reward, "callback": callback, "output_dir": out}

@@ -118,12 +118,15 @@ def test_demo_writes_summary_and_plot(tmp_path, capsys):
     out = tmp_path / "demo"
     argv = ["--output-dir", str(out), "--warm-steps", "4", "--grpo-steps", "2",
             "--train-size", "4", "--eval-size", "3", "--num-generations", "2",
-            "--max-completion-length", "16", "--compare-raw"]  # fmt: skip
+            "--prompts-per-step", "2", "--max-completion-length", "16", "--compare-raw"]  # fmt: skip
     assert demo.main(argv) == 0
     summary = json.loads((out / "summary.json").read_text())
-    for when in ("before", "after"):
+    assert summary["settings"]["template"] == "{question}"  # the tiny model's bare prompt
+    assert len(summary["baseline"]["box"]) == 4  # the training set's mean box
+    for when in ("baseline", "before", "after"):
         assert set(demo.EVAL_KEYS) <= set(summary[when])
-        assert all(0.0 <= summary[when][k] <= 1.0 for k in demo.EVAL_KEYS)
+        assert all(0.0 <= summary[when][k] <= 1.0 for k in demo.EVAL_KEYS if k != "reward")
+        assert 0.0 <= summary[when]["reward"] <= 8.0
         assert summary[when]["num_samples"] == 3
     assert [s["step"] for s in summary["steps"]] == [1, 2]
     labels = {c for c, _ in demo.STEP_COLUMNS}
@@ -132,7 +135,38 @@ def test_demo_writes_summary_and_plot(tmp_path, capsys):
     with Image.open(out / "reward_components.png") as img:
         assert img.format == "PNG" and img.size[0] > 800
     text = capsys.readouterr().out
-    assert "| held-out | before GRPO | after GRPO |" in text and "| giou |" in text
+    assert "| held-out | mean-box baseline | warm start (before GRPO) | after GRPO |" in text
+    assert "| giou |" in text and "| iou_above_half |" in text
+
+
+@pytest.mark.slow
+def test_demo_ablation_writes_table_and_figure(tmp_path, capsys):
+    """The ablation in miniature, shortened: every arm for two seeds from each seed's warm
+    start; the table has one row per arm with mean ± sd over the seeds, and the figure is
+    written. Whether any arm is better is a measured result, not asserted here."""
+    pytest.importorskip("trl")
+    from PIL import Image
+
+    demo = load(ROOT / "examples" / "demo_drseg.py")
+    out = tmp_path / "ablation"
+    argv = ["--output-dir", str(out), "--ablation", "--seeds", "0", "1", "--warm-steps", "2",
+            "--grpo-steps", "1", "--train-size", "4", "--eval-size", "2",
+            "--num-generations", "2", "--prompts-per-step", "1",
+            "--max-completion-length", "12"]  # fmt: skip
+    assert demo.main(argv) == 0
+    result = json.loads((out / "ablation.json").read_text())
+    assert result["seeds"] == [0, 1]
+    assert list(result["arms"]) == ["mean-box baseline", "warm start", *demo.ARMS]
+    for arm, runs in result["arms"].items():
+        assert len(runs) == 2, arm
+        assert all(0.0 <= r["giou"] <= 1.0 and 0.0 <= r["iou_above_half"] <= 1.0 for r in runs)
+    assert set(result["steps"]) == set(demo.ARMS)
+    table = (out / "ablation.md").read_text()
+    for arm in result["arms"]:
+        assert f"| {arm} | 2 | " in table and "±" in table
+    with Image.open(out / "ablation.png") as img:
+        assert img.format == "PNG" and img.size[0] > 800
+    assert (out / "seed1" / "no-look" / "final" / "config.json").exists()
 
 
 def test_trl_example_dataset_sources(tmp_path, monkeypatch):

@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from rankreward.cli import HelpFormatter
 from rankreward.jsonl import read_jsonl, read_jsonl_field
 
 TASKS = ("reasonseg", "coco", "count")
@@ -54,7 +55,7 @@ RELEASED_COLUMNS = {"text": "question", "cat_id": "category_id", "img_width": "w
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="rankreward eval", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                formatter_class=HelpFormatter,
                                 epilog=__doc__.split("\n\n", 1)[1])  # fmt: skip
     p.add_argument("--task", choices=TASKS, help="which evaluation (all three with --tiny)")
     p.add_argument("--model", help="policy checkpoint directory or hub id (Qwen2.5-VL)")

@@ -242,7 +242,12 @@ SHAPE_COLOURS = {
 
 
 def synthetic_shapes(
-    n: int, size: int, seed: int | np.random.Generator, *, with_masks: bool = False
+    n: int,
+    size: int,
+    seed: int | np.random.Generator,
+    *,
+    with_masks: bool = False,
+    position_ramp: bool = False,
 ) -> list[dict[str, Any]]:
     """Coloured squares or circles on small images: one colour and shape per image, 1-2
     objects, with the Dr. Seg ``solution`` JSON (boxes and centre points).
@@ -251,6 +256,12 @@ def synthetic_shapes(
     (``"red circle"``); with ``with_masks`` also ``mask``, the (size, size) bool union mask and
     ``masks``, one per object (the rasterised shapes, so a perfect segmenter scores IoU 1).
     ``seed``: an int or a ``numpy.random.Generator`` (as the other generators here take).
+
+    ``position_ramp`` puts position into the pixels (CoordConv-style): the background's red
+    channel ramps with x and its green channel with y, and object pixels are 65% their colour,
+    35% the ramp. Qwen2.5-VL carries position only in attention (M-RoPE on queries and keys),
+    never in the token values, so a two-layer model cannot read out *where* the patch it
+    attends to is; with the ramp it can, and the tiny demo model learns to localise.
 
     Examples:
         >>> row = synthetic_shapes(1, 32, 0, with_masks=True)[0]
@@ -264,6 +275,13 @@ def synthetic_shapes(
 
     rng = np.random.default_rng(seed)  # an int, or a Generator used as is
     rows = []
+    ramp = None
+    if position_ramp:
+        axis = np.linspace(0, 255, size)
+        ramp = np.empty((size, size, 3))
+        ramp[..., 0] = axis[None, :]  # red grows with x
+        ramp[..., 1] = axis[:, None]  # green grows with y
+        ramp[..., 2] = 128.0
     for _ in range(n):
         img = Image.new("RGB", (size, size), (245, 245, 245))
         draw = ImageDraw.Draw(img)
@@ -282,6 +300,11 @@ def synthetic_shapes(
                     box, fill=1
                 )
                 masks.append(np.array(m, dtype=bool))
+        if ramp is not None:  # the shapes' pixels blended with the ramp, the rest the ramp
+            drawn = np.asarray(img, np.float64)
+            shape_px = (drawn != 245).any(axis=2, keepdims=True)
+            mixed = np.where(shape_px, 0.65 * drawn + 0.35 * ramp, ramp)
+            img = Image.fromarray(np.round(mixed).astype(np.uint8))
         row = {
             "image": img,
             "question": f"the {colour} {shape}",

@@ -57,7 +57,8 @@ def warm_start(
     Prompts are built both ways the library builds them (the training prompt, with its leading
     newline, and the evaluation prompt), so the policy answers either.
 
-    Complexity: ``steps`` forward and backward passes of ``batch_size`` sequences.
+    Every example is encoded once (image processing included); the steps then only pad and
+    stack. Complexity: ``steps`` forward and backward passes of ``batch_size`` sequences.
 
     Example:
         ```python
@@ -85,16 +86,32 @@ def warm_start(
         msgs = build_messages(row["question"], template, stage=stage)  # type: ignore[arg-type]
         return processor.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
 
-    # prompt lengths in tokens, image tokens included (per question, stage and image size)
-    examples, lengths = [], {}
+    # every example encoded once (the image processor is the slow part), batches padded here
+    pad = tokenizer.pad_token_id
+    examples = []
     for row in rows:
         for stage in ("train", "eval"):
             p = prompt(row, stage)
-            key = (p, row["image"].size)
-            if key not in lengths:
-                ids = processor(text=[p], images=[row["image"]], return_tensors="pt")["input_ids"]
-                lengths[key] = ids.shape[1]
-            examples.append((row["image"], p, p + target_completion(row) + end, lengths[key]))
+            enc = processor(text=[p + target_completion(row) + end], images=[row["image"]],
+                            return_tensors="pt")  # fmt: skip
+            n_prompt = processor(text=[p], images=[row["image"]], return_tensors="pt")[
+                "input_ids"].shape[1]  # fmt: skip
+            examples.append((enc["input_ids"][0], enc["pixel_values"], enc["image_grid_thw"],
+                             n_prompt))  # fmt: skip
+
+    def collate(batch: list) -> dict[str, Any]:
+        width = max(len(b[0]) for b in batch)
+        ids = torch.full((len(batch), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        labels = torch.full((len(batch), width), -100, dtype=torch.long)
+        for k, (tokens, _, _, n_prompt) in enumerate(batch):
+            ids[k, : len(tokens)] = tokens
+            mask[k, : len(tokens)] = 1
+            labels[k, n_prompt : len(tokens)] = tokens[n_prompt:]  # the completion only
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels,
+                "pixel_values": torch.cat([b[1] for b in batch]),
+                "image_grid_thw": torch.cat([b[2] for b in batch])}  # fmt: skip
+
     optim = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: 1.0 - s / max(steps, 1))
     try:
@@ -106,20 +123,13 @@ def warm_start(
     model.train()
     for _ in bar:
         pick = rng.choice(len(examples), size=min(batch_size, len(examples)), replace=False)
-        batch = [examples[k] for k in pick]
-        inputs = processor(text=[b[2] for b in batch], images=[b[0] for b in batch],
-                           padding=True, return_tensors="pt")  # fmt: skip
-        labels = inputs["input_ids"].clone()
-        labels[inputs["attention_mask"] == 0] = -100
-        for k, b in enumerate(batch):
-            labels[k, : b[3]] = -100
-        loss = model(**inputs, labels=labels).loss
+        loss = model(**collate([examples[k] for k in pick])).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optim.step()
         sched.step()
         optim.zero_grad(set_to_none=True)
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         if tqdm is not None and hasattr(bar, "set_postfix"):
             bar.set_postfix(loss=f"{losses[-1]:.3f}")
     model.eval()
