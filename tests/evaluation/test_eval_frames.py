@@ -5,6 +5,7 @@ absolute protocols are unchanged."""
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -50,3 +51,52 @@ def test_answer_size():
     assert answer_size("absolute", None) is None
     with pytest.raises(ValueError, match="frame must be one of"):
         answer_size("pixels", None)
+
+
+def _qwen_resize(w: int, h: int, factor: int, min_pixels: int, max_pixels: int) -> tuple[int, int]:
+    """Qwen-VL's resize rule, restated: round each side to the factor, then scale the area
+    into [min_pixels, max_pixels] keeping multiples of the factor."""
+    hb, wb = max(factor, round(h / factor) * factor), max(factor, round(w / factor) * factor)
+    if hb * wb > max_pixels:
+        beta = math.sqrt(h * w / max_pixels)
+        hb = max(factor, math.floor(h / beta / factor) * factor)
+        wb = max(factor, math.floor(w / beta / factor) * factor)
+    elif hb * wb < min_pixels:
+        beta = math.sqrt(min_pixels / (h * w))
+        hb, wb = math.ceil(h * beta / factor) * factor, math.ceil(w * beta / factor) * factor
+    return wb, hb
+
+
+@pytest.mark.parametrize("family", ["qwen2.5-vl", "qwen3-vl"])
+def test_generate_records_the_size_each_encoder_saw(tmp_path, family):
+    """generate_completions runs with Qwen2.5-VL's and Qwen3-VL's processors (saved, reloaded)
+    and, with return_seen_sizes, reports the size after each processor's own resize: what an
+    absolute-frame answer refers to (28-pixel multiples for Qwen2.5-VL, 32 for Qwen3-VL)."""
+    pytest.importorskip("transformers")
+    import torch
+    from PIL import Image
+    from transformers import AutoModelForImageTextToText
+
+    from rankreward.evaluation import generate_completions
+    from rankreward.testing.tiny_vlm import (
+        build_tiny_qwen2_5_vl,
+        build_tiny_qwen3_vl,
+        load_image_only_processor,
+    )
+
+    build, factor = {"qwen2.5-vl": (build_tiny_qwen2_5_vl, 28),
+                     "qwen3-vl": (build_tiny_qwen3_vl, 32)}[family]  # fmt: skip
+    model_dir = build(tmp_path / family, seed=0)
+    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32)
+    processor = load_image_only_processor(model_dir)
+    size = processor.image_processor.size
+    images = [Image.new("RGB", wh, (200, 10, 10)) for wh in [(100, 60), (56, 56), (30, 90)]]
+    torch.manual_seed(0)
+    texts, seen = generate_completions(model, processor, images, ["a", "b", "c"], seen_size=None,
+                                       max_new_tokens=4, progress=False,
+                                       return_seen_sizes=True)  # fmt: skip
+    assert len(texts) == 3 and all(isinstance(t, str) for t in texts)
+    expected = [_qwen_resize(*img.size, factor, size.shortest_edge, size.longest_edge)
+                for img in images]  # fmt: skip
+    assert seen == expected
+    assert all(w % factor == 0 and h % factor == 0 for w, h in seen)

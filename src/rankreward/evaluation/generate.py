@@ -23,7 +23,8 @@ def generate_completions(
     max_new_tokens: int | None = None,
     template: str | None = None,
     progress: bool = True,
-) -> list[str]:
+    return_seen_sizes: bool = False,
+) -> list[str] | tuple[list[str], list[tuple[int, int]]]:
     """Completions for (image, question) pairs with a protocol's prompt and decoding.
 
     The protocol (`rankreward.evaluation.protocols`) gives the prompt (Look-to-Confirm for
@@ -36,6 +37,12 @@ def generate_completions(
 
     Sampling draws from torch's global generator: seed it (``torch.manual_seed``) for a
     repeatable run.
+
+    ``return_seen_sizes=True`` also returns, per image, the (width, height) in pixels that the
+    vision encoder saw after the processor's own resize (its ``image_grid_thw`` times the patch
+    size: multiples of 28 for Qwen2.5-VL, of 32 for Qwen3-VL). An ``"absolute"``-frame answer
+    refers to that size (pass it as ``seen_size``); a ``"rel1000"`` answer (Qwen3-VL) does not
+    depend on it.
 
     Example:
         ```python
@@ -73,6 +80,7 @@ def generate_completions(
     bar = tqdm(starts, desc="generate", unit="batch", disable=not progress) if tqdm else starts
     device = next(model.parameters()).device
     out: list[str] = []
+    seen: list[tuple[int, int]] = []
     for start in bar:
         pil = []
         for image in images[start : start + batch]:
@@ -85,6 +93,8 @@ def generate_completions(
             for q in questions[start : start + batch]
         ]
         inputs = processor(text=texts, images=pil, padding=True, return_tensors="pt").to(device)
+        if return_seen_sizes:
+            seen.extend(_encoder_sizes(processor, inputs, pil))
         with torch.no_grad():
             ids = model.generate(**inputs, **gen)
         new = ids[:, inputs["input_ids"].shape[1] :]
@@ -93,4 +103,16 @@ def generate_completions(
                 new, skip_special_tokens=True, clean_up_tokenization_spaces=False
             )
         )
-    return out
+    return (out, seen) if return_seen_sizes else out
+
+
+def _encoder_sizes(processor: Any, inputs: Any, images: Sequence[Any]) -> list[tuple[int, int]]:
+    """(width, height) each image had in the vision encoder: the processor's patch grid times
+    its patch size, or the image's own size when the processor reports no grid."""
+    grid = inputs.get("image_grid_thw") if hasattr(inputs, "get") else None
+    patch = getattr(getattr(processor, "image_processor", None), "patch_size", None)
+    if grid is None or patch is None or len(grid) != len(images):
+        return [tuple(img.size) for img in images]
+    if isinstance(patch, dict):  # some processors give {"height": p, "width": p}
+        patch = patch.get("height", next(iter(patch.values())))
+    return [(int(w) * int(patch), int(h) * int(patch)) for _, h, w in grid.tolist()]
