@@ -246,3 +246,41 @@ def test_v1_async_steps_overlapping_lose_nothing(tokenizer, tmp_path, ray_local)
     got = np.sort(shared.normalizer.window, axis=0)
     np.testing.assert_array_equal(got, np.sort(single.normalizer.window, axis=0))
     assert len(shared.normalizer) == 128 + 24
+
+
+def test_v1_resume_replays_the_uninterrupted_run(tokenizer, tmp_path, ray_local):
+    """Resuming verl's V1 trainer: the reward workers save a window file per step
+    (``state_file``); after the job dies (its Ray window actor with it), workers started with
+    ``resume_from`` = the last step's file score the remaining steps exactly as the run that
+    never stopped."""
+    from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
+
+    tokenizer.save_pretrained(tmp_path / "tok")
+    steps = _steps(n_steps=3, seed=3)
+    want = _expected(steps, 12)
+    state = tmp_path / "normalizer" / "step-{step}.npz"
+
+    def workers(actor: str, **kwargs):
+        config = _v1_config(tmp_path / "tok", "naive", actor)
+        config.reward.custom_reward_function.reward_kwargs.update(kwargs)
+        return [ray_local.remote(RewardLoopWorker).remote(config) for _ in range(2)]
+
+    def run(pool, texts, gts):
+        data = _dataproto(tokenizer, texts, gts)
+        halves = ray_local.get([w.compute_score_batch.remote(part)
+                                for w, part in zip(pool, (data[0:6], data[6:12]), strict=True)])  # fmt: skip
+        return [one["reward_score"] for half in halves for one in half]
+
+    first = workers("v1-before", state_file=str(state))
+    for k in range(2):
+        np.testing.assert_array_equal(run(first, *steps[k]), want[k]["reward"])
+    assert sorted(p.name for p in state.parent.iterdir()) == ["step-1.npz", "step-2.npz"]
+    for w in first:
+        ray_local.kill(w)
+    ray_local.kill(ray_local.get_actor("v1-before"))  # the job is gone, its window with it
+
+    resumed = workers(
+        "v1-after", state_file=str(state), resume_from=str(state.parent / "step-2.npz")
+    )
+    np.testing.assert_array_equal(run(resumed, *steps[2]), want[2]["reward"])
+    assert (state.parent / "step-3.npz").exists()  # the step count came back from the file
