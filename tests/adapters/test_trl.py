@@ -152,3 +152,20 @@ def test_tiny_qwen3_vl_grpo_with_the_rel1000_reward(tmp_path, monkeypatch, capsy
         np.testing.assert_array_equal(out[key], fresh[key])
     logged = next(e for e in result["trainer"].state.log_history if "drseg/x1" in e)
     assert logged["drseg/x1"] == pytest.approx(float(np.mean(out["x1"])), abs=1e-6)
+
+
+def test_an_older_trl_is_refused_with_a_clear_message(monkeypatch):
+    """On Python 3.10 pip resolves TRL 1.14, whose GRPOTrainer fails with Qwen-VL under
+    transformers 5; building the TRL reward functions says so instead of failing mid-step."""
+    from importlib import metadata
+
+    from rankreward.adapters import trl as adapter
+
+    real = metadata.version
+    monkeypatch.setattr(metadata, "version", lambda name: "1.14.2" if name == "trl" else real(name))
+    with pytest.raises(ImportError, match=r"needs TRL >= 1.15 .*found TRL 1.14.2"):
+        adapter.drseg_reward_funcs()
+    with pytest.raises(ImportError, match=r"Python 3\.11"):
+        adapter.preset_reward_funcs("seg-zero")
+    monkeypatch.setattr(metadata, "version", real)
+    assert len(adapter.drseg_reward_funcs()) == 4

@@ -34,12 +34,14 @@ from ..rewards.spec import ComponentReward
 from ..text import completion_text
 
 __all__ = [
+    "MIN_TRL",
     "STATE_FILE",
     "DrSegRewardFunctions",
     "PresetRewardFunctions",
     "RankNormalizerCallback",
     "RewardFunctions",
     "async_drseg_reward",
+    "check_trl_version",
     "drseg_reward_funcs",
     "preset_reward_funcs",
     "trl_reward",
@@ -209,6 +211,42 @@ def trl_reward(
     return build_preset(preset, ranked, **options)
 
 
+#: the oldest TRL the adapter is tested with (TRL 1.15 needs Python 3.11)
+MIN_TRL = (1, 15)
+
+
+def check_trl_version(found: str | None = None) -> None:
+    """Raise a clear ``ImportError`` when the installed TRL (or ``found``) is older than
+    `MIN_TRL`; nothing when TRL is absent (the functions are plain callables) or new enough.
+    On Python 3.10, ``pip install "rankreward[trl]"`` installs no TRL (TRL >= 1.15 dropped
+    3.10) and an older TRL fails with Qwen-VL under transformers 5 ("Image features and image
+    tokens do not match"), so it is refused here instead of failing mid-step. O(1).
+
+    Examples:
+        >>> check_trl_version("1.16.0")
+        >>> check_trl_version("1.14.2")
+        Traceback (most recent call last):
+        ...
+        ImportError: rankreward's TRL adapter needs TRL >= 1.15 (which needs Python >= 3.11); found TRL 1.14.2: pip install "trl>=1.15" on Python 3.11 or newer
+    """
+    if found is None:
+        from importlib import metadata
+
+        try:
+            found = metadata.version("trl")
+        except metadata.PackageNotFoundError:
+            return
+    parts = []
+    for piece in found.split(".")[:2]:
+        digits = "".join(ch for ch in piece if ch.isdigit()) or "0"
+        parts.append(int(digits))
+    if tuple(parts) < MIN_TRL:
+        raise ImportError(
+            f"rankreward's TRL adapter needs TRL >= {MIN_TRL[0]}.{MIN_TRL[1]} (which needs Python"
+            f' >= 3.11); found TRL {found}: pip install "trl>=1.15" on Python 3.11 or newer'
+        )
+
+
 def preset_reward_funcs(
     name: str,
     ranked: bool | None = None,
@@ -227,6 +265,7 @@ def preset_reward_funcs(
         >>> [f.__name__ for f in funcs][:3]
         ['seg_zero_iou', 'seg_zero_thinking_format', 'seg_zero_segmentation_format']
     """
+    check_trl_version()
     reward = trl_reward(name, ranked, distributed=distributed, **options)
     prefix = name.replace("-", "_")
     functions = RewardFunctions(reward, prefix=prefix, ground_truth_key=ground_truth_key)
@@ -249,6 +288,7 @@ def drseg_reward_funcs(
         >>> [f(["<think><look>a</look></think><answer>[]</answer>"], solution=gt)[0] for f in funcs]
         [1.0, 1.0, 3.0, 1.0]
     """
+    check_trl_version()
     return RewardFunctions(reward, ground_truth_key=ground_truth_key).all()
 
 
