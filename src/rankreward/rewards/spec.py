@@ -3,8 +3,8 @@
 A reward is a **recipe** and its **components**. Scoring a batch reads one way for every recipe
 (Dr. Seg, VisionReasoner, Seg-Zero, VLM-R1, Visual-RFT, Perception-R1 and your own):
 
-    completions -> plain texts (`rankreward.text.completion_text`)
-      -> ``recipe.terms(texts, ground_truths, context)``: every term of the batch in one pass,
+    completions -> plain texts (rankreward.text.completion_text)
+      -> recipe.terms(texts, ground_truths, context): every term of the batch in one pass,
          one float per sample per column (NaN: not applicable) and readable problems
       -> components pick their columns; the ranked ones go to their windows (one call)
       -> weighted sum, with every component's values and ranks kept for logging.
