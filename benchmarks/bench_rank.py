@@ -198,8 +198,10 @@ def plot(results, grid, method_names, out_png: Path) -> None:
         ax.set_xlabel("batch size B")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("million values ranked / s")
-    axes[-1].legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+    # one legend below all panels, where it hides no data and reads at the page's width
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.16, 1, 1))
     out_png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_png, dpi=110)
     plt.close(fig)
