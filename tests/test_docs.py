@@ -127,3 +127,41 @@ def test_paper_citations_point_at_the_projects_own_page():
     for path in [*ROOT.glob("src/**/*.py"), *ROOT.glob("docs/**/*.md"), ROOT / "README.md"]:
         assert "drseg-reference" not in path.read_text(), path
     assert "arxiv.org/abs/2603.00152" in (ROOT / "docs" / "paper.md").read_text()
+
+
+def _fenced_python(text: str) -> list[tuple[str, str, int, str | None]]:
+    """Each ```python block of a page: (the line before it, its code, its line, the ```text
+    block right after it if any)."""
+    lines, blocks, i = text.split("\n"), [], 0
+    while i < len(lines):
+        if lines[i] == "```python":
+            end = lines.index("```", i + 1)
+            output = None
+            if end + 2 < len(lines) and lines[end + 1] == "" and lines[end + 2] == "```text":
+                stop = lines.index("```", end + 3)
+                output = "\n".join(lines[end + 3 : stop]) + "\n"
+            blocks.append((lines[i - 1] if i else "", "\n".join(lines[i + 1 : end]) + "\n",
+                           i + 1, output))  # fmt: skip
+            i = end
+        i += 1
+    return blocks
+
+
+DOC_PAGES = ["README.md", *sorted(p.relative_to(ROOT).as_posix() for p in ROOT.glob("docs/*.md"))]
+
+
+@pytest.mark.parametrize("page", DOC_PAGES)
+def test_every_python_snippet_runs(page, tmp_path, monkeypatch, capsys):
+    """Every ```python block of the README and the docs runs as written (a page's blocks in
+    order, sharing names, in an empty folder), and prints the ```text block that follows it;
+    a block that cannot run here says why in a `<!-- not run: reason -->` line above it."""
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {"__name__": "__docs__"}
+    for before, code, line, output in _fenced_python((ROOT / page).read_text(encoding="utf-8")):
+        marker = re.fullmatch(r"<!-- not run: (.+) -->", before)
+        if marker:
+            continue
+        exec(compile(code, f"{page}:{line}", "exec"), scope)
+        printed = capsys.readouterr().out
+        if output is not None:
+            assert printed == output, f"{page}:{line} printed {printed!r}"
