@@ -80,3 +80,19 @@ def test_wheel_installs_and_runs_with_core_dependencies_only(tmp_path):
         [str(venv / "bin" / "rankreward"), "--version"], check=True, capture_output=True, text=True
     )
     assert version in cli.stdout
+
+
+def test_all_extra_has_every_user_extra_and_no_dev_tools():
+    """`pip install "rankreward[all]"` brings every user-facing extra but the trainers whose
+    pins conflict (verl, openrlhf), and none of the development tools, which are `[dev]`."""
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    dev_only, conflicting = {"test", "docs", "bench", "dev"}, {"verl", "openrlhf"}
+    (all_spec,) = extras["all"]
+    named = set(all_spec.split("[")[1].rstrip("]").split(","))
+    assert named == set(extras) - dev_only - conflicting - {"all"}
+    (dev_spec,) = extras["dev"]
+    assert set(dev_spec.split("[")[1].rstrip("]").split(",")) == {"test", "docs", "bench"}
