@@ -86,18 +86,22 @@ def warm_start(
         msgs = build_messages(row["question"], template, stage=stage)  # type: ignore[arg-type]
         return processor.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
 
-    # every example encoded once (the image processor is the slow part), batches padded here
+    # every example encoded once (the image processor is the slow part), batches padded here;
+    # a prompt's length in tokens (image tokens included) depends only on its text and the
+    # image's size, so it is measured once per distinct pair
     pad = tokenizer.pad_token_id
-    examples = []
+    examples, prompt_lengths = [], {}
     for row in rows:
         for stage in ("train", "eval"):
             p = prompt(row, stage)
             enc = processor(text=[p + target_completion(row) + end], images=[row["image"]],
                             return_tensors="pt")  # fmt: skip
-            n_prompt = processor(text=[p], images=[row["image"]], return_tensors="pt")[
-                "input_ids"].shape[1]  # fmt: skip
+            key = (p, row["image"].size)
+            if key not in prompt_lengths:
+                prompt_lengths[key] = processor(text=[p], images=[row["image"]],
+                                                return_tensors="pt")["input_ids"].shape[1]  # fmt: skip
             examples.append((enc["input_ids"][0], enc["pixel_values"], enc["image_grid_thw"],
-                             n_prompt))  # fmt: skip
+                             prompt_lengths[key]))  # fmt: skip
 
     def collate(batch: list) -> dict[str, Any]:
         width = max(len(b[0]) for b in batch)
