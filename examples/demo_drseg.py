@@ -107,7 +107,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             p.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if args.warm_steps < 0:
         p.error(f"--warm-steps must be at least 0, got {args.warm_steps}")
-    args.template = None if args.paper_prompt else BARE_TEMPLATE
+    from rankreward.drseg import LOOK_TO_CONFIRM
+
+    args.template = LOOK_TO_CONFIRM if args.paper_prompt else BARE_TEMPLATE
     return args
 
 
@@ -117,7 +119,7 @@ def _quiet() -> None:
     trl_drseg.quiet_console()
 
 
-def score(rows: list[dict[str, Any]], texts: list[str], template: str | None) -> dict[str, Any]:
+def score(rows: list[dict[str, Any]], texts: list[str], template: str) -> dict[str, Any]:
     """Held-out metrics of ``texts`` (one per row of ``rows``) under the Dr. Seg protocol."""
     import numpy as np
 
@@ -128,8 +130,9 @@ def score(rows: list[dict[str, Any]], texts: list[str], template: str | None) ->
     count = evaluate_count(rows, texts, protocol="visionreasoner")
     kept = [r["iou"] for r in seg.records if r["iou"] is not None]
     # the Dr. Seg reward with raw x1..x3: ranks move with the window, raw values compare runs
-    options = {} if template is None else {"template": template}
-    scored = DrSegReward(accuracy="raw", **options).score(texts, [r["solution"] for r in rows])
+    scored = DrSegReward(accuracy="raw", template=template).score(
+        texts, [r["solution"] for r in rows]
+    )
     return {
         "giou": seg.metrics["giou"],
         "ciou": seg.metrics["ciou"],
@@ -157,9 +160,8 @@ def evaluate(model_dir: Path, rows: list[dict[str, Any]], args: argparse.Namespa
     model = Qwen2_5_VLForConditionalGeneration.from_pretrained(model_dir, dtype=torch.float32)
     processor = load_image_only_processor(model_dir)
     # no resize: the tiny model sees the 56x56 image its answers refer to
-    options = {} if args.template is None else {"template": args.template}
     proto = dataclasses.replace(get_protocol("drseg"), max_new_tokens=args.max_completion_length,
-                                seen_size=None, batch_size=64, **options)  # fmt: skip
+                                seen_size=None, batch_size=64, template=args.template)  # fmt: skip
     repeated = [r for r in rows for _ in range(args.eval_answers)]
     torch.manual_seed(seed)
     texts = generate_completions(model.eval(), processor, [r["image"] for r in repeated],
@@ -171,7 +173,7 @@ def evaluate(model_dir: Path, rows: list[dict[str, Any]], args: argparse.Namespa
 
 
 def mean_box_baseline(train: list[dict[str, Any]], rows: list[dict[str, Any]],
-                      template: str | None) -> dict[str, Any]:  # fmt: skip
+                      template: str) -> dict[str, Any]:  # fmt: skip
     """The trivial baseline: every held-out image answered with one object, the training
     set's mean box and its centre, whatever the image shows."""
     import numpy as np
@@ -290,7 +292,7 @@ def grpo(args: argparse.Namespace, seed: int, warm: Path, rows: list[dict], out:
         "--max-completion-length", str(args.max_completion_length),
         "--learning-rate", str(args.learning_rate), "--beta", str(args.beta),
         "--temperature", str(args.temperature), "--save-steps", str(args.grpo_steps),
-        *(["--template", args.template] if args.template is not None else []), *options,
+        "--template", args.template, *options,
     ])  # fmt: skip
     train_rows = [{k: r[k] for k in ("image", "question", "solution")} for r in rows]
     result = trl_drseg.run(train_args, model_path=warm, dataset=train_rows)
@@ -303,7 +305,6 @@ def prepare(args: argparse.Namespace, seed: int, out: Path) -> dict[str, Any]:
     the warm start and of the mean-box baseline."""
     import torch
 
-    from rankreward.drseg import LOOK_TO_CONFIRM
     from rankreward.testing.synthetic import synthetic_shapes
     from rankreward.testing.tiny_vlm import build_tiny_qwen2_5_vl
     from rankreward.testing.warm_start import warm_start
@@ -314,13 +315,13 @@ def prepare(args: argparse.Namespace, seed: int, out: Path) -> dict[str, Any]:
     train, held_out = rows[: args.train_size], rows[args.train_size :]
     print(f"[demo] seed {seed}: {len(train)} training and {len(held_out)} held-out synthetic "
           f"images (56x56, position in the pixels)")  # fmt: skip
-    prompt = "the released Look-to-Confirm prompt" if args.template is None else "the bare question"
+    prompt = "the released Look-to-Confirm prompt" if args.paper_prompt else "the bare question"
     print(f"[demo] warm start: {args.warm_steps} supervised steps on the Look-to-Confirm answer, "
           f"prompt: {prompt}", flush=True)  # fmt: skip
     random_dir = build_tiny_qwen2_5_vl(out / "tiny-model", seed=seed)
     t = time.time()
     warm, losses = warm_start(random_dir, train, out / "warm-start", steps=args.warm_steps,
-                              seed=seed, template=args.template or LOOK_TO_CONFIRM)  # fmt: skip
+                              seed=seed, template=args.template)  # fmt: skip
     warm_seconds = time.time() - t
     before = evaluate(warm, held_out, args, seed)
     baseline = mean_box_baseline(train, held_out, args.template)
@@ -370,7 +371,7 @@ def run_demo(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         r = summary["raw"]["after"]
         print(f"\nraw accuracy instead of ranked, after GRPO: gIoU {r['giou']:.4f}, "
               f"IoU > 0.5 {r['iou_above_half']:.4f}, count accuracy {r['count_accuracy']:.4f}")  # fmt: skip
-    if args.template is not None:
+    if not args.paper_prompt:
         print("\nprompt: the bare question (the tiny model does not localise behind the released "
               "250-token prompt within the CPU budget; real checkpoints keep it)")  # fmt: skip
     print(f"\n[demo] summary: {out / 'summary.json'}  plot: {out / 'reward_components.png'}  "

@@ -139,7 +139,7 @@ def load_rows(path: str, split: str = "train") -> Any:
 def to_prompts(ds: Any, template: str | None = None) -> Any:
     """Add the Look-to-Confirm conversational prompt and the image's size; keep the image and
     solution columns."""
-    from rankreward.drseg import build_messages
+    from rankreward.drseg import LOOK_TO_CONFIRM, build_messages
 
     columns = ds.column_names
     key = next((k for k in QUESTION_KEYS if k in columns), None)
@@ -151,9 +151,7 @@ def to_prompts(ds: Any, template: str | None = None) -> Any:
 
     def prompt(row: dict) -> dict:
         # image_size (width, height): what a relative answer frame maps answers with
-        messages = (
-            build_messages(row[key]) if template is None else build_messages(row[key], template)
-        )
+        messages = build_messages(row[key], template or LOOK_TO_CONFIRM)
         return {"prompt": messages, "image_size": list(row["image"].size)}
 
     return ds.map(prompt, remove_columns=[c for c in columns if c not in keep])
@@ -237,7 +235,7 @@ def run(
 
     from rankreward.adapters.trl import RankNormalizerCallback, drseg_reward_funcs
     from rankreward.distributed import DistributedRankNormalizer
-    from rankreward.drseg import DrSegReward, VisionReasonerReward
+    from rankreward.drseg import LOOK_TO_CONFIRM, DrSegReward, VisionReasonerReward
     from rankreward.normalize import RankNormalizer
     from rankreward.testing.synthetic import synthetic_shapes
     from rankreward.testing.tiny_vlm import (
@@ -279,7 +277,8 @@ def run(
             setattr(args, key, value)
     if not isinstance(dataset, datasets.Dataset):
         dataset = datasets.Dataset.from_list(list(dataset))
-    ds = to_prompts(dataset, args.template)
+    template = args.template or LOOK_TO_CONFIRM
+    ds = to_prompts(dataset, template)
 
     resume = None
     if args.resume:
@@ -301,7 +300,6 @@ def run(
         except ValueError as e:
             raise SystemExit(f"--frame auto: {e}") from None
     print(f"answer frame: {frame}", flush=True)
-    prompt_options = {} if args.template is None else {"template": args.template}
     if args.reward == "visionreasoner":
         reward = VisionReasonerReward(frame=frame)
     else:
@@ -310,7 +308,7 @@ def run(
             look=not args.no_look,
             accuracy=args.accuracy,
             frame=frame,
-            **prompt_options,  # non_repeat rejects the template's own placeholder phrases
+            template=template,  # non_repeat rejects the template's own placeholder phrases
         )
     callback = RankNormalizerCallback(reward, resume_from=resume)
     vllm: dict[str, Any] = {}
