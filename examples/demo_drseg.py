@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import trl_drseg
 
-from rankreward.cli import HelpFormatter
+from rankreward.arguments import HelpFormatter
 
 #: per-step columns of the table: (label, TRL log key)
 STEP_COLUMNS = (

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rankreward.cli import HelpFormatter
+from rankreward.arguments import HelpFormatter
 
 QUESTION_KEYS = ("question", "problem", "text")
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rankreward.adapters.trl import MIN_TRL, check_trl_version
-from rankreward.cli import HelpFormatter, plain
+from rankreward.arguments import HelpFormatter, plain
 
 _word = st.text(st.characters(blacklist_characters="`", blacklist_categories=("Cs",)), max_size=8)
 _inner = st.text(st.characters(blacklist_characters="`\n", blacklist_categories=("Cs",)),

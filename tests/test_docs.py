@@ -27,6 +27,7 @@ PUBLIC_MODULES = [
     "rankreward.adapters.swift",
     "rankreward.adapters.remote",
     "rankreward.service",
+    "rankreward.arguments",
     "rankreward.distributed",
     "rankreward.evaluation",
     "rankreward.rewards",

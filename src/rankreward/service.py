@@ -486,7 +486,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         main(["--preset", "seg-zero", "--ranked", "--state-dir", "runs/reward-state"])
         ```
     """
-    from .cli import parse_option
+    from .arguments import parse_option
     from .rewards import PRESETS, preset
 
     p = argparse.ArgumentParser(prog="rankreward serve", description=__doc__.splitlines()[0])

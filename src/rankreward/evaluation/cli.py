@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from rankreward.cli import HelpFormatter
+from rankreward.arguments import HelpFormatter
 from rankreward.jsonl import read_jsonl, read_jsonl_field
 
 TASKS = ("reasonseg", "coco", "count")
