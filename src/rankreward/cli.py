@@ -42,8 +42,7 @@ def _ground_truths(path: Path) -> tuple[list, dict[str, list]]:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from .normalize import RankNormalizer
-    from .rewards import DrSegReward, preset
+    from .rewards import preset
 
     try:
         completions = read_jsonl_field(args.completions, _COMPLETION_KEYS, "a completion",
@@ -57,20 +56,14 @@ def _score(args: argparse.Namespace) -> int:
             f"{len(gts)} ground truths ({args.ground_truth})"
         )
     try:
-        if args.preset == "drseg" and args.ranked is None and not args.option:
-            # the paper's reward; --state is a normalizer file (DrSegReward.save)
-            normalizer = RankNormalizer.paper()
-            if args.state:
-                normalizer.load(args.state)
-            reward = DrSegReward(normalizer=normalizer,
-                                 compat="lenient" if args.lenient else "released")  # fmt: skip
-        else:
-            options = dict(args.option)
-            if args.lenient:
-                options["compat"] = "lenient"
-            reward = preset(args.preset, args.ranked, task_key=args.task_key, **options)
-            if args.state:
-                reward.load(args.state)
+        options = dict(args.option)
+        if args.lenient:
+            options["compat"] = "lenient"
+        # one builder for every recipe; --state is any state file the reward wrote (a
+        # Dr. Seg normalizer file of an earlier release too)
+        reward = preset(args.preset, args.ranked, task_key=args.task_key, **options)
+        if args.state:
+            reward.load(args.state)
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise SystemExit(f"rankreward score: {e}") from None
     try:

@@ -41,7 +41,6 @@ import ipaddress
 import json
 import math
 import os
-import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -50,8 +49,8 @@ from typing import Any
 
 import numpy as np
 
-from .normalize.state import step_path
-from .normalize.windows import LocalWindows
+from .normalize.state import latest_state, step_path
+from .normalize.windows import Windows
 
 __all__ = ["RewardService", "build_app", "main", "serve"]
 
@@ -59,7 +58,6 @@ __all__ = ["RewardService", "build_app", "main", "serve"]
 TOKEN_ENV = "RANKREWARD_SERVE_TOKEN"
 #: Shortest accepted token: a guessable one is no protection.
 MIN_TOKEN_CHARS = 16
-_STEP_FILE = re.compile(r"^step_(\d+)\.npz$")
 _LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, math.inf)
 
 
@@ -71,30 +69,22 @@ class RequestError(ValueError):
         self.status = status
 
 
+def _check_writable(folder: Path) -> None:
+    """``ValueError`` naming ``folder`` unless state files can be written there (created if
+    missing): a bad ``--state-dir`` fails at start, not at the first commit. O(1)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".rankreward-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise ValueError(f"--state-dir {folder}: cannot write state files there "
+                         f"({e.strerror or e})") from None  # fmt: skip
+
+
 def _json_floats(values: Any) -> list[float | None]:
     """Per-sample floats for JSON: NaN (a term that does not apply) becomes null."""
     return [None if not math.isfinite(v) else v for v in np.asarray(values, np.float64).tolist()]
-
-
-def latest_state(state_dir: str | os.PathLike[str]) -> tuple[Path | None, int]:
-    """The newest ``step_N.npz`` in ``state_dir`` and its N (``(None, 0)`` when none). O(files).
-
-    Examples:
-        >>> import tempfile, pathlib
-        >>> d = pathlib.Path(tempfile.mkdtemp())
-        >>> _ = (d / "step_2.npz").write_bytes(b""), (d / "step_10.npz").write_bytes(b"")
-        >>> path, step = latest_state(d)
-        >>> path.name, step
-        ('step_10.npz', 10)
-    """
-    best: tuple[Path | None, int] = (None, 0)
-    folder = Path(state_dir)
-    if folder.is_dir():
-        for entry in folder.iterdir():
-            m = _STEP_FILE.match(entry.name)
-            if m and int(m.group(1)) >= best[1]:
-                best = (entry, int(m.group(1)))
-    return best
 
 
 class RewardService:
@@ -102,11 +92,12 @@ class RewardService:
     (`build_app`) and tests call these methods.
 
     Args:
-        reward: a `rankreward.rewards.ComponentReward` (a preset) whose windows are a
-            `LocalWindows` set the service owns.
+        reward: a `rankreward.rewards.ComponentReward` (any preset, `DrSegReward` too); the
+            service uses its windows (any `Windows` host) and sets how they count steps.
         name: the preset's name (logged keys are ``<name>_<component>`` on the OpenRLHF path).
-        state_dir: per-step state files ``step_N.npz``; the newest is loaded at start, a file
-            is written at every commit and at shutdown.
+        state_dir: per-step state files ``step_N.npz`` (written by the windows): the newest
+            is loaded at start, a file is written at every commit and at shutdown; a folder
+            that cannot be written fails here, not at the first commit.
         commit_every: commit every this many staged samples (else ``POST /commit``).
         max_rows: the most completions one request may carry.
 
@@ -129,25 +120,25 @@ class RewardService:
         max_rows: int = 16384,
         remember: int = 4096,
     ) -> None:
-        if not isinstance(reward.windows, LocalWindows):
-            raise TypeError("the service owns its windows: give it a reward with LocalWindows")
+        if not isinstance(reward.windows, Windows):
+            raise TypeError("the service needs a reward whose windows keep the Windows protocol")
         if max_rows < 1:
             raise ValueError(f"max_rows must be >= 1, got {max_rows}")
         self.reward, self.name, self.max_rows = reward, name, max_rows
         self.state_dir = None if state_dir is None else Path(state_dir)
         self.commit_every = commit_every
-        self.step = 0
-        resume, step = latest_state(self.state_dir) if self.state_dir is not None else (None, 0)
-        template = None if self.state_dir is None else str(self.state_dir / "step_{step}.npz")
-        windows = LocalWindows(
-            reward.windows.make_window,
-            commit_every=commit_every,
-            state_file=template if commit_every is not None else None,
-            resume_from=resume,
-            start_step=step,
-        )
-        reward.windows = windows  # records the reward as the owner (a foreign file raises)
-        self.step = step if commit_every is None else windows.commits
+        resume, step = (None, 0)
+        template = None
+        if self.state_dir is not None:
+            _check_writable(self.state_dir)
+            resume, step = latest_state(self.state_dir)
+            template = str(self.state_dir / "step_{step}.npz")
+        windows = reward.windows
+        windows.configure_steps(commit_every=commit_every, state_file=template)
+        if resume is not None:
+            windows.load(resume)
+            if windows.commits < step:  # a file of a release that did not count every commit
+                windows.configure_steps(start_step=step)
         self.resumed_from = resume
         self._lock = threading.RLock()
         self._answers: collections.OrderedDict[str, dict] = collections.OrderedDict()
@@ -210,8 +201,8 @@ class RewardService:
 
     def score_openrlhf(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """``POST /openrlhf``: OpenRLHF's remote reward protocol. O(the reward's cost)."""
-        from .adapters._shared import score_rows
         from .adapters.openrlhf import split_response
+        from .rewards.rows import score_rows
 
         if not isinstance(payload, Mapping):
             raise RequestError(422, "the body must be a JSON object")
@@ -238,21 +229,18 @@ class RewardService:
 
     # ------------------------------------------------------------------ steps and state
     def step_now(self) -> int:
-        return self.reward.windows.commits if self.commit_every is not None else self.step
+        """The step: the windows' commit count (the one step counter). O(1)."""
+        return int(self.reward.windows.commits)
 
     def commit(self) -> dict[str, Any]:
         """``POST /commit``: append every window's staged values (one training step); with a
-        state dir, write ``step_N.npz``. O(windows x n)."""
+        state dir, the windows write ``step_N.npz`` first (a failed write commits nothing,
+        so a retry commits once). O(windows x n)."""
         with self._lock:
             if self.commit_every is not None:
                 raise RequestError(409, "this service commits every --commit-every samples itself")
             committed = self.reward.commit()
-            self.step += 1
-            if self.state_dir is not None:
-                self.reward.windows.save(
-                    step_path(str(self.state_dir / "step_{step}.npz"), self.step)
-                )
-            return {"committed": committed, "step": self.step}
+            return {"committed": committed, "step": self.step_now()}
 
     def save(self) -> dict[str, Any]:
         """``POST /save`` and shutdown: the windows (staged values and counts included) to
@@ -271,11 +259,11 @@ class RewardService:
             windows = self.reward.windows
             out: dict[str, Any] = {"step": self.step_now(), "pending": windows.pending,
                                    "owner": windows.owner, "windows": {}}  # fmt: skip
-            for key in windows.keys():
-                window = windows.get(key)
-                entry: dict[str, Any] = {"size": len(window), "staged": window.num_staged}
+            full_state = windows.state_dict() if full else {}
+            for key, (size, staged) in windows.sizes().items():
+                entry: dict[str, Any] = {"size": size, "staged": staged}
                 if full:
-                    state = window.state_dict()
+                    state = full_state[key]
                     entry["values"] = np.asarray(state["values"], np.float64).tolist()
                     entry["staged_values"] = np.asarray(state["staged"], np.float64).tolist()
                 out["windows"][key] = entry
@@ -317,9 +305,8 @@ class RewardService:
                 lines.append(f'rankreward_request_seconds_sum{{path="{path}"}} {values.sum():.6f}')
                 lines.append(f'rankreward_request_seconds_count{{path="{path}"}} {len(values)}')
             lines.append("# TYPE rankreward_window_values gauge")
-            for key in self.reward.windows.keys():
-                window = self.reward.windows.get(key)
-                lines.append(f'rankreward_window_values{{window="{key}"}} {len(window)}')
+            for key, (size, _) in self.reward.windows.sizes().items():
+                lines.append(f'rankreward_window_values{{window="{key}"}} {size}')
             lines += ["# TYPE rankreward_step gauge", f"rankreward_step {self.step_now()}"]
             return "\n".join(lines) + "\n"
 

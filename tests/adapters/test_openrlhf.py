@@ -130,5 +130,5 @@ def test_openrlhf_executor_loads_and_calls_the_file(monkeypatch):
     got = np.array([float(o["reward"][0]) for o in outputs])
     np.testing.assert_allclose(got, want["reward"].astype(np.float32))
     logs = outputs[0]["extra_logs"]
-    assert {"drseg_x1", "drseg_r1", "drseg_format", "drseg_num_problems"} <= set(logs)
+    assert {"drseg_x1", "drseg_x1_rank", "drseg_format", "drseg_num_problems"} <= set(logs)
     assert float(outputs[0]["scores"][0]) == pytest.approx(want["reward"][0] / 8)

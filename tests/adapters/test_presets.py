@@ -12,6 +12,7 @@ import pytest
 
 from rankreward.adapters import _shared, easyr1, openrlhf, trl, verl
 from rankreward.rewards import Component, ComponentReward, LocalWindows, preset
+from rankreward.rewards.rows import score_rows
 from rankreward.testing.recipe_batches import perception_r1_batch, rec_batch, segzero_batch
 
 pytestmark = pytest.mark.usefixtures("fresh_adapter_state")
@@ -104,7 +105,7 @@ def test_easyr1_preset_training_validation_and_resume(tmp_path):
                 for t, g in zip(texts, gts, strict=True)]  # fmt: skip
         got = easyr1.compute_score(rows, **kwargs)
         np.testing.assert_array_equal([r["overall"] for r in got], w["reward"])
-        assert set(got[0]) == {"overall", "grounding", "grounding_rank", "format"}
+        assert set(got[0]) == {"overall", "grounding", "grounding_rank", "format", "num_problems"}
     val_texts, val_gts = perception_r1_batch(5, np.random.default_rng(9))
     val_rows = [{"response": t, "response_length": 5, "ground_truth": g}
                 for t, g in zip(val_texts, val_gts, strict=True)]  # fmt: skip
@@ -159,7 +160,7 @@ def test_trl_functions_per_component_sum_to_the_preset_and_score_once():
         total = np.nansum(np.array(parts, dtype=float), axis=0)
         np.testing.assert_allclose(total, want["reward"], atol=1e-12)
         assert reward.window("iou").num_staged == np.isfinite(want["iou"]).sum()  # scored once
-        assert "seg_zero/iou_raw" in logged
+        assert "seg-zero/iou" in logged and "seg-zero/iou_rank" in logged  # <name>/<key>
         reward.commit()
         reference.commit()
     # a component that does not apply is None for TRL (left out of its nansum)
@@ -172,9 +173,9 @@ def test_a_sample_no_component_applies_to_raises_where_trainers_cannot_skip_it()
         windows=LocalWindows(commit_every=2),
     )
     with pytest.raises(ValueError, match="no component of the reward applies to sample 1"):
-        _shared.score_rows(only_iou, ["ok", "?"], [None, None])
-    with pytest.raises(ValueError, match="ranked and task_key apply to presets"):
-        _shared.shared_reward(commit_every=2, ranked=True)
+        score_rows(only_iou, ["ok", "?"], [None, None])
+    # one builder: no preset is the Dr. Seg reward, ranked or not
+    assert _shared.shared_reward(commit_every=2, ranked=False).accuracy == "raw"
 
 
 def _batch(name: str, n: int = 8):

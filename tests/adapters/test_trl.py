@@ -35,7 +35,7 @@ def test_reward_functions_share_one_scoring_and_sum_to_the_reward():
     assert reward.normalizer.num_staged == 16, "scored once, not once per function"
     total = np.sum(parts, axis=0)
     np.testing.assert_allclose(total, DrSegReward().score(completions, gts)["reward"])
-    assert {"drseg/x1", "drseg/r3", "drseg/num_problems"} <= set(logged)
+    assert {"drseg/x1", "drseg/x3_rank", "drseg/num_problems"} <= set(logged)
     assert len(extra["drseg_problems"]) == 16
     with pytest.raises(TypeError, match="solution"):
         funcs[0](completions)

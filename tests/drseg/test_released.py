@@ -237,8 +237,7 @@ def test_ablation_switches():
     assert full - no_look == 1.0
     raw = DrSegReward(accuracy="raw").score([text], [GT1])
     assert raw["r1"][0] == raw["x1"][0] == 1.0 and raw["accuracy"][0] == 3.0
-    norm = DrSegReward(accuracy="raw").normalizer
-    assert norm.num_staged == 0  # raw accuracy never touches the window
+    assert DrSegReward(accuracy="raw").normalizer is None  # raw accuracy keeps no window
     vr = DrSegReward(accuracy="visionreasoner").score([text], [GT1])
     assert vr["accuracy"][0] == 3.0 and vr["r1"][0] == 0.0 and vr["reward"][0] == 8.0
     with pytest.raises(ValueError, match="accuracy must be"):

@@ -136,7 +136,7 @@ def test_a_state_without_an_owner_is_checked_by_its_window_names():
     ).state_dict()
     del state["__owner__"]  # a file from before owners were recorded
     preset("drseg").load_state_dict(state)
-    with pytest.raises(ValueError, match="holds the window '/x1'"):
+    with pytest.raises(ValueError, match="holds the window '/accuracy'"):
         preset("seg-zero", ranked=True).load_state_dict(state)
 
 

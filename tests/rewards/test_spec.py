@@ -22,14 +22,23 @@ from rankreward.testing.synthetic import synthetic_batch
 def test_drseg_preset_equals_drseg_reward(seed, sizes):
     rng = np.random.default_rng(seed)
     spec, reference = preset("drseg"), DrSegReward()
+    # one object: the same type, parts, logged keys, owner (so state files) and name
+    assert type(spec) is type(reference)
+    assert spec.parts == reference.parts == ["format", "look", "accuracy", "non_repeat"]
+    assert spec.logged_keys == reference.logged_keys and spec.owner == reference.owner
     for n in sizes:  # one optimizer step per batch
         texts, gts = synthetic_batch(n, rng, max_objects=6)
-        assert spec(texts, ground_truth=gts) == reference(texts, ground_truth=gts)
+        a, b = spec.score(texts, gts), reference.score(texts, gts)
+        assert set(a) == set(b)
+        for key in [*spec.logged_keys, "reward"]:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+        assert spec.metrics(a) == reference.metrics(b)
         spec.commit()
         reference.commit()
-    for k, name in enumerate(("x1", "x2", "x3")):
-        np.testing.assert_array_equal(spec.window(name).window[:, 0],
-                                      reference.normalizer.window[:, k])  # fmt: skip
+    np.testing.assert_array_equal(spec.window("accuracy").window, reference.normalizer.window)
+    sa, sb = spec.state_dict(), reference.state_dict()
+    assert sorted(sa) == sorted(sb) == ["/accuracy", "__counts__", "__owner__"]
+    np.testing.assert_array_equal(sa["/accuracy"]["values"], sb["/accuracy"]["values"])
 
 
 @settings(max_examples=25, deadline=None)
@@ -150,7 +159,9 @@ def test_each_component_is_logged_over_the_samples_it_applies_to():
     reward(["iou 0.5", "n 3", "n 1"], ground_truth=[3, 3, 3],
            log_metric=lambda k, v: logged.__setitem__(k, v))  # fmt: skip
     # an empty window ranks at its empty_rank, 0.5
-    assert logged == {"rewards/iou": 0.5, "rewards/iou_rank": 0.5, "rewards/count": 0.5}
+    # one scheme: <reward name>/<key> ("custom" for a reward of component functions)
+    assert logged == {"custom/iou": 0.5, "custom/iou_rank": 0.5, "custom/count": 0.5,
+                      "custom/num_problems": 0.0}  # fmt: skip
 
 
 def test_save_load_and_the_trl_callback(tmp_path):

@@ -15,13 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
-from ..normalize import AutoCommitNormalizer, LocalWindows, RankNormalizer
-from ..rewards.recipes.drseg.reward import LOGGED_KEYS, DrSegReward
+from ..normalize import LocalWindows
+from ..rewards.rows import breakdown_row, score_rows
 from ..rewards.spec import ComponentReward
 
 __all__ = [
@@ -34,9 +32,6 @@ __all__ = [
 ]
 
 SHARE_MODES = ("auto", "ray", "local")
-
-#: Per-sample numbers returned next to the score (all floats, so trainers can average them).
-LOGGED = LOGGED_KEYS
 
 _cache: dict[str, ComponentReward] = {}
 _cache_lock = threading.Lock()
@@ -66,10 +61,9 @@ def shared_reward(
 ) -> ComponentReward:
     """The process's reward for this configuration, built on first use. Thread-safe.
 
-    Without ``preset``: a `DrSegReward` (``strict``, ``weights`` and ``**thresholds`` as
-    there). With ``preset`` (a name of `rankreward.rewards.PRESETS`): that recipe, ``ranked``
-    as `preset`, ``task_key`` naming the column that holds each sample's task, and
-    ``**thresholds`` as the recipe's own options.
+    ``preset`` names the recipe (`rankreward.rewards.PRESETS`; default ``"drseg"``, the
+    paper's reward), ``ranked`` as `preset`, ``task_key`` naming the column that holds each
+    sample's task, and ``strict``, ``weights`` and ``**thresholds`` the recipe's own options.
 
     ``share="auto"`` uses a Ray named actor when Ray is running in this process (inside verl
     and OpenRLHF workers it is) and local windows otherwise. O(1) after the first call.
@@ -82,8 +76,6 @@ def shared_reward(
         )
     if share not in SHARE_MODES:
         raise ValueError(f"share must be one of {SHARE_MODES}, got {share!r}")
-    if preset is None and (ranked is not None or task_key is not None):
-        raise ValueError("ranked and task_key apply to presets: pass preset=... too")
     config = dict(commit_every=commit_every, share=share, actor_name=actor_name,
                   state_file=state_file, resume_from=resume_from, strict=strict,
                   weights=weights, preset=preset, ranked=ranked, task_key=task_key,
@@ -99,11 +91,12 @@ def shared_reward(
                 options["strict"] = strict
             if weights is not None:
                 options["weights"] = weights
-            # a preset's default actor name carries the configuration: every worker with the
-            # same settings shares one actor, a reward configured otherwise never does
+            # the default actor name carries the configuration: every worker with the same
+            # settings shares one actor, a reward configured otherwise never does
             actor = actor_name
-            if use_ray and preset is not None and actor is None:
-                actor = f"rankreward-{preset}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
+            if use_ray and actor is None:
+                name = preset or "drseg"
+                actor = f"rankreward-{name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
             reward = _build(preset, ranked, task_key, commit_every, use_ray, actor, files, options)
             _cache[key] = reward
         return reward
@@ -119,55 +112,16 @@ def _build(
     files: dict[str, Any],
     options: dict[str, Any],
 ) -> ComponentReward:
-    """The reward of a configuration, its windows counted in samples (`LocalWindows`, or the
-    Ray host of them): the paper's `DrSegReward` keeps its three metrics in one window (a
-    normalizer, whose per-step files plain normalizers read), a preset one window per ranked
-    component."""
-    from ..distributed.ray_actor import DEFAULT_ACTOR_NAME, RayRankNormalizer, RayWindows
+    """The reward of a configuration through the one builder (``preset(name or "drseg")``),
+    its windows counted in samples (`LocalWindows`, or the Ray host of them)."""
+    from ..distributed.ray_actor import RayWindows
     from ..rewards import preset
 
-    if name is None:
-        if use_ray:
-            normalizer: Any = RayRankNormalizer(
-                actor_name or DEFAULT_ACTOR_NAME, commit_every=commit_every, **files
-            )
-        else:
-            normalizer = AutoCommitNormalizer(RankNormalizer.paper(), commit_every, **files)
-        return DrSegReward(normalizer, **options)
     if use_ray:
         windows: Any = RayWindows(str(actor_name), commit_every=commit_every, **files)
     else:
         windows = LocalWindows(commit_every=commit_every, **files)
-    return preset(name, ranked, task_key=task_key, windows=windows, **options)
-
-
-def score_rows(
-    reward: ComponentReward,
-    texts: list[str],
-    ground_truths: list[Any],
-    columns: dict[str, list[Any]] | None = None,
-    *,
-    score_key: str = "score",
-    stage: bool = True,
-) -> list[dict[str, float]]:
-    """Score a batch and return one flat ``{score_key: total, component: value, ...}`` dict
-    per sample (the form verl and EasyR1 log; the keys are the reward's `logged_keys`).
-    ``columns`` are per-sample dataset columns: a preset reads its ``task_key`` and context
-    columns there. A component that does not apply to a sample is NaN in its row; a sample
-    where *no* component applies raises ``ValueError`` (these trainers have no way to leave a
-    sample out). O(the reward's cost).
-    """
-    columns = columns or {}
-    tasks = reward.tasks_from(columns)
-    breakdown = reward.score(texts, ground_truths, tasks, context=columns, stage=stage)
-    empty = np.flatnonzero(np.isnan(breakdown["reward"]))
-    if len(empty):
-        raise ValueError(
-            f"no component of the reward applies to sample {int(empty[0])} (of "
-            f"{len(empty)}): this trainer cannot leave a sample out of the advantage"
-        )
-    names = reward.logged_keys
-    return [breakdown_row(breakdown, i, score_key, names) for i in range(len(texts))]
+    return preset(name or "drseg", ranked, task_key=task_key, windows=windows, **options)
 
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
@@ -241,16 +195,3 @@ def reset_shared_rewards() -> None:
     actor's window is not touched: `RayRankNormalizer.kill` removes that."""
     with _cache_lock:
         _cache.clear()
-
-
-def breakdown_row(
-    breakdown: dict[str, np.ndarray],
-    i: int,
-    score_key: str = "score",
-    names: Sequence[str] = LOGGED,
-) -> dict[str, float]:
-    """Sample ``i`` of a ``score`` breakdown as ``{score_key: reward, name: value, ...}`` for
-    the ``names`` logged (verl names the reward ``score``, EasyR1 ``overall``)."""
-    row = {score_key: float(breakdown["reward"][i])}
-    row.update({name: float(breakdown[name][i]) for name in names})
-    return row

@@ -46,7 +46,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._shared import score_rows, shared_reward
+from ..rewards.rows import score_rows
+from ._shared import shared_reward
 
 __all__ = ["REWARD_NAME", "REWARD_TYPE", "STATE_DIR", "compute_score", "resume_file"]
 
@@ -159,7 +160,7 @@ def compute_score(
         ...         '"point_2d": [50, 50]}]</answer>')
         >>> out = compute_score([{"response": text, "response_length": 30, "ground_truth": gt}],
         ...                     rollout_size=1, share="local", resume=False)
-        >>> out[0]["overall"], out[0]["x1"], out[0]["r1"]
+        >>> out[0]["overall"], out[0]["x1"], out[0]["x1_rank"]
         (8.0, 1.0, 1.0)
     """
     if not isinstance(rollout_size, int) or isinstance(rollout_size, bool) or rollout_size < 1:

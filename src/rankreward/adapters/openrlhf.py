@@ -26,7 +26,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from ._shared import ablation_from_env, env_bool, env_int, score_rows, shared_reward
+from ..rewards.rows import score_rows
+from ._shared import ablation_from_env, env_bool, env_int, shared_reward
 
 __all__ = ["ASSISTANT_MARKER", "OpenRLHFReward", "reward_func_from_env", "split_response"]
 
@@ -91,7 +92,7 @@ class OpenRLHFReward:
         >>> q = '<|im_start|>assistant\\n<think><look>a</look></think><answer>[]</answer><|im_end|>'
         >>> out = fn([q], ["<|im_start|>assistant\\n"], ['[{"bbox_2d": [0, 0, 9, 9], "point_2d": [4, 4]}]'])
         >>> out["rewards"].tolist(), sorted(out["extra_logs"])[:3]
-        ([6.0], ['drseg_format', 'drseg_look', 'drseg_non_repeat'])
+        ([6.0], ['drseg_accuracy', 'drseg_answer_items', 'drseg_format'])
     """
 
     def __init__(

@@ -28,16 +28,14 @@ from typing import Any
 import numpy as np
 
 from ..distributed import DistributedRankNormalizer
-from ..normalize import AutoCommitNormalizer, RankNormalizer
+from ..normalize import LocalWindows, RankNormalizer
 from ..rewards.recipes.drseg.reward import DrSegReward
-from ..rewards.spec import ComponentReward
+from ..rewards.spec import REMOVAL_RELEASE, ComponentReward
 from ..text import completion_text
 
 __all__ = [
     "MIN_TRL",
     "STATE_FILE",
-    "DrSegRewardFunctions",
-    "PresetRewardFunctions",
     "RankNormalizerCallback",
     "RewardFunctions",
     "async_drseg_reward",
@@ -106,7 +104,8 @@ class RewardFunctions(_OncePerBatch):
     Args:
         reward: the reward (default: the paper's, with its window shared across data-parallel
             processes by `DistributedRankNormalizer`).
-        prefix: the functions' name prefix and the logged metrics' folder (default ``drseg``).
+        prefix: the functions' name prefix (default: the reward's ``name``, ``-`` as ``_``)
+            and the logged metrics' folder (default: the reward's ``name``).
         ground_truth_key: the dataset column holding the ground truth.
 
     Examples:
@@ -128,16 +127,17 @@ class RewardFunctions(_OncePerBatch):
         self,
         reward: ComponentReward | None = None,
         *,
-        prefix: str = "drseg",
+        prefix: str | None = None,
         ground_truth_key: str = "solution",
     ) -> None:
         super().__init__(ground_truth_key)
         if reward is None:
             # Under accelerate/torchrun each process scores its own completions; the wrapper
             # all-gathers raw metrics so every rank ranks against one window.
-            reward = DrSegReward(DistributedRankNormalizer(RankNormalizer.paper()))
+            reward = trl_reward()
         self.reward = reward
-        self.prefix = prefix
+        self.prefix = reward.name.replace("-", "_") if prefix is None else prefix
+        self.log_prefix = reward.name if prefix is None else prefix
 
     def _score(self, texts: tuple[str, ...], gt: Sequence[Any], kwargs: dict) -> dict[str, Any]:
         self.reward.on_trainer_call(kwargs)  # shared across ranks; the step for the warning
@@ -146,7 +146,7 @@ class RewardFunctions(_OncePerBatch):
     def _log(self, b: dict[str, Any], kwargs: dict) -> None:
         log_metric: Callable[[str, float], None] | None = kwargs.get("log_metric")
         if log_metric is not None:
-            for name, value in self.reward.metrics(b, self.prefix).items():
+            for name, value in self.reward.metrics(b, self.log_prefix).items():
                 log_metric(name, value)
         log_extra = kwargs.get("log_extra")
         if log_extra is not None:  # this call's problems, from its own result
@@ -170,9 +170,22 @@ class RewardFunctions(_OncePerBatch):
         return [self.function(part) for part in self.reward.parts]
 
 
-#: Former names of `RewardFunctions` (one class now serves every reward).
-DrSegRewardFunctions = RewardFunctions
-PresetRewardFunctions = RewardFunctions
+#: Former names of `RewardFunctions` (one class now serves every reward): they warn.
+_RENAMED = {"DrSegRewardFunctions": "RewardFunctions", "PresetRewardFunctions": "RewardFunctions"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _RENAMED:
+        import warnings
+
+        warnings.warn(
+            f"rankreward.adapters.trl.{name} is deprecated: use {_RENAMED[name]} (removed in "
+            f"rankreward {REMOVAL_RELEASE})",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return RewardFunctions
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def distributed_window() -> DistributedRankNormalizer:
@@ -187,8 +200,8 @@ def trl_reward(
     distributed: bool = True,
     **options: Any,
 ) -> ComponentReward:
-    """The reward TRL's and ms-swift's functions share: the paper's `DrSegReward` (``preset``
-    ``None``) or a recipe preset, its windows shared by every data-parallel rank with
+    """The reward TRL's and ms-swift's functions share, built by the one builder
+    (``preset(preset or "drseg")``), its windows shared by every data-parallel rank with
     ``distributed`` (`DistributedRankNormalizer`; then ``task_key`` is not supported, since
     ranks would enter different collectives). ``options`` go to the reward. O(1).
 
@@ -196,19 +209,15 @@ def trl_reward(
         >>> type(trl_reward()).__name__, type(trl_reward("seg-zero")).__name__
         ('DrSegReward', 'ComponentReward')
     """
-    from ..rewards import LocalWindows
     from ..rewards import preset as build_preset
 
-    if preset is None:
-        if ranked is not None:
-            raise ValueError("ranked applies to presets: pass preset=... too")
-        window = DistributedRankNormalizer(RankNormalizer.paper()) if distributed else None
-        return DrSegReward(window, **options)
     if distributed:
         if options.get("task_key") is not None:
             raise ValueError("task_key needs distributed=False (per-task windows differ by rank)")
-        options["windows"] = LocalWindows(distributed_window)
-    return build_preset(preset, ranked, **options)
+        windows = options.get("windows") or LocalWindows()
+        windows.wrap_windows(DistributedRankNormalizer)
+        options["windows"] = windows
+    return build_preset(preset or "drseg", ranked, **options)
 
 
 #: the oldest TRL the adapter is tested with (TRL 1.15 needs Python 3.11)
@@ -267,8 +276,7 @@ def preset_reward_funcs(
     """
     check_trl_version()
     reward = trl_reward(name, ranked, distributed=distributed, **options)
-    prefix = name.replace("-", "_")
-    functions = RewardFunctions(reward, prefix=prefix, ground_truth_key=ground_truth_key)
+    functions = RewardFunctions(reward, ground_truth_key=ground_truth_key)
     return functions.all(), reward
 
 
@@ -298,18 +306,19 @@ def async_drseg_reward(
     state_file: str | Path | None = None,
     resume_from: str | Path | None = None,
     **options: Any,
-) -> DrSegReward:
+) -> ComponentReward:
     """The Dr. Seg reward for TRL's experimental async GRPO (``trl.experimental.async_grpo``).
 
     That trainer pickles ``reward_funcs`` into a spawned rollout process, scores one group
     (``num_generations`` completions of a prompt) per call, several groups at once in threads,
     and has no step callback there. So this is one picklable callable (the whole reward; four
     functions sharing one scoring per batch would see interleaved groups) whose window commits
-    by count: `AutoCommitNormalizer` with ``commit_every`` = the completions per optimizer step
+    by count: `LocalWindows` with ``commit_every`` = the completions per optimizer step
     (``per_device_train_batch_size x gradient_accumulation_steps x processes``; a multiple of
     ``num_generations``, so a group never straddles a step). ``state_file`` (``{step}`` for one
     file per step) saves the window after every commit in the rollout process;
-    ``resume_from`` loads one. ``options`` go to `DrSegReward` (``look``, ``accuracy``, ...).
+    ``resume_from`` loads one (an older single-normalizer file too). ``options`` go to
+    `DrSegReward` (``look``, ``accuracy``, ...).
 
     Complexity: as `DrSegReward.score` per group.
 
@@ -320,9 +329,11 @@ def async_drseg_reward(
         >>> reward(completions=["<think><look>a</look></think><answer>[]</answer>"], solution=gt)
         [6.0]
     """
-    normalizer = AutoCommitNormalizer(RankNormalizer.paper(), commit_every,
-                                      state_file=state_file, resume_from=resume_from)  # fmt: skip
-    return DrSegReward(normalizer, **options)
+    from ..rewards import preset
+
+    windows = LocalWindows(commit_every=commit_every, state_file=state_file,
+                           resume_from=resume_from)  # fmt: skip
+    return preset("drseg", windows=windows, **options)
 
 
 def _callback_base() -> type:

@@ -46,7 +46,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ._shared import score_rows, shared_reward
+from ..rewards.rows import score_rows
+from ._shared import shared_reward
 
 __all__ = ["compute_score", "compute_score_batch"]
 
@@ -67,7 +68,7 @@ def compute_score(
         extra_info: the sample's extra columns (read by presets that need them).
         **reward_kwargs: ``commit_every`` (required) and the options of `shared_reward`.
 
-    Returns ``{"score": reward, "format": ..., "x1": ..., "r1": ..., ...}`` (floats).
+    Returns ``{"score": reward, "format": ..., "x1": ..., "x1_rank": ..., ...}`` (floats).
     Complexity: parsing O(len(solution_str)) plus matching O(M N min(M, N)).
 
     Examples:
@@ -75,7 +76,7 @@ def compute_score(
         >>> text = ('<think><look>cup</look></think><answer>[{"bbox_2d": [0, 0, 99, 99], '
         ...         '"point_2d": [50, 50]}]</answer>')
         >>> out = compute_score("refcoco", text, gt, None, commit_every=8, share="local")
-        >>> out["score"], out["x1"], out["r1"]
+        >>> out["score"], out["x1"], out["x1_rank"]
         (8.0, 1.0, 1.0)
     """
     reward = shared_reward(**_options(reward_kwargs))

@@ -28,8 +28,14 @@ from .._arrays import is_torch, to_numpy
 from .._extras import require
 from ..normalize.autocommit import AutoCommitNormalizer
 from ..normalize.normalizer import RankNormalizer
-from ..normalize.state import flatten_state, load_state, save_state, unflatten_state
-from ..normalize.windows import LocalWindows, check_commit_every
+from ..normalize.state import (
+    flatten_state,
+    is_normalizer_state,
+    load_state,
+    save_state,
+    unflatten_state,
+)
+from ..normalize.windows import LocalWindows, WindowSpec, check_commit_every
 
 __all__ = ["DEFAULT_ACTOR_NAME", "RayRankNormalizer", "RayWindows"]
 
@@ -42,7 +48,8 @@ def _build(config: dict[str, Any]) -> Any:
     files = {k: config[k] for k in ("state_file", "resume_from")}
     every = config["commit_every"]
     if config["kind"] == "windows":
-        return LocalWindows(commit_every=every, **files)
+        spec = WindowSpec.from_dict(config["spec"])
+        return LocalWindows(spec=spec, commit_every=every, **files)
     kwargs = dict(config["normalizer"])
     inner = RankNormalizer.paper(**kwargs) if config["paper"] else RankNormalizer(**kwargs)
     return AutoCommitNormalizer(inner, every, **files) if every else inner
@@ -59,8 +66,8 @@ class _WindowsHost:
     def get_config(self) -> dict[str, Any]:
         return self.config
 
-    def call(self, op: str, *args: Any) -> Any:
-        return getattr(self.target, op)(*args)
+    def call(self, op: str, *args: Any, **kwargs: Any) -> Any:
+        return getattr(self.target, op)(*args, **kwargs)
 
     def call_staged(self, op: str, *args: Any) -> tuple[Any, int]:
         """One normalizer call and the staged count after it (saves a round trip)."""
@@ -255,12 +262,15 @@ class RayRankNormalizer:
 
 
 class RayWindows:
-    """A `LocalWindows` set (paper windows) living in a Ray named actor: every process that uses the
-    same ``name`` ranks against, stages into and commits the same windows, counted in samples
-    over all of them. One actor round trip per scored batch. Same methods as `LocalWindows`.
+    """A `LocalWindows` set living in a Ray named actor: every process that uses the same
+    ``name`` ranks against, stages into and commits the same windows, counted in samples over
+    all of them. One actor round trip per scored batch. It keeps the `Windows` protocol, and
+    the actor builds exactly what a `LocalWindows` of the same ``spec`` would (multi-metric
+    windows included: values travel in their own shape).
 
     Args:
         name: the actor's name (one per reward configuration).
+        spec: how the windows are built (`WindowSpec`, the paper's settings by default).
         commit_every: samples per training step, summed over every process.
         state_file: as `LocalWindows`, a path as the actor's node sees it.
         resume_from: likewise.
@@ -278,6 +288,8 @@ class RayWindows:
         ```
     """
 
+    in_process = False
+
     def __init__(
         self,
         name: str,
@@ -286,16 +298,16 @@ class RayWindows:
         state_file: str | None = None,
         resume_from: str | None = None,
         namespace: str | None = None,
+        spec: WindowSpec | None = None,
     ) -> None:
         ray = require("ray", "ray", "RayWindows")
 
         if not ray.is_initialized():
             raise RuntimeError("RayWindows needs a running Ray: call ray.init() first")
         check_commit_every(commit_every)
-        if commit_every is None and state_file is not None:
-            raise ValueError("state_file needs commit_every (files are written per counted step)")
         config = {
             "kind": "windows",
+            "spec": (spec or WindowSpec()).to_dict(),
             "commit_every": commit_every,
             "state_file": None if state_file is None else str(state_file),
             "resume_from": None if resume_from is None else str(resume_from),
@@ -303,6 +315,7 @@ class RayWindows:
         self.name, self.commit_every = name, commit_every
         self._ray = ray
         self._actor = _attach(name, namespace, config)
+        self.owner: dict[str, Any] | None = None
 
     def _call(self, op: str, *args: Any) -> Any:
         return self._ray.get(self._actor.call.remote(op, *args))
@@ -310,9 +323,44 @@ class RayWindows:
     def rank_and_stage(
         self, batch: Mapping[str, np.ndarray], n_samples: int, stage: bool = True
     ) -> dict[str, np.ndarray]:
-        arrays = {k: np.asarray(v, np.float64).reshape(-1) for k, v in batch.items()}
+        """`LocalWindows.rank_and_stage` in the actor: each key's values in their own shape
+        (1-D, or ``(B, K)`` for a K-metric window). One round trip."""
+        arrays = {k: np.asarray(v, np.float64) for k, v in batch.items()}
         out = self._call("rank_and_stage", arrays, int(n_samples), bool(stage))
         return {k: np.array(v) for k, v in out.items()}  # Ray hands back read-only arrays
+
+    def stage(self, batch: Mapping[str, np.ndarray], n_samples: int) -> None:
+        """`LocalWindows.stage` in the actor. One round trip."""
+        arrays = {k: np.asarray(v, np.float64) for k, v in batch.items()}
+        self._call("stage", arrays, int(n_samples))
+
+    def sizes(self) -> dict[str, tuple[int, int]]:
+        """Each window's (committed values, staged rows), read from the actor now."""
+        return {k: (int(a), int(b)) for k, (a, b) in self._call("sizes").items()}
+
+    def configure_steps(
+        self,
+        *,
+        commit_every: int | None = None,
+        state_file: str | None = None,
+        start_step: int | None = None,
+    ) -> None:
+        """`LocalWindows.configure_steps` in the actor."""
+        self._ray.get(
+            self._actor.call.remote(
+                "configure_steps",
+                commit_every=commit_every,
+                state_file=state_file,
+                start_step=start_step,
+            )
+        )
+
+    def note_step(self, step: int) -> None:
+        """Nothing: the counted actor windows commit themselves."""
+
+    def wrap_windows(self, wrap: Any) -> bool:
+        """Nothing to wrap: one actor serves every rank already. Returns False."""
+        return False
 
     def get(self, key: str) -> Any:
         raise TypeError(
@@ -345,13 +393,16 @@ class RayWindows:
     def set_owner(self, owner: Mapping[str, Any]) -> None:
         """As `LocalWindows.set_owner`, in the actor: every process's reward must be the same."""
         self._call("set_owner", dict(owner))
+        self.owner = self._ray.get(self._actor.get.remote("owner"))
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the actor's state to ``path`` (atomic ``.npz``) from this process."""
         save_state(flatten_state(self.state_dict()), path)
 
     def load(self, path: str | os.PathLike[str]) -> None:
-        self.load_state_dict(unflatten_state(load_state(path)), str(path))
+        raw = load_state(path)
+        state = raw if is_normalizer_state(raw) else unflatten_state(raw)
+        self.load_state_dict(state, str(path))
 
     def kill(self) -> None:
         """Remove the actor."""

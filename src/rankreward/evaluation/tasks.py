@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..frames import answer_size
 from ..metrics import CountAccuracy, ReasonSegIoU, coco_evaluate
 from ..rewards.recipes.drseg.parser import ParsedCompletion, parse_completion
 from ..text import completion_text
@@ -110,6 +111,7 @@ def rescale_objects(
     points = np.asarray(points, np.float64).reshape(-1, 2)
     if seen_size is None:
         return boxes, points
+    # the released scripts' arithmetic: a factor per axis, then a product (docs/evaluation.md)
     sx, sy = _factors(seen_size, image_size)
     return boxes * np.array([sx, sy, sx, sy]), points * np.array([sx, sy])
 
@@ -148,28 +150,6 @@ def _factors(seen_size: tuple[int, int] | None, size: tuple[int, int]) -> tuple[
     if sw <= 0 or sh <= 0:
         raise ValueError(f"seen_size must be positive, got {seen_size}")
     return size[0] / sw, size[1] / sh
-
-
-#: The size of the "image" a relative frame's coordinates are measured on: a ``rel1000``
-#: answer is mapped as the released scripts map an 840-pixel answer, with 1000 for 840.
-FRAME_UNITS = {"rel1000": (1000, 1000), "rel1": (1, 1)}
-
-
-def answer_size(frame: str, seen_size: tuple[int, int] | None) -> tuple[int, int] | None:
-    """The (width, height) the answer's coordinates are measured on: the image the model saw
-    for ``"absolute"`` (``seen_size``), 1000 x 1000 for ``"rel1000"``, 1 x 1 for ``"rel1"``;
-    each coordinate then maps to the original image as the protocol maps it (the released
-    protocols: ``int(v * W / 1000 + 0.5)`` per axis for ``rel1000``). O(1).
-
-    Examples:
-        >>> answer_size("rel1000", (840, 840)), answer_size("absolute", (840, 840))
-        ((1000, 1000), (840, 840))
-    """
-    if frame == "absolute":
-        return seen_size
-    if frame not in FRAME_UNITS:
-        raise ValueError(f"frame must be one of {('absolute', *FRAME_UNITS)}, got {frame!r}")
-    return FRAME_UNITS[frame]
 
 
 def _texts(completions: Sequence[Any], n: int) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from .._pickling import LockFreePickle
 from .normalizer import RankNormalizer
-from .state import load_state, save_state
+from .state import load_state
 from .windows import LocalWindows, check_commit_every
 from .wrapper import NormalizerWrapper
 
@@ -42,8 +42,8 @@ class _OneWindow(LocalWindows):
                 self.commits = int(state["commits"])
             self.pending = window.num_staged  # one sample per staged row
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        save_state(self.state_dict(), path)
+    def _file_state(self, state: dict[str, Any]) -> dict[str, Any]:
+        return {**state[_KEY], "commits": state["__counts__"]["commits"]}
 
     def load(self, path: str | os.PathLike[str]) -> None:
         self.load_state_dict(load_state(path))
@@ -109,16 +109,16 @@ class AutoCommitNormalizer(LockFreePickle, NormalizerWrapper):
 
     def rank_and_stage(self, values: Any) -> Any:
         """Rank against the snapshot, stage, and commit if a step's worth is staged."""
-        with self._windows._lock:
+        with self._windows.locked():
             ranks = self.inner.rank_and_stage(values)
-            self._windows._count(len(ranks))
+            self._windows.count_samples(len(ranks))
             return ranks
 
     def stage(self, values: Any) -> None:
-        with self._windows._lock:
+        with self._windows.locked():
             before = self.inner.num_staged
             self.inner.stage(values)
-            self._windows._count(self.inner.num_staged - before)
+            self._windows.count_samples(self.inner.num_staged - before)
 
     def commit(self) -> int:
         """Commit now (also called automatically); returns the rows appended."""

@@ -539,6 +539,12 @@ class RankNormalizer(LockFreePickle):
         if not isinstance(state, Mapping):
             raise ValueError(f"state must be a mapping, got {type(state).__name__}")
         missing = [k for k in ("version", "num_metrics", "window", "values") if k not in state]
+        if missing and "windows" in state:
+            raise ValueError(
+                "this is a reward's window-set state (keys "
+                f"{[str(k) for k in np.atleast_1d(state['windows'])]}), not one normalizer's: "
+                "load it with reward.load(path) or LocalWindows().load(path)"
+            )
         if missing:
             raise ValueError(f"normalizer state is missing keys {missing}")
         version = int(np.asarray(state["version"]))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,7 +23,11 @@ __all__ = [
     "check_owner",
     "describe_owner",
     "flatten_state",
+    "is_normalizer_state",
+    "latest_state",
     "load_state",
+    "merge_column_windows",
+    "normalizer_to_windows",
     "save_state",
     "step_path",
     "unflatten_state",
@@ -168,3 +173,129 @@ def step_path(template: str, step: int) -> Path:
     path = Path(template.replace("{step}", str(step)))
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+_STEP_FILE = re.compile(r"^step_(\d+)\.npz$")
+
+
+def latest_state(state_dir: str | os.PathLike[str]) -> tuple[Path | None, int]:
+    """The newest ``step_N.npz`` in ``state_dir`` and its N (``(None, 0)`` when none): the
+    one "newest state" rule of the service and the EasyR1 adapter. O(files).
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (d / "step_2.npz").write_bytes(b""), (d / "step_10.npz").write_bytes(b"")
+        >>> path, step = latest_state(d)
+        >>> path.name, step
+        ('step_10.npz', 10)
+    """
+    best: tuple[Path | None, int] = (None, 0)
+    folder = Path(state_dir)
+    if folder.is_dir():
+        for entry in folder.iterdir():
+            m = _STEP_FILE.match(entry.name)
+            if m and int(m.group(1)) >= best[1]:
+                best = (entry, int(m.group(1)))
+    return best
+
+
+def is_normalizer_state(state: Mapping[str, Any]) -> bool:
+    """Whether ``state`` is one normalizer's (a `RankNormalizer` or `AutoCommitNormalizer`
+    file: the older Dr. Seg reward's format) rather than a keyed window set's. O(1).
+
+    Examples:
+        >>> from rankreward.normalize import RankNormalizer
+        >>> is_normalizer_state(RankNormalizer.paper().state_dict())
+        True
+    """
+    return "num_metrics" in state and "values" in state and "windows" not in state
+
+
+def normalizer_to_windows(
+    state: Mapping[str, Any], owner: Mapping[str, Any], where: str
+) -> dict[str, Any]:
+    """A single-normalizer state as the window-set state of the reward ``owner`` describes:
+    its one ranked window of that many metrics gets the normalizer's values, the commit
+    count comes along (an `AutoCommitNormalizer` file's ``commits``). ``ValueError`` naming
+    ``where`` when the reward has no such window: never loaded as empty windows. O(n).
+
+    Examples:
+        >>> from rankreward.normalize import RankNormalizer
+        >>> owner = {"recipe": "drseg", "windows": {"accuracy": ["x1", "x2", "x3"]}}
+        >>> sorted(normalizer_to_windows(RankNormalizer.paper().state_dict(), owner, "f"))
+        ['/accuracy', '__counts__', '__owner__']
+    """
+    k = int(np.asarray(state["num_metrics"]))
+    fits = [w for w, columns in owner["windows"].items() if len(columns) == k]
+    if len(owner["windows"]) != 1 or not fits:
+        raise ValueError(
+            f"{where} is a single-normalizer state file ({k} metrics); "
+            f"{describe_owner(owner)} keeps {len(owner['windows'])} window(s), so it cannot be "
+            "resumed from it: convert it with RankNormalizer.load(path) and load the values "
+            "into the window you mean"
+        )
+    fields = {f: v for f, v in state.items() if f != "commits"}
+    staged = np.asarray(fields.get("staged", np.empty((0, k))))
+    commits = int(np.asarray(state.get("commits", 0)))
+    return {f"/{fits[0]}": fields, "__counts__": {"commits": commits, "pending": len(staged)},
+            "__owner__": dict(owner)}  # fmt: skip
+
+
+def merge_column_windows(
+    state: Mapping[str, Any], owner: Mapping[str, Any], where: str
+) -> dict[str, Any]:
+    """A state with one window per column (``"task/x1"``, ``"task/x2"``, ...) where the
+    reward ``owner`` describes ranks those columns together in one window
+    (``"task/accuracy"``): the columns' windows side by side, as the K-metric window holds
+    them (an older ``drseg`` preset file). Columns that filled at different rates cannot be
+    merged: ``ValueError`` naming ``where``. Any other state comes back as it was. O(n K).
+
+    Examples:
+        >>> owner = {"recipe": "r", "windows": {"acc": ["a", "b"]}}
+        >>> col = {"values": np.zeros((2, 1)), "staged": np.zeros((0, 1)), "num_metrics": 1}
+        >>> merged = merge_column_windows({"/a": col, "/b": col}, owner, "f")
+        >>> list(merged), merged["/acc"]["values"].shape
+        (['/acc'], (2, 2))
+    """
+    out = dict(state)
+    renamed = False
+    for window, columns in owner["windows"].items():
+        if len(columns) < 2:
+            continue
+        tasks = {k.rpartition("/")[0] for k in state
+                 if k not in META_KEYS and k.rpartition("/")[2] in columns}  # fmt: skip
+        for task in tasks:
+            if f"{task}/{window}" in state:
+                continue
+            parts = [state.get(f"{task}/{c}", _MISSING) for c in columns]
+            if any(p is _MISSING for p in parts):
+                raise ValueError(f"{where} holds some of the windows {columns} of task "
+                                 f"{task!r} but not all: they are ranked together now")  # fmt: skip
+            for c in columns:
+                del out[f"{task}/{c}"]
+            renamed = True
+            if parts[0] is None:  # only the keys asked for
+                out[f"{task}/{window}"] = None
+                continue
+            merged = dict(parts[0])
+            for field in ("values", "staged"):
+                arrays = [np.asarray(p.get(field, np.empty((0, 1)))) for p in parts]
+                if len({a.shape[0] for a in arrays}) != 1:
+                    raise ValueError(
+                        f"{where}: the windows {columns} of task {task!r} hold different "
+                        f"numbers of {field} values, so they cannot become one window"
+                    )
+                merged[field] = np.concatenate([a.reshape(len(a), 1) for a in arrays], axis=1)
+            merged["num_metrics"] = np.asarray(len(columns))
+            out[f"{task}/{window}"] = merged
+    old_owner = out.get("__owner__")
+    if renamed and old_owner is not None and old_owner.get("recipe") == owner["recipe"]:
+        split = {c: [c] for w, cols in owner["windows"].items() if len(cols) > 1 for c in cols}
+        rest = {w: cols for w, cols in owner["windows"].items() if len(cols) < 2}
+        if dict(old_owner["windows"]) == {**split, **rest}:  # the same reward, split per column
+            out["__owner__"] = dict(owner)
+    return out
+
+
+_MISSING = object()

@@ -6,8 +6,8 @@ Perception-R1), registered by name in `preset`; also coordinate frames (`to_pixe
 (`MatchedIoU`) and the windows (`LocalWindows`, `RayWindows`)."""
 
 from ..distributed.ray_actor import RayWindows
+from ..frames import FRAMES, Frame, from_pixels, to_pixels
 from ..normalize.windows import LocalWindows
-from .frames import FRAMES, Frame, from_pixels, to_pixels
 from .presets import PRESETS, preset
 from .reader import Answer, AnswerReader, MatchedIoU
 from .recipes.drseg import DrSegReward, VisionReasonerReward

@@ -19,8 +19,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..frames import FRAMES, to_pixels
 from ..text import all_between, fenced_blocks
-from .frames import FRAMES, to_pixels
 
 __all__ = ["Answer", "AnswerReader", "MatchedIoU"]
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -35,11 +36,53 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from .._pickling import LockFreePickle
-from ..distributed.ray_actor import RayWindows
-from ..normalize.windows import LocalWindows, paper_window
+from ..normalize.windows import LocalWindows, Windows, WindowSpec
 from ..text import completion_text
 
-__all__ = ["Component", "ComponentReward", "FunctionTerms", "Recipe", "Terms", "required_columns"]
+__all__ = [
+    "Breakdown",
+    "Component",
+    "ComponentReward",
+    "FunctionTerms",
+    "Recipe",
+    "Terms",
+    "required_columns",
+]
+
+#: The release that drops the deprecated names and keys.
+REMOVAL_RELEASE = "0.8"
+
+
+class Breakdown(dict):
+    """What `ComponentReward.score` returns: a plain ``dict`` of per-sample arrays, where a
+    key a release renamed still reads (with a ``FutureWarning`` naming the new key) until
+    `REMOVAL_RELEASE`.
+
+    Examples:
+        >>> b = Breakdown({"x1_rank": [0.5]}, renamed={"r1": "x1_rank"})
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as seen:
+        ...     warnings.simplefilter("always")
+        ...     b["r1"], seen[0].category.__name__
+        ([0.5], 'FutureWarning')
+    """
+
+    def __init__(self, *args: Any, renamed: Mapping[str, Any] | None = None) -> None:
+        super().__init__(*args)
+        self.renamed = dict(renamed or {})
+
+    def __missing__(self, key: str) -> Any:
+        if key not in self.renamed:
+            raise KeyError(key)
+        new = self.renamed[key]
+        label = new if isinstance(new, str) else "the component it stood for"
+        warnings.warn(
+            f"breakdown key {key!r} is now {label!r}; the old key goes in rankreward "
+            f"{REMOVAL_RELEASE}",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return self[new] if isinstance(new, str) else new(self)
 
 
 @dataclass
@@ -118,6 +161,9 @@ class Component:
         window: the window it is ranked in (default: its own, ``name``); ranked components
             naming the same window are ranked together in one multi-metric window, each row
             entering where all of them apply (the Dr. Seg reward's three accuracy metrics).
+        part: the part of the reward it belongs to, where a trainer shows parts as separate
+            reward functions (default: its own, ``name``): the Dr. Seg reward's
+            ``structure`` and ``answer_items`` are its ``format`` part.
 
     Examples:
         >>> hit = Component("hit", lambda answers, gts: [float(a == g) for a, g in zip(answers, gts)])
@@ -134,6 +180,7 @@ class Component:
     context: tuple[str, ...] = ()
     column: str | None = None
     window: str | None = None
+    part: str | None = None
 
     @property
     def source(self) -> str:
@@ -144,6 +191,11 @@ class Component:
     def window_name(self) -> str:
         """The window this component is ranked in."""
         return self.window or self.name
+
+    @property
+    def part_name(self) -> str:
+        """The part of the reward this component belongs to."""
+        return self.part or self.name
 
 
 def _float_values(raw: Any) -> np.ndarray:
@@ -255,8 +307,14 @@ def _shared_across_ranks(window: Any) -> Any:
     """``window`` shared by every ``torch.distributed`` rank (`LocalWindows.wrap_windows`)."""
     from ..distributed.torch_dist import DistributedRankNormalizer
 
-    return window if isinstance(window, DistributedRankNormalizer) else \
-        DistributedRankNormalizer(window)  # fmt: skip
+    if isinstance(window, DistributedRankNormalizer):
+        return window  # built shared (trl_reward, RewardFunctions())
+    if getattr(window, "commit_every", None) is not None:
+        raise ValueError(
+            "a window that commits by count (AutoCommitNormalizer) cannot be shared "
+            "across torch.distributed ranks: use RankNormalizerCallback to commit"
+        )
+    return DistributedRankNormalizer(window)
 
 
 class ComponentReward(LockFreePickle):
@@ -271,13 +329,26 @@ class ComponentReward(LockFreePickle):
             completion before the component functions (default: the text).
         task_key: the keyword (a dataset column) holding each sample's task; every task keeps
             its own windows. ``None``: one set of windows.
-        make_window: builds one component's window (default: the paper's normalizer, one
-            metric: window 2048, 128 zeros, ties right, 1 decimal).
-        windows: where the windows live instead (`LocalWindows` committed by sample count,
-            `RayWindows` shared by a Ray job; the trainer adapters build these).
+        make_window: builds one one-metric window (default: ``spec``'s).
+        spec: how windows are built (`WindowSpec`; default the paper's: window 2048, 128
+            zeros, ties right, 1 decimal); a window several components share ranks as many
+            metrics together.
+        windows: where the windows live instead (any `Windows` host: `LocalWindows` committed
+            by sample count, `RayWindows` shared by a Ray job; the trainer adapters build
+            these).
         ground_truth_key: the column read when ``ground_truth`` is not passed.
         max_reward: the largest total (0..max scaling for trainers that filter on it), when
             every component is bounded; ``None`` otherwise.
+        name: what the reward is called in logs (``<name>/<key>``) and by TRL (its
+            ``__name__`` is ``<name>_reward``); default the recipe's name (``custom`` for a
+            reward of component functions).
+        log_columns: per-sample columns added to every `score` breakdown and logged beside
+            the components: ``{key: recipe column}`` copies a column of the recipe's terms,
+            ``{key: (component, ...)}`` is what those components add to the total (weights
+            applied, ranks for ranked ones; NaN where none applies). ``num_problems`` (the
+            count of each sample's problems) is always there.
+        renamed_keys: breakdown keys a release renamed, ``{old: new}``: still readable, with
+            a ``FutureWarning`` (`Breakdown`).
 
     Thread-safe: scoring and committing are serialised.
 
@@ -300,10 +371,14 @@ class ComponentReward(LockFreePickle):
         recipe: Recipe | None = None,
         reader: Callable[[str], Any] | None = None,
         task_key: str | None = None,
-        make_window: Callable[[], Any] = paper_window,
-        windows: LocalWindows | RayWindows | None = None,
+        make_window: Callable[[], Any] | None = None,
+        spec: WindowSpec | None = None,
+        windows: Windows | None = None,
         ground_truth_key: str = "solution",
         max_reward: float | None = None,
+        name: str | None = None,
+        log_columns: Mapping[str, str | tuple[str, ...]] | None = None,
+        renamed_keys: Mapping[str, Any] | None = None,
     ) -> None:
         components = list(components)
         if not components:
@@ -330,7 +405,27 @@ class ComponentReward(LockFreePickle):
         self.reader = reader
         self.task_key = task_key
         self._ranked: dict[str, list[Component]] = {}
-        self.windows = LocalWindows(make_window) if windows is None else windows
+        self.log_columns = dict(log_columns or {})
+        for key, source in self.log_columns.items():
+            if isinstance(source, tuple):
+                unknown = [n for n in source if n not in names]
+                if unknown:
+                    raise ValueError(f"log column {key!r} sums components {unknown}, which "
+                                     f"the reward does not have ({names})")  # fmt: skip
+            elif not isinstance(source, str):
+                raise TypeError(f"log column {key!r} must name a recipe column or a tuple of "
+                                f"components, got {source!r}")  # fmt: skip
+        clash = sorted(set(self.log_columns) & set(names))
+        if clash:
+            raise ValueError(f"log columns {clash} have the names of components")
+        self.renamed_keys = dict(renamed_keys or {})
+        self.name = name or getattr(recipe, "name", None) or "custom"
+        self.__name__ = f"{self.name.replace('-', '_')}_reward"  # TRL names reward functions so
+        self.last_breakdown: dict[str, Any] = {}
+        if windows is None:
+            windows = LocalWindows(make_window) if make_window is not None else \
+                LocalWindows(spec=spec)  # fmt: skip
+        self.windows = windows
         self.ground_truth_key = ground_truth_key
         self.max_reward = max_reward
         self._lock = threading.RLock()
@@ -351,13 +446,13 @@ class ComponentReward(LockFreePickle):
         return {"recipe": recipe, "windows": windows}
 
     @property
-    def windows(self) -> Any:
-        """The windows (`LocalWindows` or `RayWindows`); assigning a set records this reward
-        as its owner, so a set resumed from another reward's state raises there."""
+    def windows(self) -> Windows:
+        """The windows (any `Windows` host); assigning a set records this reward as its
+        owner, so a set resumed from another reward's state raises there."""
         return self._windows
 
     @windows.setter
-    def windows(self, windows: Any) -> None:
+    def windows(self, windows: Windows) -> None:
         self._windows = windows
         if hasattr(self, "_lock"):  # after __init__ (which records the owner itself)
             windows.set_owner(self.owner)
@@ -366,7 +461,7 @@ class ComponentReward(LockFreePickle):
         names = [c.name for c in self.components]
         ranked = [c.name for c in self.components if c.ranked]
         task = f", task_key={self.task_key!r}" if self.task_key else ""
-        return (f"{type(self).__name__}(recipe={self.owner['recipe']!r}, components={names}, "
+        return (f"{type(self).__name__}(name={self.name!r}, recipe={self.owner['recipe']!r}, components={names}, "
                 f"ranked={ranked}{task}, windows={self._windows!r})")  # fmt: skip
 
     def window(self, name: str, task: Any = "") -> Any:
@@ -436,11 +531,13 @@ class ComponentReward(LockFreePickle):
         ranks without staging: validation). ``context`` holds the per-sample columns the
         recipe (or a component function) reads.
 
-        Returns ``{name: values}`` for every component (NaN where it does not apply),
-        ``{name + "_rank": ranks}`` for the ranked ones, ``reward`` (NaN for a sample with
-        no applicable component), ``terms`` (every column the recipe computed) and
+        Returns a `Breakdown` (a dict): ``{name: values}`` for every component (NaN where it
+        does not apply), ``{name + "_rank": ranks}`` for the ranked ones, every
+        ``log_columns`` key and ``num_problems``, ``reward`` (NaN for a sample with no
+        applicable component), ``terms`` (every column the recipe computed) and
         ``problems`` (per sample, the recipe's readable reasons; empty lists when it gives
-        none). O(the recipe's cost + B log n per ranked window).
+        none). The same keys on every path: local, served (``/score``) and remote.
+        O(the recipe's cost + B log n per ranked window).
         """
         texts = [c if type(c) is str else completion_text(c) for c in completions]
         terms = self.terms(texts, ground_truth, context)
@@ -489,10 +586,39 @@ class ComponentReward(LockFreePickle):
             ok = np.isfinite(used)
             total[ok] = total[ok] + c.weight * used[ok]
             applies |= ok
+        for key, source in self.log_columns.items():
+            if isinstance(source, str):
+                out[key] = np.asarray(terms.columns[source], np.float64)
+            else:
+                out[key] = self._sum_of(out, [c for c in self.components if c.name in source])
+        problems = terms.problems if terms.problems is not None else [[] for _ in texts]
+        out["num_problems"] = np.fromiter(map(len, problems), np.float64, len(problems))
         out["reward"] = np.where(applies, total, np.nan)
         out["terms"] = terms.columns
-        out["problems"] = terms.problems if terms.problems is not None else [[] for _ in texts]
-        return out
+        out["problems"] = problems
+        breakdown = Breakdown(out, renamed=self.renamed_keys)
+        self.last_breakdown = breakdown  # a convenience for one thread: use the return value
+        return breakdown
+
+    @property
+    def last_problems(self) -> list[list[str]]:
+        """The latest `score` call's problems (single-threaded convenience). O(1)."""
+        return self.last_breakdown.get("problems", [])
+
+    @staticmethod
+    def _sum_of(breakdown: Mapping[str, Any], components: Sequence[Component]) -> np.ndarray:
+        """What ``components`` add to each sample's total (weights applied, ranks for the
+        ranked ones), NaN where none of them applies. O(B x components)."""
+        n = len(breakdown["reward"]) if "reward" in breakdown else \
+            len(breakdown[components[0].name])  # fmt: skip
+        total, applies = np.zeros(n), np.zeros(n, bool)
+        for c in components:
+            used = np.asarray(breakdown[c.name + "_rank"] if c.ranked else breakdown[c.name],
+                              np.float64)  # fmt: skip
+            ok = np.isfinite(used)
+            total[ok] = total[ok] + c.weight * used[ok]
+            applies |= ok
+        return np.where(applies, total, np.nan)
 
     def on_trainer_call(self, kwargs: Mapping[str, Any]) -> None:
         """What a trainer-facing call (`__call__`, the TRL and ms-swift adapters) does first,
@@ -509,7 +635,7 @@ class ComponentReward(LockFreePickle):
         if not self._rank_checked:
             self._share_across_ranks()
         step = getattr(kwargs.get("trainer_state"), "global_step", None)
-        if isinstance(step, int) and hasattr(self._windows, "note_step"):
+        if isinstance(step, int):
             self._windows.note_step(step)
 
     def _share_across_ranks(self) -> None:
@@ -517,26 +643,14 @@ class ComponentReward(LockFreePickle):
         if dist is None or not dist.is_available() or not dist.is_initialized():
             return  # checked again next call: the process group may come later
         self._rank_checked = True
-        if dist.get_world_size() < 2 or not isinstance(self._windows, LocalWindows):
-            return  # one rank, or RayWindows: one actor serves every rank already
-        from ..distributed.torch_dist import DistributedRankNormalizer
-
-        windows = [self._windows.get(k) for k in self._windows.keys()]
-        made = [self._windows.make_window()]  # what a new task's window will be
-        if all(isinstance(w, DistributedRankNormalizer) for w in windows + made):
-            return  # built shared (trl_reward, RewardFunctions())
+        if dist.get_world_size() < 2 or not getattr(self._windows, "in_process", False):
+            return  # one rank, or windows one host serves every rank from (Ray, a service)
         if self.task_key is not None:
             raise ValueError(
                 f"torch.distributed runs {dist.get_world_size()} ranks but the reward has "
                 f"task_key={self.task_key!r}: per-task windows cannot be shared by collectives "
                 "(ranks see different tasks); use RayWindows(...) or drop task_key"
             )
-        for w in windows:
-            if getattr(w, "commit_every", None) is not None:
-                raise ValueError(
-                    "a window that commits by count (AutoCommitNormalizer) cannot be shared "
-                    "across torch.distributed ranks: use RankNormalizerCallback to commit"
-                )
         self._windows.wrap_windows(_shared_across_ranks)
 
     def __call__(
@@ -544,8 +658,8 @@ class ComponentReward(LockFreePickle):
     ) -> list[float | None]:
         """TRL's reward-function form: one float per completion (``None`` when no component
         applies). ``ground_truth`` may come as the ``ground_truth_key`` column. With TRL's
-        ``log_metric`` keyword, each component's mean over the samples it applies to (and its
-        rank's) is logged as ``rewards/<name>``."""
+        ``log_metric`` keyword, the batch means of `metrics` are logged
+        (``<name>/<component>``, ``<name>/<component>_rank``, ...)."""
         if ground_truth is None:
             ground_truth = kwargs.get(self.ground_truth_key)
         if ground_truth is None:
@@ -554,11 +668,8 @@ class ComponentReward(LockFreePickle):
         out = self.score(completions, ground_truth, self.tasks_from(kwargs), context=kwargs)
         log_metric = kwargs.get("log_metric")  # TRL's per-step logger, when it passes one
         if log_metric is not None:
-            for c in self.components:
-                for key in (c.name, c.name + "_rank") if c.ranked else (c.name,):
-                    values = out[key][np.isfinite(out[key])]
-                    if len(values):  # a component that applied to no sample logs nothing
-                        log_metric(f"rewards/{key}", float(values.mean()))
+            for key, value in self.metrics(out).items():
+                log_metric(key, value)
         rewards = out["reward"].tolist()
         if np.isnan(out["reward"]).any():
             rewards = [None if r != r else r for r in rewards]  # NaN: no component applies
@@ -571,37 +682,60 @@ class ComponentReward(LockFreePickle):
 
     @property
     def parts(self) -> list[str]:
-        """The parts a trainer shows as separate reward functions (TRL, ms-swift): here one
-        per component; their sum is the reward."""
-        return [c.name for c in self.components]
+        """The parts a trainer shows as separate reward functions (TRL, ms-swift), in sum
+        order: each component's ``part`` (default its own name); their sum is the reward.
+        O(components)."""
+        return list(dict.fromkeys(c.part_name for c in self.components))
 
     def part_values(self, breakdown: Mapping[str, Any], part: str) -> np.ndarray:
-        """Part ``part`` of a `score` breakdown, weight applied (its rank when ranked), NaN
-        where it does not apply. O(B)."""
-        component = next((c for c in self.components if c.name == part), None)
-        if component is None:
-            raise ValueError(f"no component {part!r}; the reward has {self.parts}")
-        key = part + "_rank" if component.ranked else part
-        return component.weight * np.asarray(breakdown[key], np.float64)
+        """Part ``part`` of a `score` breakdown: what its components add to the total
+        (weights applied, ranks for the ranked ones), NaN where none applies. O(B)."""
+        members = [c for c in self.components if c.part_name == part]
+        if not members:
+            raise ValueError(f"no part {part!r}; the reward has {self.parts}")
+        return self._sum_of(breakdown, members)
 
-    def metrics(self, breakdown: Mapping[str, Any], prefix: str) -> dict[str, float]:
-        """Batch means a trainer logs beside the parts: the raw value behind each ranked
-        component, as ``<prefix>/<name>_raw`` (over the samples it applies to). O(B)."""
+    def metrics(self, breakdown: Mapping[str, Any], prefix: str | None = None) -> dict[str, float]:
+        """The batch means a trainer logs, one scheme for every reward and adapter:
+        ``<prefix>/<key>`` for each of `logged_keys` (each component, ``<component>_rank``
+        for the ranked ones, the log columns, ``num_problems``), over the samples where it
+        applies (a key that applies to none is left out). ``prefix`` defaults to the
+        reward's ``name``. O(B x keys).
+
+        Examples:
+            >>> reward = ComponentReward([Component("n", lambda a, g: [len(x) for x in a])],
+            ...                          name="length")
+            >>> reward.metrics(reward.score(["ab", "c"], [None, None]))
+            {'length/n': 1.5, 'length/num_problems': 0.0}
+        """
+        prefix = self.name if prefix is None else prefix
         out = {}
-        for c in self.components:
-            if c.ranked:  # the raw value behind a ranked component (its rank is the part)
-                values = breakdown[c.name][np.isfinite(breakdown[c.name])]
-                if len(values):
-                    out[f"{prefix}/{c.name}_raw"] = float(values.mean())
+        for key in self.logged_keys:
+            values = np.asarray(breakdown[key], np.float64)
+            values = values[np.isfinite(values)]
+            if len(values):
+                out[f"{prefix}/{key}"] = float(values.mean())
+        return out
+
+    def means(self, breakdown: Mapping[str, Any] | None = None) -> dict[str, float]:
+        """The mean of every per-sample array of ``breakdown`` (default: the last call's)
+        over the samples where it applies, by key. O(B x keys)."""
+        out = {}
+        for k, v in (self.last_breakdown if breakdown is None else breakdown).items():
+            if isinstance(v, np.ndarray) and len(v):
+                finite = v[np.isfinite(v)]
+                if len(finite):
+                    out[k] = float(np.mean(finite))
         return out
 
     @property
     def logged_keys(self) -> list[str]:
-        """The per-sample keys of `score` a trainer logs: each component, and its rank."""
+        """The per-sample keys of `score` a trainer logs: each component (and its rank),
+        the log columns and ``num_problems``. O(components)."""
         keys = []
         for c in self.components:
             keys += [c.name, c.name + "_rank"] if c.ranked else [c.name]
-        return keys
+        return keys + [k for k in self.log_columns] + ["num_problems"]
 
     def state_dict(self) -> dict[str, Any]:
         """Every window's state, keyed ``"task/component"`` (see `LocalWindows`)."""

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ...frames import FRAMES, check_size
+from ....frames import FRAME_UNITS, FRAMES, check_size, scale_pairs
 from ...spec import Terms
 from . import scan as _scan
 from .accuracy import AccuracyConfig, accuracy_rows, check_compat, pack_rows
@@ -146,18 +146,18 @@ class DrSegRecipe:
             )
         if len(sizes) != len(prow):
             raise ValueError(f"{len(prow)} completions but {len(sizes)} image_size values")
-        per_unit = 1000.0 if self.frame == "rel1000" else 1.0
-        scale = np.ones((len(rows), 6))
-        for k, size in enumerate(sizes):
+        size = np.ones((len(rows), 2))
+        for k, given in enumerate(sizes):
             try:
-                w, h = check_size(size, "image_size")
+                w, h = check_size(given, "image_size")
             except ValueError as e:
                 raise ValueError(f"sample {k}: {e}") from None
             if pcount[k] > 0:
-                scale[prow[k] : prow[k] + pcount[k]] = [w, h, w, h, w, h]
-        # x * W / 1000 as the issue states it (multiply, then divide: the same float64 value
-        # for every sample with the same size)
-        return np.asarray(rows, np.float64) * scale / per_unit
+                size[prow[k] : prow[k] + pcount[k]] = (w, h)
+        # the package's one frame arithmetic (rankreward.frames): v * W / unit per axis, the
+        # same bits as AnswerReader for the same answer and image
+        unit = np.array(FRAME_UNITS[self.frame], np.float64)
+        return scale_pairs(np.asarray(rows, np.float64), size, unit)
 
     def _read_answers(self, texts, found, problems_by_k):
         """Answer counts and object rows for every sample: the scanner's canonical answers,
