@@ -20,8 +20,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import ROOT, fmt_time, replace_section, time_interleaved
 
-from rankreward.drseg import DrSegReward
 from rankreward.rewards import preset
+from rankreward.rewards.recipes.drseg import DrSegReward
 from rankreward.rewards.recipes.drseg.scan import scan_batch
 from rankreward.testing.reference import ReferenceDrSeg
 from rankreward.testing.synthetic import synthetic_batch

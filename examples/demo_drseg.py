@@ -58,9 +58,9 @@ STEP_COLUMNS = (
     ("x1", "drseg/x1"),
     ("x2", "drseg/x2"),
     ("x3", "drseg/x3"),
-    ("r1", "drseg/r1"),
-    ("r2", "drseg/r2"),
-    ("r3", "drseg/r3"),
+    ("x1_rank", "drseg/x1_rank"),
+    ("x2_rank", "drseg/x2_rank"),
+    ("x3_rank", "drseg/x3_rank"),
     ("non_repeat", "rewards/drseg_non_repeat/mean"),
 )
 #: the held-out metrics of the before/after table, in its order
@@ -107,7 +107,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             p.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if args.warm_steps < 0:
         p.error(f"--warm-steps must be at least 0, got {args.warm_steps}")
-    from rankreward.drseg import LOOK_TO_CONFIRM
+    from rankreward.rewards.recipes.drseg import LOOK_TO_CONFIRM
 
     args.template = LOOK_TO_CONFIRM if args.paper_prompt else BARE_TEMPLATE
     return args
@@ -123,8 +123,8 @@ def score(rows: list[dict[str, Any]], texts: list[str], template: str) -> dict[s
     """Held-out metrics of ``texts`` (one per row of ``rows``) under the Dr. Seg protocol."""
     import numpy as np
 
-    from rankreward.drseg import DrSegReward
     from rankreward.evaluation import BoxSegmenter, evaluate_count, evaluate_reasonseg
+    from rankreward.rewards.recipes.drseg import DrSegReward
 
     seg = evaluate_reasonseg(rows, texts, BoxSegmenter(), protocol="drseg")
     count = evaluate_count(rows, texts, protocol="visionreasoner")

@@ -3,7 +3,7 @@
 #
 #   bash examples/openrlhf_drseg.sh /data/drseg/train.jsonl [extra arguments]
 #
-# The JSONL has `prompt` (the Look-to-Confirm prompt, rankreward.drseg.build_prompt(question)),
+# The JSONL has `prompt` (the Look-to-Confirm prompt, rankreward.rewards.recipes.drseg.build_prompt(question)),
 # `images` (image paths) and `solution` (the JSON of bbox_2d/point_2d objects, the label).
 # Paper: 8 rollouts per prompt, lr 1e-6, KL 1e-2 (GRPO's KL loss, k3 estimator).
 set -euo pipefail

@@ -139,7 +139,7 @@ def load_rows(path: str, split: str = "train") -> Any:
 def to_prompts(ds: Any, template: str | None = None) -> Any:
     """Add the Look-to-Confirm conversational prompt and the image's size; keep the image and
     solution columns."""
-    from rankreward.drseg import LOOK_TO_CONFIRM, build_messages
+    from rankreward.rewards.recipes.drseg import LOOK_TO_CONFIRM, build_messages
 
     columns = ds.column_names
     key = next((k for k in QUESTION_KEYS if k in columns), None)
@@ -235,8 +235,8 @@ def run(
 
     from rankreward.adapters.trl import RankNormalizerCallback, drseg_reward_funcs
     from rankreward.distributed import DistributedRankNormalizer
-    from rankreward.drseg import LOOK_TO_CONFIRM, DrSegReward, VisionReasonerReward
     from rankreward.normalize import RankNormalizer
+    from rankreward.rewards.recipes.drseg import LOOK_TO_CONFIRM, DrSegReward, VisionReasonerReward
     from rankreward.testing.synthetic import synthetic_shapes
     from rankreward.testing.tiny_vlm import (
         build_tiny_qwen2_5_vl,
@@ -303,8 +303,9 @@ def run(
     if args.reward == "visionreasoner":
         reward = VisionReasonerReward(frame=frame)
     else:
+        ranked = args.accuracy == "ranked"
         reward = DrSegReward(
-            DistributedRankNormalizer(RankNormalizer.paper()),
+            DistributedRankNormalizer(RankNormalizer.paper()) if ranked else None,
             look=not args.no_look,
             accuracy=args.accuracy,
             frame=frame,

@@ -4,7 +4,7 @@
 #   bash examples/verl_drseg.sh /data/drseg/train.parquet /data/drseg/val.parquet [extra overrides]
 #
 # The parquet files follow verl's RL dataset layout: `prompt` (chat messages whose user turn is
-# "<image>" + rankreward.drseg.build_prompt(question)), `images`, `data_source`, and
+# "<image>" + rankreward.rewards.recipes.drseg.build_prompt(question)), `images`, `data_source`, and
 # `reward_model: {"ground_truth": <solution JSON of bbox_2d/point_2d objects>}`.
 # Paper: 8 rollouts per prompt, lr 1e-6, KL 1e-2 (low-variance "low_var_kl"), 400-600 steps.
 set -euo pipefail

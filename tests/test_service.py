@@ -261,7 +261,7 @@ def test_sixteen_concurrent_clients_lose_nothing():
 
 
 def test_in_process_service_object():
-    from rankreward.service import RequestError, RewardService
+    from rankreward.serve import RequestError, RewardService
 
     service = RewardService(preset("perception-r1"), name="perception-r1", max_rows=2)
     with pytest.raises(RequestError, match="limit of 2"):
@@ -270,4 +270,5 @@ def test_in_process_service_object():
         service.score(
             {"completions": ["a"], "ground_truth": ["[0, 0, 1, 1]"], "image_size": [1, 2]}
         )
-    assert service.info()["components"] == ["grounding", "format"]
+    assert service.info()["parts"] == ["grounding", "format"]
+    assert service.info()["components"] == service.reward.logged_keys  # what /score returns

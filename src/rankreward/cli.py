@@ -131,12 +131,12 @@ def main(argv: list[str] | None = None) -> int:
         from .evaluation.cli import main as eval_main
 
         return eval_main(argv[1:])
-    if argv[:1] == ["serve"]:  # its own parser (rankreward.service)
+    if argv[:1] == ["serve"]:  # its own parser (rankreward.serve)
         from ._extras import require
 
         require("starlette", "serve", "rankreward serve")
         require("uvicorn", "serve", "rankreward serve")
-        from .service import main as serve_main
+        from .serve import main as serve_main
 
         return serve_main(argv[1:])
     from .rewards.presets import PRESETS

@@ -10,11 +10,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "ASSISTANT_MARKER",
     "all_between",
     "between",
     "completion_text",
     "extract_answer",
     "fenced_blocks",
+    "split_response",
     "structure_ok",
 ]
 
@@ -167,3 +169,45 @@ def fenced_blocks(text: str) -> list[str]:
     # the optional group prefers to consume "json", which holds no backtick, so the block ends
     # at the same closing fence either way
     return [b[4:] if b.startswith("json") else b for b in all_between(text, "```", "```")]
+
+
+#: Where Qwen-style chat templates start the generated turn.
+ASSISTANT_MARKER = "<|im_start|>assistant\n"
+#: Special tokens that may trail a decoded response.
+_TRAILING = ("<|im_end|>", "<|endoftext|>", "</s>", "<|eot_id|>")
+
+
+def split_response(query: str, prompt: str, marker: str = ASSISTANT_MARKER) -> str:
+    """The response part of an OpenRLHF ``query`` (decoded prompt + response tokens).
+
+    The decoded prompt need not equal ``prompt`` (image placeholders expand to many image
+    tokens), so the prompt's k assistant markers are counted and the response starts after
+    the query's k-th marker. Without markers, an exact ``prompt`` prefix is removed. Trailing
+    end-of-turn tokens are dropped. O(len(query)).
+
+    Examples:
+        >>> split_response("<|im_start|>user\\n<|image_pad|><|image_pad|>hi<|im_end|>\\n"
+        ...                "<|im_start|>assistant\\n<think>x</think><|im_end|>",
+        ...                "<|im_start|>user\\n<|image_pad|>hi<|im_end|>\\n<|im_start|>assistant\\n")
+        '<think>x</think>'
+    """
+    k = prompt.count(marker) if marker else 0
+    start = 0
+    if k:
+        for _ in range(k):
+            found = query.find(marker, start)
+            if found < 0:
+                start = -1
+                break
+            start = found + len(marker)
+    if not k or start < 0:
+        start = len(prompt) if query.startswith(prompt) else 0
+    text = query[start:]
+    stripped = True
+    while stripped:
+        stripped = False
+        text = text.rstrip()
+        for tok in _TRAILING:
+            if text.endswith(tok):
+                text, stripped = text[: -len(tok)], True
+    return text

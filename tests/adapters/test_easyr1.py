@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from rankreward.adapters import _shared, easyr1
-from rankreward.drseg import DrSegReward
 from rankreward.normalize import RankNormalizer
+from rankreward.rewards.recipes.drseg import DrSegReward
 from rankreward.testing.synthetic import synthetic_batch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,7 +159,7 @@ def test_bad_configuration_and_inputs_raise():
 
 def test_released_prompt_template_for_easyr1_renders_the_released_prompt():
     jinja2 = pytest.importorskip("jinja2")
-    from rankreward.drseg import build_prompt
+    from rankreward.rewards.recipes.drseg import build_prompt
 
     template = (ROOT / "examples" / "easyr1_look_to_confirm.jinja").read_text().strip()
     for question in ("The Red Cup.", "..a dog?.", "where is the cat"):

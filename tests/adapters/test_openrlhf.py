@@ -15,8 +15,8 @@ import pytest
 
 from rankreward.adapters._shared import reset_shared_rewards
 from rankreward.adapters.openrlhf import OpenRLHFReward, reward_func_from_env, split_response
-from rankreward.drseg import DrSegReward, build_prompt
 from rankreward.normalize import AutoCommitNormalizer, RankNormalizer
+from rankreward.rewards.recipes.drseg import DrSegReward, build_prompt
 from rankreward.testing.synthetic import synthetic_batch
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "openrlhf_reward.py"

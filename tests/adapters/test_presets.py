@@ -206,7 +206,8 @@ def test_every_preset_through_verl_openrlhf_and_trl(name, ranked):
     texts, gts, columns = _batch(name)
     n = len(texts)
     want = preset(name, ranked).score(texts, gts, context=columns)
-    keys = {"score", *preset(name, ranked).logged_keys}
+    reward = preset(name, ranked)
+    keys = {"score", *reward.logged_keys, *reward.renamed_keys}  # 0.1 key names until 0.3.0
     # verl: columns arrive in extra_info
     infos = [{k: v[i] for k, v in columns.items()} for i in range(n)]
     rows = verl.compute_score_batch(["src"] * n, texts, gts, infos, commit_every=n, share="local",

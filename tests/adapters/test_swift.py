@@ -24,8 +24,8 @@ from swift.rlhf_trainers.utils import resolve_reward_funcs  # noqa: E402
 from swift.utils import import_external_file  # noqa: E402
 
 from rankreward.adapters import swift as adapter  # noqa: E402
-from rankreward.drseg import DrSegReward  # noqa: E402
 from rankreward.normalize import RankNormalizer  # noqa: E402
+from rankreward.rewards.recipes.drseg import DrSegReward  # noqa: E402
 from rankreward.testing.synthetic import synthetic_batch  # noqa: E402
 from rankreward.testing.tiny_vlm import build_tiny_tokenizer  # noqa: E402
 

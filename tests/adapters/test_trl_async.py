@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from rankreward.adapters.trl import async_drseg_reward
-from rankreward.drseg import DrSegReward
 from rankreward.normalize import AutoCommitNormalizer, RankNormalizer
+from rankreward.rewards.recipes.drseg import DrSegReward
 from rankreward.testing.synthetic import synthetic_batch
 
 G = 4  # num_generations
@@ -73,7 +73,7 @@ def test_async_scoring_path_equals_the_paper_step_by_step():
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
         if (k + 1) % (STEP // G) == 0:
             reference.commit()  # the paper's snapshot: once per optimizer step
-    assert reward.normalizer.commits == 3
+    assert reward.windows.commits == 3
     np.testing.assert_array_equal(reward.normalizer.window, reference.normalizer.window)
 
 
@@ -94,7 +94,7 @@ def test_concurrent_groups_lose_nothing():
         t.start()
     for t in threads:
         t.join()
-    assert reward.normalizer.commits == 12 * G // STEP
+    assert reward.windows.commits == 12 * G // STEP
     assert len(reward.normalizer) == 128 + 12 * G and reward.normalizer.num_staged == 0
 
 
@@ -102,7 +102,7 @@ def _child(payload: bytes, groups, queue) -> None:
     reward = pickle.loads(payload)
     for texts, gts in groups:
         reward(completions=texts, solution=gts)
-    queue.put((reward.normalizer.commits, reward.normalizer.window))
+    queue.put((reward.windows.commits, reward.normalizer.window))
 
 
 def test_reward_works_in_a_spawned_process(tmp_path):
@@ -122,6 +122,6 @@ def test_reward_works_in_a_spawned_process(tmp_path):
     for texts, gts in groups:
         same(texts, solution=gts)
     np.testing.assert_array_equal(window, local.window)
-    restored = RankNormalizer.paper()
+    restored = DrSegReward()
     restored.load(tmp_path / "step-2.npz")
-    np.testing.assert_array_equal(restored.window, window)
+    np.testing.assert_array_equal(restored.normalizer.window, window)

@@ -18,8 +18,8 @@ from verl import DataProto  # noqa: E402
 from verl.trainer.ppo.reward import get_custom_reward_fn  # noqa: E402
 
 from rankreward.adapters._shared import reset_shared_rewards  # noqa: E402
-from rankreward.drseg import DrSegReward  # noqa: E402
 from rankreward.normalize import AutoCommitNormalizer, RankNormalizer  # noqa: E402
+from rankreward.rewards.recipes.drseg import DrSegReward  # noqa: E402
 from rankreward.testing.synthetic import synthetic_batch  # noqa: E402
 from rankreward.testing.tiny_vlm import build_tiny_tokenizer  # noqa: E402
 
@@ -106,7 +106,8 @@ def test_legacy_naive_manager(tokenizer):
         np.testing.assert_allclose(got.numpy(), want["reward"].astype(np.float32))
         info = out["reward_extra_info"]
         np.testing.assert_array_equal(info["x1"], want["x1"])
-        np.testing.assert_array_equal(info["r2"], want["r2"])
+        np.testing.assert_array_equal(info["x2_rank"], want["x2_rank"])
+        np.testing.assert_array_equal(info["r2"], want["x2_rank"])  # the 0.1 name, kept a release
         np.testing.assert_array_equal(info["format"], want["format"])
 
 
@@ -127,7 +128,7 @@ def test_reward_loop_manager_concurrent_samples(tokenizer):
         )
         got = [r["reward_score"] for r in results]
         np.testing.assert_array_equal(got, want["reward"])
-        assert [r["reward_extra_info"]["r1"] for r in results] == want["r1"].tolist()
+        assert [r["reward_extra_info"]["r1"] for r in results] == want["x1_rank"].tolist()
 
 
 def test_batch_manager(tokenizer):
@@ -240,12 +241,14 @@ def test_v1_async_steps_overlapping_lose_nothing(tokenizer, tmp_path, ray_local)
     parts = [data[0][0:6], data[0][6:12], data[1][0:6], data[1][6:12]]
     ray_local.get([workers[k % 2].compute_score_batch.remote(p) for k, p in enumerate(parts)])
     shared = shared_reward(commit_every=12, share="auto", actor_name="v1-async")
+    seen = DrSegReward()  # the actor's windows, read back into a local reward
+    seen.windows.load_state_dict(shared.windows.state_dict())
     single = DrSegReward(AutoCommitNormalizer(RankNormalizer.paper(), 12))
     for texts, gts in steps:
         single.score(texts, gts)
-    got = np.sort(shared.normalizer.window, axis=0)
+    got = np.sort(seen.normalizer.window, axis=0)
     np.testing.assert_array_equal(got, np.sort(single.normalizer.window, axis=0))
-    assert len(shared.normalizer) == 128 + 24
+    assert len(seen.normalizer) == 128 + 24
 
 
 def test_v1_resume_replays_the_uninterrupted_run(tokenizer, tmp_path, ray_local):

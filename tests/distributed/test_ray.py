@@ -7,9 +7,9 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'rankreward[ray]')")
 
-from rankreward.distributed import RayRankNormalizer  # noqa: E402
-from rankreward.drseg import DrSegReward  # noqa: E402
+from rankreward.distributed import RayRankNormalizer, RayWindows  # noqa: E402
 from rankreward.normalize import AutoCommitNormalizer, RankNormalizer  # noqa: E402
+from rankreward.rewards import DrSegReward  # noqa: E402
 from rankreward.testing.synthetic import synthetic_batch  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -135,9 +135,11 @@ def test_easyr1_training_and_validation_actors_share_one_window(ray_session):
         val = ray.get(_easyr1_actor.remote(val_rows, kwargs))
         want = local.score(val_texts, val_gts, stage=False)["reward"].tolist()
         assert [r["overall"] for r in val] == want
-    shared = RayRankNormalizer("easyr1-test", commit_every=n)
-    np.testing.assert_array_equal(shared.window, local.normalizer.window)
-    assert len(shared) == 128 + 3 * n  # no validation row entered it
+    shared = RayWindows("easyr1-test", commit_every=n)
+    seen = DrSegReward()
+    seen.windows.load_state_dict(shared.state_dict())
+    np.testing.assert_array_equal(seen.normalizer.window, local.normalizer.window)
+    assert len(seen.normalizer) == 128 + 3 * n  # no validation row entered it
     shared.kill()
 
 

@@ -16,14 +16,14 @@ import torch.distributed as dist  # noqa: E402
 import torch.multiprocessing as mp  # noqa: E402
 
 from rankreward.adapters.trl import (  # noqa: E402
-    DrSegRewardFunctions,
+    RewardFunctions,
     drseg_reward_funcs,
     preset_reward_funcs,
 )
 from rankreward.distributed import DistributedRankNormalizer  # noqa: E402
-from rankreward.drseg import DrSegReward  # noqa: E402
 from rankreward.normalize import RankNormalizer  # noqa: E402
 from rankreward.rewards import preset  # noqa: E402
+from rankreward.rewards.recipes.drseg import DrSegReward  # noqa: E402
 from rankreward.testing.recipe_batches import segzero_batch  # noqa: E402
 from rankreward.testing.synthetic import synthetic_batch  # noqa: E402
 
@@ -89,7 +89,7 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
         # same batch every step (was memoised on content: rank 1 skipped the all-gather that
         # rank 0 entered, and the job hung)
         trl_reward = DrSegReward(DistributedRankNormalizer(RankNormalizer.paper()))
-        funcs = DrSegRewardFunctions(trl_reward).all()
+        funcs = RewardFunctions(trl_reward).all()
         for step in range(3):
             texts, gts = _texts(0 if rank == 1 else step)
             part = _split(step, rank)

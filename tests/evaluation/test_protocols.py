@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rankreward.drseg import LOOK_TO_CONFIRM, VISIONREASONER_PROMPT
 from rankreward.evaluation import (
     PROTOCOLS,
     BoxSegmenter,
@@ -22,6 +21,7 @@ from rankreward.evaluation import (
     read_eval_answer,
 )
 from rankreward.metrics import coco_evaluate
+from rankreward.rewards.recipes.drseg import LOOK_TO_CONFIRM, VISIONREASONER_PROMPT
 
 from . import released_oracle as oracle
 

@@ -39,7 +39,7 @@ SCRIPT = textwrap.dedent("""
     import threading
     import numpy as np
     from rankreward import RankNormalizer
-    from rankreward.drseg import DrSegReward
+    from rankreward.rewards.recipes.drseg import DrSegReward
     from rankreward.metrics import (box_iou, coco_evaluate, hungarian_match_padded,
         mask_intersection_union, mask_iou, mask_to_rle)
     from rankreward.testing.synthetic import synthetic_batch, synthetic_coco

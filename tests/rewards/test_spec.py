@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rankreward.drseg import DrSegReward, VisionReasonerReward
 from rankreward.normalize import RankNormalizer
 from rankreward.rewards import Component, ComponentReward, from_pixels, preset, to_pixels
+from rankreward.rewards.recipes.drseg import DrSegReward, VisionReasonerReward
 from rankreward.testing.synthetic import synthetic_batch
 
 

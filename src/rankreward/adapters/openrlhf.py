@@ -27,50 +27,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..rewards.rows import score_rows
+from ..text import ASSISTANT_MARKER, split_response
 from ._shared import ablation_from_env, env_bool, env_int, shared_reward
 
 __all__ = ["ASSISTANT_MARKER", "OpenRLHFReward", "reward_func_from_env", "split_response"]
-
-#: Where Qwen-style chat templates start the generated turn.
-ASSISTANT_MARKER = "<|im_start|>assistant\n"
-#: Special tokens that may trail a decoded response.
-_TRAILING = ("<|im_end|>", "<|endoftext|>", "</s>", "<|eot_id|>")
-
-
-def split_response(query: str, prompt: str, marker: str = ASSISTANT_MARKER) -> str:
-    """The response part of an OpenRLHF ``query`` (decoded prompt + response tokens).
-
-    The decoded prompt need not equal ``prompt`` (image placeholders expand to many image
-    tokens), so the prompt's k assistant markers are counted and the response starts after
-    the query's k-th marker. Without markers, an exact ``prompt`` prefix is removed. Trailing
-    end-of-turn tokens are dropped. O(len(query)).
-
-    Examples:
-        >>> split_response("<|im_start|>user\\n<|image_pad|><|image_pad|>hi<|im_end|>\\n"
-        ...                "<|im_start|>assistant\\n<think>x</think><|im_end|>",
-        ...                "<|im_start|>user\\n<|image_pad|>hi<|im_end|>\\n<|im_start|>assistant\\n")
-        '<think>x</think>'
-    """
-    k = prompt.count(marker) if marker else 0
-    start = 0
-    if k:
-        for _ in range(k):
-            found = query.find(marker, start)
-            if found < 0:
-                start = -1
-                break
-            start = found + len(marker)
-    if not k or start < 0:
-        start = len(prompt) if query.startswith(prompt) else 0
-    text = query[start:]
-    stripped = True
-    while stripped:
-        stripped = False
-        text = text.rstrip()
-        for tok in _TRAILING:
-            if text.endswith(tok):
-                text, stripped = text[: -len(tok)], True
-    return text
 
 
 class OpenRLHFReward:

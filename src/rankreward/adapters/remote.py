@@ -1,4 +1,4 @@
-"""A thin client of the reward service (``rankreward serve``, `rankreward.service`) for every
+"""A thin client of the reward service (``rankreward serve``, `rankreward.serve`) for every
 trainer: TRL and ms-swift reward functions, verl's and EasyR1's batched ``compute_score``.
 
 One HTTP call per batch (JSON, standard library only); the columns the service's reward reads

@@ -27,10 +27,11 @@ from typing import Any
 
 import numpy as np
 
+from .._deprecation import renamed_attributes
 from ..distributed import DistributedRankNormalizer
 from ..normalize import LocalWindows, RankNormalizer
 from ..rewards.recipes.drseg.reward import DrSegReward
-from ..rewards.spec import REMOVAL_RELEASE, ComponentReward
+from ..rewards.spec import ComponentReward
 from ..text import completion_text
 
 __all__ = [
@@ -171,21 +172,13 @@ class RewardFunctions(_OncePerBatch):
 
 
 #: Former names of `RewardFunctions` (one class now serves every reward): they warn.
-_RENAMED = {"DrSegRewardFunctions": "RewardFunctions", "PresetRewardFunctions": "RewardFunctions"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _RENAMED:
-        import warnings
-
-        warnings.warn(
-            f"rankreward.adapters.trl.{name} is deprecated: use {_RENAMED[name]} (removed in "
-            f"rankreward {REMOVAL_RELEASE})",
-            FutureWarning,
-            stacklevel=2,
-        )
-        return RewardFunctions
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = renamed_attributes(
+    __name__,
+    {
+        "DrSegRewardFunctions": ("RewardFunctions", lambda: RewardFunctions),
+        "PresetRewardFunctions": ("RewardFunctions", lambda: RewardFunctions),
+    },
+)
 
 
 def distributed_window() -> DistributedRankNormalizer:

@@ -1,7 +1,11 @@
 """Deprecated location of the Dr. Seg reward: it is now the recipe
 `rankreward.rewards.recipes.drseg` of the one reward framework. Every name this package exported
-is re-exported here for one release (see CHANGELOG, "Deprecated")."""
+is re-exported here, with a `FutureWarning` on import, until `REMOVAL_RELEASE` (see CHANGELOG,
+"Deprecated")."""
 
+import warnings
+
+from .._deprecation import REMOVAL_RELEASE
 from ..rewards.recipes.drseg import (
     COMPONENT_MAX,
     COMPONENTS,
@@ -33,6 +37,14 @@ from ..rewards.recipes.drseg import (
     read_answer_released,
 )
 from ..text import completion_text, extract_answer, structure_ok
+
+warnings.warn(
+    "rankreward.drseg is deprecated: import from rankreward.rewards.recipes.drseg "
+    "(DrSegReward and VisionReasonerReward also from rankreward.rewards; completion_text, "
+    f"extract_answer and structure_ok from rankreward.text); removed in rankreward {REMOVAL_RELEASE}",
+    FutureWarning,
+    stacklevel=2,
+)
 
 __all__ = [
     "COMPONENTS",

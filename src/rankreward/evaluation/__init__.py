@@ -4,6 +4,7 @@ COCO AP and counting, under the released scripts' protocols (`protocols`). ``exa
 Torch and transformers load only when a generator or SAM2 is used.
 """
 
+from .._deprecation import renamed_attributes
 from .generate import generate_completions
 from .protocols import (
     PROTOCOLS,
@@ -11,7 +12,6 @@ from .protocols import (
     EvalProtocol,
     get_protocol,
     read_eval_answer,
-    read_released_answer,
 )
 from .segmenters import BoxSegmenter, Sam2Segmenter, Segmenter, build_tiny_sam2
 from .tasks import (
@@ -41,6 +41,17 @@ __all__ = [
     "get_protocol",
     "image_array",
     "read_eval_answer",
-    "read_released_answer",
     "rescale_objects",
 ]
+
+#: Former names: they warn and forward (`rankreward._deprecation`).
+__getattr__ = renamed_attributes(
+    __name__,
+    {
+        "ReleasedAnswer": ("rankreward.evaluation.EvalAnswer", lambda: EvalAnswer),
+        "read_released_answer": (
+            "rankreward.evaluation.read_eval_answer",
+            lambda: read_eval_answer,
+        ),
+    },
+)

@@ -26,16 +26,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .._deprecation import renamed_attributes
 from ..rewards.recipes.drseg.prompt import LOOK_TO_CONFIRM, VISIONREASONER_PROMPT
 
 __all__ = [
     "PROTOCOLS",
     "EvalAnswer",
     "EvalProtocol",
-    "ReleasedAnswer",
     "get_protocol",
     "read_eval_answer",
-    "read_released_answer",
 ]
 
 ReaderName = Literal["drseg", "visionreasoner", "rankreward"]
@@ -269,7 +268,15 @@ def box_iou_exclusive(a: list[float], b: list[float]) -> float:
     return 0.0 if union == 0 else inter / union
 
 
-#: Former names (deprecated for one release: the reward's reader is
+#: Former names: they warn (the *reward's* released reader is the different
 #: `rankreward.rewards.recipes.drseg.read_answer_released` / its `ReleasedAnswer`).
-ReleasedAnswer = EvalAnswer
-read_released_answer = read_eval_answer
+__getattr__ = renamed_attributes(
+    __name__,
+    {
+        "ReleasedAnswer": ("rankreward.evaluation.EvalAnswer", lambda: EvalAnswer),
+        "read_released_answer": (
+            "rankreward.evaluation.read_eval_answer",
+            lambda: read_eval_answer,
+        ),
+    },
+)

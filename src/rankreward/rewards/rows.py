@@ -25,7 +25,8 @@ def score_rows(
     stage: bool = True,
 ) -> list[dict[str, float]]:
     """Score a batch and return one flat ``{score_key: total, key: value, ...}`` dict per
-    sample (the keys are the reward's `logged_keys`). ``columns`` are per-sample dataset
+    sample (the keys are the reward's `logged_keys`, plus the old names of keys a release
+    renamed, until `REMOVAL_RELEASE`). ``columns`` are per-sample dataset
     columns: a preset reads its ``task_key`` and context columns there. A component that does
     not apply to a sample is NaN in its row; a sample where *no* component applies raises
     ``ValueError`` (these trainers have no way to leave a sample out). O(the reward's cost).
@@ -47,7 +48,14 @@ def score_rows(
             f"{len(empty)}): this trainer cannot leave a sample out of the advantage"
         )
     names = reward.logged_keys
-    return [breakdown_row(breakdown, i, score_key, names) for i in range(len(texts))]
+    rows = [breakdown_row(breakdown, i, score_key, names) for i in range(len(texts))]
+    # Keys a release renamed stay in the rows until REMOVAL_RELEASE: trainer configs name them
+    # (verl's ``gdpo_reward_keys=[format,r1,r2,r3,non_repeat]``), and a row cannot warn.
+    for old, new in reward.renamed_keys.items():
+        values = breakdown[new] if isinstance(new, str) else new(breakdown)
+        for row, value in zip(rows, values, strict=True):
+            row[old] = float(value)
+    return rows
 
 
 def breakdown_row(

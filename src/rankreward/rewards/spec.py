@@ -35,6 +35,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from .._deprecation import REMOVAL_RELEASE
 from .._pickling import LockFreePickle
 from ..normalize.windows import LocalWindows, Windows, WindowSpec
 from ..text import completion_text
@@ -48,9 +49,6 @@ __all__ = [
     "Terms",
     "required_columns",
 ]
-
-#: The release that drops the deprecated names and keys.
-REMOVAL_RELEASE = "0.8"
 
 
 class Breakdown(dict):

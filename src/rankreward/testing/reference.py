@@ -3,7 +3,7 @@ is (regexes, ``json.loads``, numpy broadcasting, ``scipy.optimize.linear_sum_ass
 rank query per completion against a plain sorted list).
 
 It is the oracle of the reward tests and the baseline of ``benchmarks/bench_reward.py``; it shares
-no code with `rankreward.drseg`. It follows the released rules (``docs/paper.md``, "The
+no code with `rankreward.rewards.recipes.drseg`. It follows the released rules (``docs/paper.md``, "The
 reward") with the deliberate differences that document allows: non-finite
 coordinates score x1 = x3 = 0 instead of propagating NaN, and errors in the ground truth raise.
 ``compat="strict"`` gives rankreward's strict reading (a malformed answer scores (0, 0, 0)).

@@ -31,8 +31,9 @@ from typing import Any
 
 import numpy as np
 
+from ...._deprecation import REMOVAL_RELEASE, warn_renamed
 from ....normalize import LocalWindows, NormalizerLike
-from ...spec import REMOVAL_RELEASE, Component, ComponentReward
+from ...spec import Component, ComponentReward
 from .accuracy import AccuracyConfig, check_compat
 from .batch import NON_REPEAT_MODES, DrSegRecipe
 from .parser import DEFAULT_MAX_CHARS
@@ -48,8 +49,9 @@ __all__ = [
     "visionreasoner_reward",
 ]
 
-#: Names of the per-sample components in `DrSegReward.last_breakdown` and the weights mapping.
-COMPONENTS = ("structure", "answer_items", "look", "r1", "r2", "r3", "non_repeat")
+#: Names of the per-sample components in `DrSegReward.last_breakdown` and the weights mapping
+#: (the 0.1 weight keys ``r1..r3`` are ``x1..x3``; they still work, with a `FutureWarning`).
+COMPONENTS = ("structure", "answer_items", "look", "x1", "x2", "x3", "non_repeat")
 #: The largest value of each component (answer items score 0..2, the rest 0..1).
 COMPONENT_MAX = {name: 2.0 if name == "answer_items" else 1.0 for name in COMPONENTS}
 #: What the accuracy part of the reward is.
@@ -74,22 +76,22 @@ def _setup(
 ) -> tuple[DrSegRecipe, dict[str, float]]:
     """The recipe and the weights of a Dr. Seg reward, options checked."""
     if strict is not None:  # the older switch: strict=True/False
-        warnings.warn(
-            f"strict= is deprecated: pass compat={'strict' if strict else 'lenient'!r} "
-            f"(removed in rankreward {REMOVAL_RELEASE})",
-            FutureWarning,
-            stacklevel=4,
-        )
+        warn_renamed("strict=", f"compat={'strict' if strict else 'lenient'!r}", stacklevel=5)
         compat = "strict" if strict else "lenient"
     check_compat(compat)
     if accuracy not in ACCURACY_MODES:
         raise ValueError(f"accuracy must be one of {ACCURACY_MODES}, got {accuracy!r}")
     if non_repeat not in NON_REPEAT_MODES:
         raise ValueError(f"non_repeat must be one of {NON_REPEAT_MODES}, got {non_repeat!r}")
-    unknown = set(weights or {}) - set(COMPONENTS)
+    weights = dict(weights or {})
+    for k in (1, 2, 3):
+        if f"r{k}" in weights:
+            warn_renamed(f"the weight key 'r{k}'", f"'x{k}'", stacklevel=5)
+            weights[f"x{k}"] = weights.pop(f"r{k}")
+    unknown = set(weights) - set(COMPONENTS)
     if unknown:
         raise ValueError(f"unknown weight keys {sorted(unknown)}; known: {COMPONENTS}")
-    w = {name: float((weights or {}).get(name, 1.0)) for name in COMPONENTS}
+    w = {name: float(weights.get(name, 1.0)) for name in COMPONENTS}
     if not look:
         w["look"] = 0.0
     base = config or AccuracyConfig()
@@ -111,7 +113,7 @@ def _components(
     if accuracy != "visionreasoner":
         ranked = accuracy == "ranked"
         window = ACCURACY_WINDOW if ranked else None
-        parts += [Component(f"x{k}", weight=w[f"r{k}"], ranked=ranked, window=window,
+        parts += [Component(f"x{k}", weight=w[f"x{k}"], ranked=ranked, window=window,
                             part="accuracy") for k in (1, 2, 3)]  # fmt: skip
     parts.append(Component("non_repeat", weight=w["non_repeat"]))
     if accuracy == "visionreasoner":  # the released sum: format, non_repeat, then accuracy
@@ -145,7 +147,7 @@ def _renamed(accuracy: str) -> dict[str, Any]:
 def _max_reward(w: Mapping[str, float], accuracy: str) -> float:
     parts = dict(w)
     if accuracy == "visionreasoner":  # r1..r3 are 0; the accuracy part is 0..3
-        parts.update(r1=0.0, r2=0.0, r3=0.0)
+        parts.update(x1=0.0, x2=0.0, x3=0.0)
         return sum(max(v, 0.0) * COMPONENT_MAX[n] for n, v in parts.items()) + 3.0
     return sum(max(v, 0.0) * COMPONENT_MAX[n] for n, v in parts.items())
 
@@ -245,10 +247,13 @@ class DrSegReward(ComponentReward):
                            non_repeat=non_repeat, template=template, strict=strict,
                            config=config, max_chars=max_chars, frame=frame,
                            **thresholds)  # fmt: skip
+        if normalizer is not None and accuracy != "ranked":
+            # 0.1 kept such a normalizer idle; it ranks nothing, so say so instead of using it
+            warnings.warn(f"normalizer= is unused with accuracy={accuracy!r} (nothing is "
+                          f"ranked): drop it; from {REMOVAL_RELEASE} this raises",
+                          FutureWarning, stacklevel=2)  # fmt: skip
+            normalizer = None
         if normalizer is not None:
-            if accuracy != "ranked":
-                raise ValueError(f"a normalizer ranks the accuracy: accuracy={accuracy!r} "
-                                 "ranks nothing (drop normalizer=)")  # fmt: skip
             if windows is not None:
                 raise TypeError("pass normalizer (the accuracy window) or windows, not both")
             if normalizer.num_metrics != 3:
@@ -340,7 +345,7 @@ class VisionReasonerReward(DrSegReward):
                          name="visionreasoner", rank_baseline=ranked, **thresholds)  # fmt: skip
 
 
-def drseg_reward(ranked: bool = True, **options: Any) -> DrSegReward:
+def drseg_reward(ranked: bool | None = None, **options: Any) -> DrSegReward:
     """The ``drseg`` preset: a `DrSegReward` (the same object, keys and state files);
     ``ranked=False`` is the paper's raw ablation. O(1).
 
@@ -379,8 +384,16 @@ def drseg_reward(ranked: bool = True, **options: Any) -> DrSegReward:
         >>> drseg_reward().parts
         ['format', 'look', 'accuracy', 'non_repeat']
     """
-    options.pop("accuracy", None)
-    return DrSegReward(accuracy="ranked" if ranked else "raw", **options)
+    accuracy = options.pop("accuracy", None)
+    if accuracy is None:
+        accuracy = "raw" if ranked is False else "ranked"
+    elif (
+        ranked is not None
+        and accuracy != ("ranked" if ranked else "raw")
+        and not (accuracy == "visionreasoner" and not ranked)
+    ):
+        raise ValueError(f"ranked={ranked} contradicts accuracy={accuracy!r}: pass one of them")
+    return DrSegReward(accuracy=accuracy, **options)
 
 
 def visionreasoner_reward(ranked: bool = False, **options: Any) -> VisionReasonerReward:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rankreward.drseg import (
+from rankreward.rewards.recipes.drseg import (
     LOOK_TO_CONFIRM,
     DrSegReward,
     VisionReasonerReward,
@@ -236,10 +236,10 @@ def test_ablation_switches():
     no_look = DrSegReward(look=False)([text], ground_truth=[GT1])[0]
     assert full - no_look == 1.0
     raw = DrSegReward(accuracy="raw").score([text], [GT1])
-    assert raw["r1"][0] == raw["x1"][0] == 1.0 and raw["accuracy"][0] == 3.0
+    assert "x1_rank" not in raw and raw["x1"][0] == 1.0 and raw["accuracy"][0] == 3.0
     assert DrSegReward(accuracy="raw").normalizer is None  # raw accuracy keeps no window
     vr = DrSegReward(accuracy="visionreasoner").score([text], [GT1])
-    assert vr["accuracy"][0] == 3.0 and vr["r1"][0] == 0.0 and vr["reward"][0] == 8.0
+    assert vr["accuracy"][0] == 3.0 and "x1_rank" not in vr and vr["reward"][0] == 8.0
     with pytest.raises(ValueError, match="accuracy must be"):
         DrSegReward(accuracy="rank")
     assert VisionReasonerReward().max_reward == 7.0

@@ -9,18 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rankreward.drseg import (
+from rankreward.rewards.recipes.drseg import (
     accuracy_metrics,
     answer_items_score,
-    extract_answer,
     format_reward,
     look_reward,
     non_repeat_reward,
     parse_completion,
     read_answer,
-    structure_ok,
 )
 from rankreward.testing import reference
+from rankreward.text import extract_answer, structure_ok
 
 from .oracle import assert_batch_matches
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from rankreward.drseg import (
+from rankreward.rewards.recipes.drseg import (
     DrSegReward,
     batch_accuracy,
     non_repeat_problems,
@@ -49,7 +49,9 @@ def assert_batch_matches(
     max_objects: int = 120,
     gt: str = GT,
 ) -> None:
-    reward = DrSegReward(strict=strict, max_chars=max_chars, max_objects=max_objects)
+    reward = DrSegReward(
+        compat="strict" if strict else "lenient", max_chars=max_chars, max_objects=max_objects
+    )
     b = reward.score(texts, [gt] * len(texts))
     found = scan_batch(texts, max_chars=max_chars, max_objects=max_objects)
     gt_objects = parse_ground_truth(gt, max_objects)

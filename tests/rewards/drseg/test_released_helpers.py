@@ -9,7 +9,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rankreward.drseg import (
+from rankreward.rewards.recipes.drseg import (
     LOOK_TO_CONFIRM,
     VISIONREASONER_PROMPT,
     build_prompt,

@@ -1,4 +1,4 @@
-"""The compiled batch scanner against the Python rules (tests/drseg/oracle.py)."""
+"""The compiled batch scanner against the Python rules (tests/rewards/drseg/oracle.py)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rankreward import RankNormalizer
-from rankreward.drseg import (
+from rankreward.rewards.recipes.drseg import (
     DrSegReward,
     accuracy_metrics,
     format_reward,
@@ -77,7 +77,8 @@ def test_arbitrary_text_never_raises_and_stays_in_range(text, junk):
         b = reward.last_breakdown
         assert 0.0 <= value <= 8.0
         assert 0.0 <= b["format"][0] <= 4.0
-        for name in ("x1", "x2", "x3", "r1", "r2", "r3", "non_repeat", "look", "structure"):
+        ranks = tuple(f"x{i}_rank" for i in (1, 2, 3) if f"x{i}_rank" in b)
+        for name in ("x1", "x2", "x3", *ranks, "non_repeat", "look", "structure"):
             assert 0.0 <= b[name][0] <= 1.0, name
         if b["format"][0] == 0.0:
             assert reward.last_problems[0], "a zero format score always has a logged reason"
@@ -111,7 +112,7 @@ def test_breakdown_chat_messages_and_trl_keywords():
 def test_weights_and_thresholds():
     gt = ['[{"bbox_2d": [0, 0, 99, 99], "point_2d": [50, 50]}]']
     text = '<think><look>x</look></think><answer>[{"bbox_2d": [0, 0, 99, 99], "point_2d": [50, 50]}]</answer>'
-    weighted = DrSegReward(weights={"r1": 2.0, "non_repeat": 0.0})
+    weighted = DrSegReward(weights={"x1": 2.0, "non_repeat": 0.0})
     assert weighted([text], gt) == [4.0 + 2 * 1 + 1 + 1]
     with pytest.raises(ValueError, match="unknown weight keys"):
         DrSegReward(weights={"iou": 1})
@@ -148,12 +149,12 @@ def test_per_step_semantics_and_missing_commit_warning():
     gt = ['[{"bbox_2d": [0, 0, 99, 99], "point_2d": [50, 50]}]']
     good = '<answer>[{"bbox_2d": [0, 0, 99, 99], "point_2d": [50, 50]}]</answer>'
     reward([good], gt)
-    assert reward.last_breakdown["r1"][0] == 0.5  # empty window: the documented neutral rank
+    assert reward.last_breakdown["x1_rank"][0] == 0.5  # empty window: the documented neutral rank
     reward([good], gt)  # same step: ranked against the same (empty) window
-    assert reward.last_breakdown["r1"][0] == 0.5
+    assert reward.last_breakdown["x1_rank"][0] == 0.5
     assert reward.commit() == 2
     reward([good], gt)
-    assert reward.last_breakdown["r1"][0] == 1.0
+    assert reward.last_breakdown["x1_rank"][0] == 1.0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for _ in range(70):
@@ -193,7 +194,7 @@ def test_matched_means_sum_in_numpys_order(values):
 
 
 def test_batch_accuracy_validates_shapes():
-    from rankreward.drseg import batch_accuracy
+    from rankreward.rewards.recipes.drseg import batch_accuracy
 
     box, pt = np.zeros((2, 4)), np.zeros((2, 2))
     with pytest.raises(ValueError, match=r"pred\[0\].*\(2, 4\) and \(3, 2\)"):
