@@ -50,6 +50,8 @@ def test_importing_a_moved_module_warns_and_forwards(old_name, new_name, moved):
         ("rankreward.evaluation", "read_released_answer", "read_eval_answer"),
         ("rankreward.evaluation.protocols", "ReleasedAnswer", "EvalAnswer"),
         ("rankreward.evaluation.protocols", "read_released_answer", "read_eval_answer"),
+        ("rankreward.rewards.recipes.vlmr1", "REC_COLUMNS", "REC_CONTEXT"),
+        ("rankreward.rewards.recipes.vlmr1.reward", "REC_COLUMNS", "REC_CONTEXT"),
     ],
 )
 def test_renamed_names_warn_and_forward(module, old, new):
@@ -66,7 +68,7 @@ def test_renamed_names_warn_and_forward(module, old, new):
 
 DEPRECATED = re.compile(
     r"(from|import) rankreward\.(drseg|service)\b|rankreward\.(drseg|service)\.\w|\bDrSegRewardFunctions\b|\bPresetRewardFunctions\b"
-    r"|\bread_released_answer\b|evaluation import[^\n]*\bReleasedAnswer\b"
+    r"|\bread_released_answer\b|evaluation import[^\n]*\bReleasedAnswer\b|\bREC_COLUMNS\b"
 )
 
 
@@ -85,3 +87,44 @@ def test_nothing_else_uses_a_deprecated_path():
         if DEPRECATED.search(line)
     ]
     assert not found, "\n".join(found)
+
+
+def test_renamed_keywords_warn_and_forward():
+    import numpy as np
+
+    from rankreward.evaluation import evaluate_count
+    from rankreward.rewards import DrSegReward
+    from rankreward.testing.synthetic import synthetic_batch
+
+    with pytest.warns(FutureWarning, match="strict= is deprecated: use compat='strict'"):
+        old = evaluate_count([{"count": 1}], ["x"], strict=True, protocol="rankreward")
+    assert old.metrics == evaluate_count([{"count": 1}], ["x"], compat="strict",
+                                         protocol="rankreward").metrics  # fmt: skip
+    with pytest.warns(FutureWarning, match="weight key 'r1' is deprecated: use 'x1'"):
+        old = DrSegReward(weights={"r1": 2.0})
+    assert old.weights == DrSegReward(weights={"x1": 2.0}).weights
+    texts, gts = synthetic_batch(8, np.random.default_rng(0))
+    np.testing.assert_array_equal(
+        old.score(texts, gts)["reward"],
+        DrSegReward(weights={"x1": 2.0}).score(texts, gts)["reward"],
+    )
+
+
+def test_the_evaluation_command_s_strict_flag_warns_and_forwards(tmp_path, capsys):
+    from rankreward.evaluation.cli import main
+
+    with pytest.raises(SystemExit, match="--compat strict needs --protocol rankreward"):
+        main(
+            [
+                "--strict",
+                "--task",
+                "count",
+                "--dataset",
+                str(tmp_path / "d.jsonl"),
+                "--completions",
+                str(tmp_path / "c.jsonl"),
+                "--output-dir",
+                str(tmp_path / "out"),
+            ]
+        )
+    assert "--strict is deprecated: use --compat strict" in capsys.readouterr().err

@@ -268,10 +268,10 @@ def test_protocol_names_and_settings():
         get_protocol("visionreasoner-nonobj", "coco")
     with pytest.raises(ValueError, match="unknown protocol"):
         get_protocol("paper")
-    with pytest.raises(ValueError, match="strict=True"):
-        evaluate_count([{"count": 1}], ["x"], strict=True)
+    with pytest.raises(ValueError, match="compat='strict'"):
+        evaluate_count([{"count": 1}], ["x"], compat="strict")
     assert (
-        evaluate_count([{"count": 0}], ["x"], strict=True, protocol="rankreward").metrics[
+        evaluate_count([{"count": 0}], ["x"], compat="strict", protocol="rankreward").metrics[
             "accuracy"
         ]
         == 1.0

@@ -108,7 +108,7 @@ class DistributedRankNormalizer(NormalizerWrapper):
 
     def _checked(self, values: Any) -> tuple[Any, tuple[int, ...]]:
         """``values`` as a numpy or torch array of real numbers with a valid shape, all finite."""
-        native = self.inner._checked_values(values)  # the normalizer's own dtype and shape rules
+        native = self.inner.check_values(values)  # the normalizer's own dtype and shape rules
         shape = tuple(native.shape)
         if not np.isfinite(to_numpy(native)).all():
             raise ValueError("values contain NaN or inf")

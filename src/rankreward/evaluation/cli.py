@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from rankreward._deprecation import REMOVAL_RELEASE
 from rankreward.arguments import HelpFormatter
 from rankreward.jsonl import read_jsonl, read_jsonl_field
 
@@ -78,8 +79,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, help="default: the protocol's (16)")
     p.add_argument("--max-new-tokens", type=int, help="default: the protocol's")
     p.add_argument("--limit", type=int, help="evaluate only the first N samples")
-    p.add_argument("--strict", action="store_true",
-                   help="plain json.loads answers (rankreward protocol only)")  # fmt: skip
+    p.add_argument("--compat", choices=("lenient", "strict"), default="lenient",
+                   help="how the rankreward protocol's parser reads answers: strict is plain "
+                        "json.loads (rankreward protocol only)")  # fmt: skip
+    p.add_argument("--strict", action="store_true", help=argparse.SUPPRESS)  # 0.1: --compat strict
     p.add_argument("--tiny", action="store_true",
                    help="offline CPU smoke run: tiny random Qwen2.5-VL and SAM2, synthetic data")  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
@@ -243,8 +246,12 @@ def main(argv: list[str] | None = None) -> int:
         protocols = {t: get_protocol(name, t) for t in tasks}
     except ValueError as e:
         raise SystemExit(f"rankreward eval: {e}") from None
-    if args.strict and any(p.reader != "rankreward" for p in protocols.values()):
-        raise SystemExit("rankreward eval: --strict needs --protocol rankreward")
+    if args.strict:
+        print("rankreward eval: --strict is deprecated: use --compat strict (removed in "
+              f"rankreward {REMOVAL_RELEASE})", file=sys.stderr)  # fmt: skip
+        args.compat = "strict"
+    if args.compat == "strict" and any(p.reader != "rankreward" for p in protocols.values()):
+        raise SystemExit("rankreward eval: --compat strict needs --protocol rankreward")
     max_new = args.max_new_tokens
     if args.tiny:
         setup = tiny_setup(out, args.seed)
@@ -317,12 +324,12 @@ def main(argv: list[str] | None = None) -> int:
             )  # fmt: skip
         if task == "reasonseg":
             res = evaluate_reasonseg(samples, completions, segmenter, seen_size=task_seen,
-                                     strict=args.strict, protocol=proto, frame=args.frame)  # fmt: skip
+                                     compat=args.compat, protocol=proto, frame=args.frame)  # fmt: skip
         elif task == "coco":
             res = evaluate_coco(samples, completions, gt, seen_size=task_seen,
-                                strict=args.strict, protocol=proto, frame=args.frame)  # fmt: skip
+                                compat=args.compat, protocol=proto, frame=args.frame)  # fmt: skip
         else:
-            res = evaluate_count(samples, completions, strict=args.strict, protocol=proto)
+            res = evaluate_count(samples, completions, compat=args.compat, protocol=proto)
         results[task] = res.metrics
         with open(out / f"records-{task}.jsonl", "w", encoding="utf-8") as f:
             for rec in res.records:

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .._deprecation import warn_renamed
 from ..frames import answer_size
 from ..metrics import CountAccuracy, ReasonSegIoU, coco_evaluate
 from ..rewards.recipes.drseg.parser import ParsedCompletion, parse_completion
@@ -158,12 +159,28 @@ def _texts(completions: Sequence[Any], n: int) -> list[str]:
     return [completion_text(c) for c in completions]
 
 
+#: How the rankreward protocol's parser reads an answer (the reward's ``compat`` words):
+#: ``"lenient"`` also accepts fenced JSON, a single object and numeric strings; ``"strict"``
+#: is plain ``json.loads``.
+EVAL_COMPAT = ("lenient", "strict")
+
+
+def _compat(compat: str, strict: bool | None) -> bool:
+    """Whether the rankreward parser reads strictly; ``strict=`` is the 0.1 switch (warns)."""
+    if strict is not None:
+        warn_renamed("strict=", f"compat={'strict' if strict else 'lenient'!r}", stacklevel=4)
+        compat = "strict" if strict else "lenient"
+    if compat not in EVAL_COMPAT:
+        raise ValueError(f"compat must be one of {EVAL_COMPAT}, got {compat!r}")
+    return compat == "strict"
+
+
 def _protocol(protocol: str | EvalProtocol | None, task: str, strict: bool) -> EvalProtocol:
     proto = get_protocol(protocol, task)
     if strict and proto.reader != "rankreward":
         raise ValueError(
-            f"strict=True selects the rankreward parser; protocol {proto.name!r} has its own "
-            "reader (pass protocol='rankreward')"
+            f"compat='strict' selects the rankreward parser's reading; protocol {proto.name!r} "
+            "has its own reader (pass protocol='rankreward')"
         )
     return proto
 
@@ -214,9 +231,10 @@ def evaluate_reasonseg(
     segmenter: Segmenter,
     *,
     seen_size: tuple[int, int] | None = None,
-    strict: bool = False,
+    compat: str = "lenient",
     protocol: str | EvalProtocol | None = None,
     frame: str = "absolute",
+    strict: bool | None = None,
 ) -> EvalOutput:
     """gIoU / cIoU of the union of the segmented objects against each sample's ``mask``.
 
@@ -235,8 +253,8 @@ def evaluate_reasonseg(
       ``bbox_accuracy`` = the mean bbox hit.
     - ``"visionreasoner-nonobj"``: as above, but an empty ground truth with no predicted box
       scores 1; ``n_acc`` = those / empty ground truths.
-    - ``"rankreward"``: the lenient parser (``strict=True``: plain ``json.loads``), float
-      coordinates, both-empty scores 1.
+    - ``"rankreward"``: the lenient parser (``compat="strict"``: plain ``json.loads``; ``strict=``
+      is its 0.1 name and warns), float coordinates, both-empty scores 1.
 
     ``frame``: the policy's coordinate frame (`answer_size`): ``"rel1000"`` answers (Qwen3-VL)
     are mapped as the protocol maps an 840-pixel answer, with 1000 for 840.
@@ -256,6 +274,7 @@ def evaluate_reasonseg(
         (1.0, 1.0, 'scored')
     """
     seen_size = answer_size(frame, seen_size)  # a relative answer: its unit "image"
+    strict = _compat(compat, strict)
     proto = _protocol(protocol, "reasonseg", strict)
     if proto.reader == "rankreward":
         return _reasonseg_rankreward(samples, completions, segmenter, seen_size, strict)
@@ -343,8 +362,9 @@ def evaluate_count(
     samples: Sequence[Mapping[str, Any]],
     completions: Sequence[Any],
     *,
-    strict: bool = False,
+    compat: str = "lenient",
     protocol: str | EvalProtocol | None = None,
+    strict: bool | None = None,
 ) -> EvalOutput:
     """Counting accuracy, mean absolute error and RMSE: predicted count = objects read.
 
@@ -358,6 +378,7 @@ def evaluate_count(
         >>> evaluate_count([{"count": 1}], [text]).metrics
         {'accuracy': 1.0, 'mae': 0.0, 'rmse': 0.0, 'num_samples': 1}
     """
+    strict = _compat(compat, strict)
     proto = _protocol(protocol, "count", strict)
     gt = np.array([int(s["count"]) for s in samples], np.int64)
     records = []
@@ -389,9 +410,10 @@ def evaluate_coco(
     gt: Mapping[str, Any],
     *,
     seen_size: tuple[int, int] | None = None,
-    strict: bool = False,
+    compat: str = "lenient",
     protocol: str | EvalProtocol | None = None,
     frame: str = "absolute",
+    strict: bool | None = None,
 ) -> EvalOutput:
     """COCO bbox AP of the predicted boxes against ``gt``.
 
@@ -420,6 +442,7 @@ def evaluate_coco(
         (1.0, 0.04)
     """
     seen_size = answer_size(frame, seen_size)  # a relative answer: its unit "image"
+    strict = _compat(compat, strict)
     proto = _protocol(protocol, "coco", strict)
     released = proto.reader != "rankreward"
     parsed = None if released else _parse(completions, len(samples), strict)

@@ -65,6 +65,16 @@ class CountThenAppend:
     """`WindowBackend.step` built from ``counts`` and ``append`` (for backends without a fused
     kernel). Subclasses provide ``_all_finite`` and ``_fractions``."""
 
+    @staticmethod
+    def _all_finite(values: Any) -> bool:
+        """Whether every value of the native (B, K) array is finite."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _fractions(counts: Any, denom: int) -> Any:
+        """``counts / denom`` as the backend's float array."""
+        raise NotImplementedError
+
     def step(self, values: Any, side: str | None, denom: int, append: bool) -> tuple[bool, Any]:
         if not self._all_finite(values):
             return False, None

@@ -23,13 +23,14 @@ from typing import Any
 
 import numpy as np
 
+from ...._deprecation import renamed_attributes
 from ....text import all_between, between, structure_ok
 from ...spec import Component, ComponentReward, Terms
 from .._plain import plain_box
 
 __all__ = [
     "OVD_METHODS",
-    "REC_COLUMNS",
+    "REC_CONTEXT",
     "OvdRecipe",
     "RecRecipe",
     "clean_answer",
@@ -525,7 +526,7 @@ _UNSET = object()
 
 
 #: The columns VLM-R1's REC reward reads.
-REC_COLUMNS = ("image_grid_thw", "image_size?", "image_path?")
+REC_CONTEXT = ("image_grid_thw", "image_size?", "image_path?")
 
 
 class RecRecipe:
@@ -536,7 +537,7 @@ class RecRecipe:
 
     name = "vlm-r1-rec"  # what its windows' state files say they belong to
 
-    context = REC_COLUMNS
+    context = REC_CONTEXT
 
     def terms(self, texts: list[str], ground_truths: list[Any], context: Any) -> Terms:
         sizes = context.get("image_size")
@@ -552,7 +553,7 @@ class RecRecipe:
 
 def vlmr1_rec_reward(ranked: bool = False, **options: Any) -> ComponentReward:
     """The ``vlm-r1-rec`` preset: VLM-R1's REC accuracy (IoU in the image's pixels) and format;
-    ``ranked`` ranks the accuracy. Reads the `REC_COLUMNS`. O(1).
+    ``ranked`` ranks the accuracy. Reads the `REC_CONTEXT` columns. O(1).
 
     Published:
         [VLM-R1](https://github.com/om-ai-lab/VLM-R1),
@@ -652,3 +653,7 @@ def vlmr1_ovd_reward(ranked: bool = False, method: str = "odLength") -> Componen
     # VLM-R1's reward_funcs order: accuracy, then format
     return ComponentReward([Component("accuracy", ranked=ranked), Component("format")],
                            recipe=OvdRecipe(method), max_reward=2.0)  # fmt: skip
+
+
+#: The 0.1 name of `REC_CONTEXT` (the recipe's ``context``: the per-sample columns it reads).
+__getattr__ = renamed_attributes(__name__, {"REC_COLUMNS": ("REC_CONTEXT", lambda: REC_CONTEXT)})
