@@ -74,14 +74,19 @@ def test_equal_to_the_in_process_preset_and_its_windows(tmp_path):
     local = preset("seg-zero", ranked=True)
     with server("--preset", "seg-zero", "--ranked") as (url, _):
         remote = RemoteReward(url)
+        remote.commits_seen = 0
         for texts, gts in _batches(3, 8):
             want = local.score(texts, gts)
             got = remote.score(texts, gts)
-            np.testing.assert_array_equal(np.array(got["rewards"], float), want["reward"])
-            for name in ("iou", "iou_rank", "box_l1_rank"):
-                np.testing.assert_array_equal(np.array(got["components"][name], float), want[name])
+            # one vocabulary: the remote breakdown has the local one's keys and arrays
+            arrays = {k for k, v in want.items() if isinstance(v, np.ndarray)}
+            assert arrays <= set(got) and got["step"] == remote.commits_seen
+            for name in arrays:
+                np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+            assert got["problems"] == want["problems"]
             local.commit()
             assert remote.commit() > 0
+            remote.commits_seen += 1
         state = remote.request("GET", "/state?full=1")
     for key, entry in state["windows"].items():
         np.testing.assert_array_equal(
@@ -272,3 +277,39 @@ def test_in_process_service_object():
         )
     assert service.info()["parts"] == ["grounding", "format"]
     assert service.info()["components"] == service.reward.logged_keys  # what /score returns
+
+
+@pytest.mark.parametrize(
+    "body, kind",
+    [
+        (b"<html>proxy login</html>", "text/html"),
+        (b'{"rewards": "oops", "components": {}}', "application/json"),
+        (b'{"rewards": [1.0], "components": {"iou": ["x"]}}', "application/json"),
+        (b'{"error": "nothing"}', "application/json"),
+    ],
+)
+def test_the_remote_client_refuses_an_answer_that_is_not_a_breakdown(body, kind):
+    """A 200 that is not this batch's breakdown (a proxy's page, another service) is a
+    ValueError naming the URL, never rewards."""
+    import http.server
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        with pytest.raises(ValueError, match=f"{url}/score"):
+            RemoteReward(url, retries=0, timeout=10).score(["a"], ["[0, 0, 1, 1]"])
+    finally:
+        httpd.shutdown()

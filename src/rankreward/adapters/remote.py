@@ -101,7 +101,8 @@ class RemoteReward:
 
     @property
     def info(self) -> dict[str, Any]:
-        """The service's ``GET /info`` (components, the columns its reward reads)."""
+        """The service's ``GET /info``: its ``parts``, the per-sample ``components`` that
+        `score` returns, the columns its reward reads."""
         if self._info is None:
             self._info = self.request("GET", "/info")
         return self._info
@@ -115,8 +116,11 @@ class RemoteReward:
         *,
         stage: bool | None = None,
     ) -> dict[str, Any]:
-        """The service's breakdown of a batch: ``rewards``, ``components``, ``problems``,
-        ``step``. ``columns``: per-sample columns (image sizes, task keys)."""
+        """The service's breakdown of a batch, in the keys a local `ComponentReward.score`
+        returns: ``reward`` and each component as float64 arrays (NaN where it does not
+        apply), ``problems``, plus the service's ``step``. ``columns``: per-sample columns
+        (image sizes, task keys). ``ValueError`` naming the URL when the answer is not a
+        breakdown of this batch (a proxy's page, another service)."""
         texts = [c if type(c) is str else completion_text(c) for c in completions]
         payload: dict[str, Any] = {
             "completions": texts,
@@ -126,8 +130,32 @@ class RemoteReward:
         }
         for key, values in (columns or {}).items():
             payload[key] = [v.tolist() if hasattr(v, "tolist") else v for v in values]
-        out = self.request("POST", "/score", payload)
+        out = self._breakdown(self.request("POST", "/score", payload), len(texts))
         self.last_breakdown = out
+        return out
+
+    def _breakdown(self, answer: Any, n: int) -> dict[str, Any]:
+        """``/score``'s JSON (``rewards``, ``components``: lists, null for n/a) as a local
+        breakdown; refuses anything else, naming the URL."""
+
+        def column(values: Any, what: str) -> np.ndarray:
+            if not isinstance(values, list) or len(values) != n:
+                raise ValueError(f"{self.url}/score answered {what} that is not a list of {n} "
+                                 f"numbers: not a rankreward service's breakdown")  # fmt: skip
+            try:
+                return np.array([np.nan if v is None else v for v in values], np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"{self.url}/score answered non-numbers in {what}") from None
+
+        if not isinstance(answer, dict) or not isinstance(answer.get("components"), dict):
+            raise ValueError(f"{self.url}/score did not answer a rankreward breakdown "
+                             f"(got {type(answer).__name__})")  # fmt: skip
+        out: dict[str, Any] = {"reward": column(answer.get("rewards"), "'rewards'")}
+        for name, values in answer["components"].items():
+            out[str(name)] = column(values, f"component {name!r}")
+        problems = answer.get("problems")
+        out["problems"] = problems if isinstance(problems, list) else [[] for _ in range(n)]
+        out["step"] = answer.get("step")
         return out
 
     def __call__(
@@ -148,11 +176,11 @@ class RemoteReward:
         out = self.score(completions, ground_truth, columns)
         log_metric = kwargs.get("log_metric")
         if log_metric is not None:
-            for name, values in out["components"].items():
-                got = [v for v in values if v is not None]
-                if got:
-                    log_metric(f"rewards/{name}", float(np.mean(got)))
-        return out["rewards"]
+            for name in self.info["components"]:
+                values = out.get(name)
+                if values is not None and not np.isnan(values).all():
+                    log_metric(f"rewards/{name}", float(np.nanmean(values)))
+        return [None if np.isnan(v) else float(v) for v in out["reward"]]
 
     def verl_batch(
         self,
@@ -168,14 +196,14 @@ class RemoteReward:
         extra = list(extra_infos) if extra_infos is not None else [{}] * len(solution_strs)
         columns = {c: [(e or {}).get(c) for e in extra] for c in self.info["columns"]}
         out = self.score(solution_strs, ground_truths, columns)
+        names = [n for n in self.info["components"] if n in out]
         rows = []
-        for k, total in enumerate(out["rewards"]):
-            if total is None:
+        for k, total in enumerate(out["reward"]):
+            if np.isnan(total):
                 raise ValueError(f"no component of the reward applies to sample {k}: this "
                                  "trainer cannot leave a sample out of the advantage")  # fmt: skip
             row = {"score": float(total)}
-            row.update({n: float("nan") if v[k] is None else float(v[k])
-                        for n, v in out["components"].items()})  # fmt: skip
+            row.update({n: float(out[n][k]) for n in names})
             rows.append(row)
         return rows
 

@@ -111,8 +111,9 @@ def _commit_on_new_step(trainer_state: Any) -> None:
 
 def _reward_class(name: str, base: type, part: str | None = None) -> type:
 
-    class DrSegORM(base):  # type: ignore[misc, valid-type]
-        """A Dr. Seg reward function for ms-swift's GRPO trainer (see the module docs)."""
+    class RankRewardORM(base):  # type: ignore[misc, valid-type]
+        """One reward function of the process's shared reward (any preset; Dr. Seg by
+        default) for ms-swift's GRPO trainer: a part, or the total (see the module docs)."""
 
         def __init__(self, args: Any = None, **kwargs: Any) -> None:
             self.args = args
@@ -126,8 +127,8 @@ def _reward_class(name: str, base: type, part: str | None = None) -> type:
             b = self.functions.breakdown(completions, "total", **kwargs)
             return [None if np.isnan(x) else float(x) for x in b["reward"]]
 
-    DrSegORM.__name__ = DrSegORM.__qualname__ = f"{name}_orm"
-    return DrSegORM
+    RankRewardORM.__name__ = RankRewardORM.__qualname__ = f"{name}_orm"
+    return RankRewardORM
 
 
 def _callback_class() -> type:

@@ -1,9 +1,10 @@
-"""TRL adapter: Dr. Seg reward functions for ``GRPOTrainer`` and the callback that commits and
-checkpoints the normalizer.
+"""TRL adapter: a reward's functions for ``GRPOTrainer`` (one per part, any preset; Dr. Seg by
+default) and the callback that commits and checkpoints the reward's windows.
 
 ``GRPOTrainer(reward_funcs=drseg_reward_funcs(reward), callbacks=[RankNormalizerCallback(reward)])``
-gives the paper's training. The four reward functions (format, look, accuracy, non_repeat) share
-one `DrSegReward` and score each batch TRL hands them exactly once: a batch is scored when a
+gives the paper's training (``preset_reward_funcs(name)`` any other recipe). A reward's
+functions (Dr. Seg's four: format, look, accuracy, non_repeat) share one reward and score each
+batch TRL hands them exactly once: a batch is scored when a
 function is called that has already read the current breakdown (TRL calls each function once
 per batch, so this is the first function of the next batch) or when the batch differs; the
 others read that breakdown. So TRL logs each component while the batch is parsed, matched and
@@ -14,7 +15,7 @@ same collectives. Their sum is the Dr. Seg reward (0..8 with unit weights).
 Per-step semantics: every completion of a generation batch is ranked against the windows as they
 stood before the step; the callback commits the staged raw metrics at ``on_step_end``, after the
 optimizer step (gradient accumulation and ``steps_per_generation`` included: a generation batch
-is staged once, and commits with nothing staged are no-ops). The normalizer state is saved into
+is staged once, and commits with nothing staged are no-ops). The windows' state is saved into
 every checkpoint directory and restored from the one training resumes from.
 """
 
@@ -105,8 +106,9 @@ class RewardFunctions(_OncePerBatch):
     Args:
         reward: the reward (default: the paper's, with its window shared across data-parallel
             processes by `DistributedRankNormalizer`).
-        prefix: the functions' name prefix (default: the reward's ``name``, ``-`` as ``_``)
-            and the logged metrics' folder (default: the reward's ``name``).
+        prefix: the functions' name prefix and the logged metrics' folder (default: the
+            reward's ``name``; ``-`` becomes ``_`` in the function names only, so
+            ``preset("seg-zero")`` logs ``rewards/seg_zero_iou/mean`` and ``seg-zero/iou``).
         ground_truth_key: the dataset column holding the ground truth.
 
     Examples:
