@@ -11,6 +11,17 @@ Examples:
 """
 
 from ._version import __version__
-from .normalize import RankNormalizer
+from .normalize import (
+    RankNormalizer,
+    advantage_shares,
+    group_advantages,
+    zero_spread_fractions,
+)
 
-__all__ = ["RankNormalizer", "__version__"]
+__all__ = [
+    "RankNormalizer",
+    "__version__",
+    "advantage_shares",
+    "group_advantages",
+    "zero_spread_fractions",
+]
