@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,13 @@ def _score(args: argparse.Namespace) -> int:
     )
     sums: dict[str, float] = {}
     counts: dict[str, int] = {}
-    out = args.out.open("w", encoding="utf-8") if args.out else None
+    # rows go to <out>.partial and take the final name only when every row is written: an
+    # interrupted run never leaves a file that looks complete
+    partial = None if args.out is None else args.out.with_name(args.out.name + ".partial")
+    try:
+        out = None if partial is None else partial.open("w", encoding="utf-8")
+    except OSError as e:
+        raise SystemExit(f"rankreward score: --out {args.out}: {e.strerror or e}") from None
     try:
         for start in range(0, len(completions), args.step_size):
             stop = start + args.step_size
@@ -107,6 +114,8 @@ def _score(args: argparse.Namespace) -> int:
             bar.close()
         if out:
             out.close()
+    if partial is not None:
+        os.replace(partial, args.out)
     width = max(map(len, sums), default=0)
     print(f"{len(completions)} completions, means:")
     for name, total in sums.items():

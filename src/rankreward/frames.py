@@ -57,6 +57,10 @@ def check_size(size: Any, name: str) -> tuple[float, float]:
         >>> check_size((640, 480), "image_size")
         (640.0, 480.0)
     """
+    if isinstance(size, str | bytes) or any(
+        isinstance(v, bool | str | bytes) for v in (size if isinstance(size, list | tuple) else ())
+    ):
+        raise ValueError(f"{name} must be (width, height) numbers, got {size!r}")
     try:
         w, h = (float(v) for v in size)
     except (TypeError, ValueError):

@@ -22,6 +22,7 @@ import json
 import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Sequence
@@ -32,6 +33,19 @@ import numpy as np
 from ..text import completion_text
 
 __all__ = ["RemoteCommitCallback", "RemoteReward"]
+
+
+class _SameHostRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to the same scheme, host and port: the token in the
+    ``Authorization`` header never goes to another host (urllib's default forwards it)."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> Any:  # fmt: skip
+        old, new = urllib.parse.urlsplit(req.full_url), urllib.parse.urlsplit(newurl)
+        if (old.scheme, old.netloc) != (new.scheme, new.netloc):
+            raise ValueError(f"{req.full_url}: refused a redirect ({code}) to {newurl}: the "
+                             "service's token is never sent to another host")  # fmt: skip
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 class RemoteReward:
@@ -78,10 +92,11 @@ class RemoteReward:
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         last: Exception | None = None
+        opener = urllib.request.build_opener(_SameHostRedirects)
         for attempt in range(self.retries + 1):
             req = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)
             try:
-                with urllib.request.urlopen(req, timeout=self.timeout) as response:
+                with opener.open(req, timeout=self.timeout) as response:
                     body = response.read()
                     kind = response.headers.get("content-type", "")
                     return json.loads(body) if "json" in kind else body.decode()

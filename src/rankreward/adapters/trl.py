@@ -44,6 +44,7 @@ __all__ = [
     "check_trl_version",
     "drseg_reward_funcs",
     "preset_reward_funcs",
+    "prompt_groups",
     "trl_reward",
 ]
 
@@ -149,7 +150,10 @@ class RewardFunctions(_OncePerBatch):
     def _log(self, b: dict[str, Any], kwargs: dict) -> None:
         log_metric: Callable[[str, float], None] | None = kwargs.get("log_metric")
         if log_metric is not None:
-            for name, value in self.reward.metrics(b, self.log_prefix).items():
+            # TRL hands reward functions each completion's prompt: its group (this process's
+            # completions; TRL's own advantage gathers every process's first)
+            groups = prompt_groups(kwargs.get("prompts"), len(b["reward"]))
+            for name, value in self.reward.metrics(b, self.log_prefix, groups).items():
                 log_metric(name, value)
         log_extra = kwargs.get("log_extra")
         if log_extra is not None:  # this call's problems, from its own result
@@ -181,6 +185,20 @@ __getattr__ = renamed_attributes(
         "PresetRewardFunctions": ("RewardFunctions", lambda: RewardFunctions),
     },
 )
+
+
+def prompt_groups(prompts: Sequence[Any] | None, n: int) -> np.ndarray | None:
+    """One group id per completion from the prompts TRL passes to reward functions (equal
+    prompts, one group); ``None`` when they are missing or do not match the batch. O(n).
+
+    Examples:
+        >>> prompt_groups(["a", "a", "b", "b"], 4).tolist()
+        [0, 0, 1, 1]
+    """
+    if prompts is None or len(prompts) != n:
+        return None
+    _, ids = np.unique(np.array([repr(p) for p in prompts], dtype=object), return_inverse=True)
+    return ids.reshape(-1)
 
 
 def distributed_window() -> DistributedRankNormalizer:

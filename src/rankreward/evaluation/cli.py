@@ -239,7 +239,10 @@ def main(argv: list[str] | None = None) -> int:
 
     start = time.time()
     out = Path(args.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a file in the way, no permission
+        raise SystemExit(f"rankreward eval: --output-dir {out}: {e.strerror or e}") from None
     tasks = [args.task] if args.task else list(TASKS)
     name = None if args.protocol == "paper" else args.protocol
     try:

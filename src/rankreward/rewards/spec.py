@@ -37,6 +37,7 @@ import numpy as np
 
 from .._deprecation import REMOVAL_RELEASE
 from .._pickling import LockFreePickle
+from ..normalize.advantages import advantage_shares, zero_spread_fractions
 from ..normalize.windows import LocalWindows, Windows, WindowSpec
 from ..text import completion_text
 
@@ -693,18 +694,28 @@ class ComponentReward(LockFreePickle):
             raise ValueError(f"no part {part!r}; the reward has {self.parts}")
         return self._sum_of(breakdown, members)
 
-    def metrics(self, breakdown: Mapping[str, Any], prefix: str | None = None) -> dict[str, float]:
+    def metrics(
+        self, breakdown: Mapping[str, Any], prefix: str | None = None, groups: Any = None
+    ) -> dict[str, float]:
         """The batch means a trainer logs, one scheme for every reward and adapter:
         ``<prefix>/<key>`` for each of `logged_keys` (each component, ``<component>_rank``
         for the ranked ones, the log columns, ``num_problems``), over the samples where it
         applies (a key that applies to none is left out). ``prefix`` defaults to the
-        reward's ``name``. O(B x keys).
+        reward's ``name``.
+
+        With ``groups`` (one id per sample: the prompt each completion answers), also each
+        component's ``<prefix>/<component>/adv_share`` (its share of the GRPO advantage
+        magnitude, `rankreward.advantage_shares` of the terms the reward sums: weighted, ranks
+        for the ranked components) and ``<prefix>/<component>/zero_spread`` (the fraction of
+        groups where it carries no signal). O(B x keys).
 
         Examples:
             >>> reward = ComponentReward([Component("n", lambda a, g: [len(x) for x in a])],
             ...                          name="length")
             >>> reward.metrics(reward.score(["ab", "c"], [None, None]))
             {'length/n': 1.5, 'length/num_problems': 0.0}
+            >>> reward.metrics(reward.score(["ab", "c"], [None, None]), groups=[0, 0])
+            {'length/n': 1.5, 'length/num_problems': 0.0, 'length/n/adv_share': 1.0, 'length/n/zero_spread': 0.0}
         """
         prefix = self.name if prefix is None else prefix
         out = {}
@@ -713,6 +724,13 @@ class ComponentReward(LockFreePickle):
             values = values[np.isfinite(values)]
             if len(values):
                 out[f"{prefix}/{key}"] = float(values.mean())
+        if groups is not None:
+            terms = {c.name: self._sum_of(breakdown, [c]) for c in self.components}
+            shares = advantage_shares(terms, groups)
+            silent = zero_spread_fractions(terms, groups)
+            for name in terms:
+                out[f"{prefix}/{name}/adv_share"] = shares[name]
+                out[f"{prefix}/{name}/zero_spread"] = silent[name]
         return out
 
     def means(self, breakdown: Mapping[str, Any] | None = None) -> dict[str, float]:

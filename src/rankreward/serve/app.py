@@ -38,7 +38,9 @@ import argparse
 import contextlib
 import ipaddress
 import json
+import logging
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,28 @@ __all__ = ["MIN_TOKEN_CHARS", "TOKEN_ENV", "build_app", "main", "read_token", "s
 TOKEN_ENV = "RANKREWARD_SERVE_TOKEN"
 #: Shortest accepted token: a guessable one is no protection.
 MIN_TOKEN_CHARS = 16
+
+
+class RedactToken(logging.Filter):
+    """Blank the ``?token=`` query value in uvicorn's access log lines (the header form is
+    never logged): a token in a log is a token anyone with the log holds.
+
+    Examples:
+        >>> record = logging.LogRecord("uvicorn.access", 20, "", 0, '%s "%s %s"', ("c", "GET",
+        ...                            "/state?full=1&token=s3cret"), None)
+        >>> RedactToken().filter(record), record.getMessage()
+        (True, 'c "GET /state?full=1&token=[redacted]"')
+    """
+
+    _TOKEN = re.compile(r"([?&]token=)[^&#\s]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._TOKEN.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                                for a in record.args)  # fmt: skip
+        elif isinstance(record.msg, str):
+            record.msg = self._TOKEN.sub(r"\1[redacted]", record.msg)
+        return True
 
 
 def _is_loopback(host: str) -> bool:
@@ -181,7 +205,21 @@ def serve(service: RewardService, host: str = "127.0.0.1", port: int = 8000, *,
             f"binding {host} (not loopback) needs a token: --token-file FILE or {TOKEN_ENV}"
         )
     app = build_app(service, token=token, max_body_bytes=max_body_bytes)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=30)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level,
+                            timeout_graceful_shutdown=30)  # fmt: skip
+    logging.getLogger("uvicorn.access").addFilter(RedactToken())  # after uvicorn's set-up
+    uvicorn.Server(config).run()
+
+
+def _port(text: str) -> int:
+    """An ``argparse`` type: a TCP port, 1..65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port (1..65535)")
+    return port
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -203,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="a preset option (JSON value or text), repeatable: --option method=od_ap")  # fmt: skip
     p.add_argument("--task-key", help="the column whose values get their own windows")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=_port, default=8000, help="1..65535")
     p.add_argument("--token-file", help=f"a file holding the token (else ${TOKEN_ENV})")
     p.add_argument("--state-dir", help="per-step state files; the newest is resumed")
     p.add_argument("--commit-every", type=int, help="commit every N samples (else POST /commit)")
