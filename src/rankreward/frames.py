@@ -134,6 +134,9 @@ def scale_pairs(coords: Any, size: Any, unit: Any, *, rounding: str = "none") ->
         if rounding == "released":
             return torch.trunc(coords * (num / den) + 0.5)
         return coords * num / den
+    if coords.dtype.kind not in "biuf":  # strings, objects: name them, not numpy's ufunc
+        raise ValueError(f"coordinates must be numbers, got an array of {coords.dtype} "
+                         f"({np.ravel(coords)[:4].tolist()!r:.80})")  # fmt: skip
     coords = np.asarray(coords, dtype=np.result_type(coords.dtype, np.float64))
     num = np.asarray(size, np.float64)
     den = np.asarray(unit, np.float64)

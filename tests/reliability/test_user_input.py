@@ -88,7 +88,7 @@ def test_seg_zero_rejects_a_ground_truth_in_another_recipes_form():
     ("solution", "match"),
     [
         ('<answer>```json[{"bbox_2d": [50, 10, 10, 50], "label": "a"}]```</answer>', "x1 <= x2"),
-        ("<answer>```json```</answer>", "not a JSON list"),
+        ("<answer>```json [{]```</answer>", "not a JSON list"),  # an empty block is no GT
         ('<answer>```json[{"bbox_2d": [0, 0, 5, 5]}]```</answer>', "needs a label"),
     ],
 )

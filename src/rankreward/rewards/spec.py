@@ -204,7 +204,7 @@ def _float_values(raw: Any) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in raw], dtype=np.float64)
 
 
-def _as_column(raw: Any, n: int, what: str) -> np.ndarray:
+def _as_column(raw: Any, n: int, what: str, finite: bool = True) -> np.ndarray:
     """One term's per-sample values as float64 (``None`` -> NaN), checked: ``n`` long, no inf."""
     try:
         if isinstance(raw, np.ndarray) and raw.dtype.kind in "USO":
@@ -228,7 +228,7 @@ def _as_column(raw: Any, n: int, what: str) -> np.ndarray:
         ) from None
     if values.shape != (n,):
         raise ValueError(f"{what} returned {values.shape}, not ({n},)")
-    if np.isinf(values).any():
+    if finite and np.isinf(values).any():
         k = int(np.flatnonzero(np.isinf(values))[0])
         raise ValueError(f"{what} returned {values[k]} for sample {k}")
     return values
@@ -495,9 +495,20 @@ class ComponentReward(LockFreePickle):
                     f"component {c.name!r} reads column {c.source!r}, which the recipe does not "
                     f"compute (it computes {sorted(terms.columns)})"
                 )
-            terms.columns[c.source] = _as_column(
-                terms.columns[c.source], len(texts), f"column {c.source!r}"
-            )
+            column = _as_column(terms.columns[c.source], len(texts), f"column {c.source!r}",
+                                finite=False)  # fmt: skip
+            overflowed = np.flatnonzero(np.isinf(column))
+            if len(overflowed):
+                # a number in the answer too large to score (1e308 squared, 1e400): the term
+                # does not apply to that sample, for every recipe alike; never a raise
+                if terms.problems is None:
+                    terms.problems = [[] for _ in texts]
+                for k in overflowed:
+                    terms.problems[k].append(f"{c.source} overflowed to {column[k]} (a number "
+                                             "in the answer too large to score): not applicable")  # fmt: skip
+                column = column.copy()
+                column[overflowed] = np.nan
+            terms.columns[c.source] = column
         return terms
 
     def tasks_from(self, columns: Mapping[str, Any]) -> Sequence[Any] | None:

@@ -49,7 +49,8 @@ _FORMAT = re.compile(
 
 def grounding_box(text: str) -> tuple[list[float], bool]:
     """The box Perception-R1 reads (in the 0-1000 frame) and whether one was found; a box with
-    a number beyond float's range reads as none (the published code crashes there). O(len).
+    a number beyond float's range reads as none (the published code scores such a
+    ``<|box_start|>`` box 0 or NaN, and crashes on a fractional one: ``int(inf)``). O(len).
 
     Examples:
         >>> grounding_box("<|box_start|>(10,20),(30,40)<|box_end|>")
@@ -195,8 +196,9 @@ def perception_r1_reward(ranked: bool = False) -> ComponentReward:
         Qwen2-VL's 0-1000 frame; fractions become ``int(v * 1000)``.
 
     Deviations:
-        A box with a number beyond float's range is read as no box (the published code
-        crashes the step).
+        A box with a number beyond float's range is read as no box (the published code's IoU
+        is 0 or NaN for such a ``<|box_start|>`` box, the NaN reaching the advantage, and
+        ``int(inf)`` crashes the step for a fractional one).
 
     Examples:
         >>> [c.name for c in perception_r1_reward().components]

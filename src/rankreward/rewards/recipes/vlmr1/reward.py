@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ...._deprecation import renamed_attributes
+from ....frames import check_size
 from ....text import all_between, between, structure_ok
 from ...spec import Component, ComponentReward, Terms
 from .._plain import plain_box
@@ -195,7 +196,9 @@ def _fenced_items(text: str, strict: bool) -> list:
     if not found:
         return []
     if strict:  # the ground truth: a malformed one raises, as in the published code
-        return list(json.loads(found[-1].strip()))
+        block = found[-1].strip()
+        # an empty block is no ground truth, as published (``if bbox_json:`` is falsy for "")
+        return list(json.loads(block)) if block else []
     try:
         return list(json.loads(found[-1].strip()))
     except (ValueError, TypeError, RecursionError):
@@ -316,8 +319,9 @@ def _ap_rows(pred: list, gt: list) -> tuple[list, list] | None:
 
 def check_ovd_solution(solution: str, k: int, method: str) -> None:
     """Raise ``ValueError`` naming sample ``k`` for a solution VLM-R1 cannot score: for the
-    COCO methods a ```` ```json ```` block that is not a JSON list (the published code raises
-    ``JSONDecodeError`` mid-step); for every method an object without a ``label`` or without a
+    COCO methods a non-empty ```` ```json ```` block that is not a JSON list (the published
+    code raises ``JSONDecodeError`` mid-step; an empty block is no ground truth there and
+    here); for every method an object without a ``label`` or without a
     ``bbox_2d`` of 4 finite numbers with x1 <= x2 and y1 <= y2 (pycocotools would give AP -1.0
     for an inverted box, a reward the policy then trains on: a documented deviation). O(len).
 
@@ -546,6 +550,8 @@ class RecRecipe:
                 raise TypeError("the vlm-r1-rec accuracy needs an image_size or image_path column")
             sizes = [image_size(str(p[0] if isinstance(p, (list, tuple)) else p))
                      for p in context["image_path"]]  # fmt: skip
+        # user input, checked where it enters: two positive finite numbers per sample
+        sizes = [check_size(s, f"image_size of sample {k}") for k, s in enumerate(sizes)]
         grids = context["image_grid_thw"]
         accuracy, fmt = rec_batch_scores(texts, [str(g) for g in ground_truths], grids, sizes)
         return Terms({"accuracy": accuracy, "format": fmt})
