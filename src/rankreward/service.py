@@ -4,28 +4,11 @@
 
 import warnings
 
+from . import serve as _serve
 from ._deprecation import REMOVAL_RELEASE
-from .serve import (
-    MIN_TOKEN_CHARS,
-    TOKEN_ENV,
-    RequestError,
-    RewardService,
-    build_app,
-    main,
-    read_token,
-    serve,
-)
+from .serve import *  # noqa: F403 - every public name of the package, for 0.1 code
 
-__all__ = [
-    "MIN_TOKEN_CHARS",
-    "TOKEN_ENV",
-    "RequestError",
-    "RewardService",
-    "build_app",
-    "main",
-    "read_token",
-    "serve",
-]
+__all__ = list(_serve.__all__)
 
 warnings.warn(
     "rankreward.service is deprecated: import from rankreward.serve (removed in rankreward "

@@ -287,3 +287,46 @@ def test_v1_resume_replays_the_uninterrupted_run(tokenizer, tmp_path, ray_local)
     )
     np.testing.assert_array_equal(run(resumed, *steps[2]), want[2]["reward"])
     assert (state.parent / "step-3.npz").exists()  # the step count came back from the file
+
+
+@pytest.mark.parametrize("aggregation", ["grpo", "gdpo"])
+@pytest.mark.parametrize("scale", ["group", "none"])
+def test_group_advantages_equal_verls_own_estimators(aggregation, scale):
+    """rankreward.group_advantages(convention="verl") against verl 0.9.1's
+    compute_grpo_outcome_advantage / compute_gdpo_outcome_advantage, called as verl's trainer
+    calls them (token-level rewards at each response's last token, uid groups, a group of one
+    included, varied response lengths)."""
+    from verl.trainer.ppo.core_algos import (
+        compute_gdpo_outcome_advantage,
+        compute_grpo_outcome_advantage,
+    )
+
+    from rankreward import group_advantages
+
+    rng = np.random.default_rng(7)
+    groups = np.array([0, 0, 0, 0, 5, 5, 5, 9, 3, 3, 3, 3])  # 9: a group of one
+    n, width, prompt = len(groups), 6, 3
+    rewards = {"format": rng.integers(0, 2, n).astype(float), "iou": rng.uniform(0, 1, n),
+               "l1": rng.uniform(0, 50, n)}  # fmt: skip
+    weights = {"format": 1.0, "iou": 2.0, "l1": 0.5}
+    lengths = rng.integers(1, width + 1, n)
+    mask = torch.zeros(n, width)
+    for i, length in enumerate(lengths):
+        mask[i, :length] = 1
+    norm = scale == "group"
+    if aggregation == "grpo":
+        total = sum(weights[k] * v for k, v in rewards.items())
+        token = torch.zeros(n, width)
+        token[torch.arange(n), torch.tensor(lengths - 1)] = torch.tensor(total, dtype=torch.float32)
+        want, _ = compute_grpo_outcome_advantage(token, mask, groups, norm_adv_by_std_in_grpo=norm)
+    else:
+        attention = torch.cat([torch.ones(n, prompt), mask], dim=1).long()
+        config = {"gdpo_reward_keys": list(rewards), "gdpo_reward_weights": list(weights.values())}
+        want, _ = compute_gdpo_outcome_advantage(
+            torch.zeros(n, width), mask, groups, norm_adv_by_std_in_grpo=norm, config=config,
+            non_tensor_batch={k: v.astype(np.float32) for k, v in rewards.items()},
+            batch={"prompts": torch.zeros(n, prompt), "attention_mask": attention},
+        )  # fmt: skip
+    got = group_advantages(rewards, groups, weights, aggregation, scale, convention="verl",
+                           lengths=lengths)  # fmt: skip
+    np.testing.assert_allclose(want[:, 0].numpy(), got, rtol=1e-4, atol=1e-5)  # verl: float32

@@ -200,3 +200,39 @@ def test_user_errors_name_what_is_wrong():
         advantage_shares({"a": [1.0, math.inf]}, [0, 0])
     with pytest.raises(ValueError, match="non-empty"):
         zero_spread_fractions({}, [])
+
+
+@settings(max_examples=150, deadline=None)
+@given(batch=batches(), aggregation=st.sampled_from(["grpo", "gdpo"]),
+       scale=st.sampled_from(["group", "none"]), data=st.data())  # fmt: skip
+def test_verls_convention_splits_exactly_too(batch, aggregation, scale, data):
+    """verl's arithmetic (tested against verl's own estimators in tests/adapters/test_verl.py):
+    the per-component parts add up to its advantages; a group of one keeps its reward."""
+    rewards, groups, weights = batch
+    n = len(groups)
+    lengths = np.array(data.draw(st.lists(st.integers(1, 9), min_size=n, max_size=n)))
+    if aggregation == "gdpo" and lengths.sum() <= 1:
+        with pytest.raises(ValueError, match="more than one response token"):
+            group_advantages(rewards, groups, weights, aggregation, scale, convention="verl",
+                             lengths=lengths)  # fmt: skip
+        return
+    got = group_advantages(rewards, groups, weights, aggregation, scale, convention="verl",
+                           lengths=lengths)  # fmt: skip
+    parts = advantage_contributions(rewards, groups, weights, aggregation, scale,
+                                    convention="verl", lengths=lengths)  # fmt: skip
+    np.testing.assert_allclose(sum(parts.values()), got, rtol=1e-9, atol=1e-9)
+    if aggregation == "grpo":
+        for i in range(n):
+            if (groups == groups[i]).sum() == 1:
+                total = sum(weights[k] * np.nan_to_num(v[i]) for k, v in rewards.items())
+                expect = total / (1 + 1e-6) if scale == "group" else total
+                assert math.isclose(got[i], expect, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def test_verls_convention_refuses_what_verl_does_not_have():
+    with pytest.raises(ValueError, match="verl has no batch scale"):
+        group_advantages({"a": [1.0, 2.0]}, [0, 0], scale="batch", convention="verl")
+    with pytest.raises(ValueError, match="lengths must be one response length"):
+        group_advantages({"a": [1.0, 2.0]}, [0, 0], convention="verl", lengths=[1])
+    with pytest.raises(ValueError, match="convention must be one of"):
+        group_advantages({"a": [1.0, 2.0]}, [0, 0], convention="openrlhf")

@@ -8,6 +8,7 @@ from .._deprecation import renamed_attributes
 from .generate import generate_completions
 from .protocols import (
     PROTOCOLS,
+    RENAMED,
     EvalAnswer,
     EvalProtocol,
     get_protocol,
@@ -45,13 +46,4 @@ __all__ = [
 ]
 
 #: Former names: they warn and forward (`rankreward._deprecation`).
-__getattr__ = renamed_attributes(
-    __name__,
-    {
-        "ReleasedAnswer": ("rankreward.evaluation.EvalAnswer", lambda: EvalAnswer),
-        "read_released_answer": (
-            "rankreward.evaluation.read_eval_answer",
-            lambda: read_eval_answer,
-        ),
-    },
-)
+__getattr__ = renamed_attributes(__name__, RENAMED)

@@ -270,13 +270,8 @@ def box_iou_exclusive(a: list[float], b: list[float]) -> float:
 
 #: Former names: they warn (the *reward's* released reader is the different
 #: `rankreward.rewards.recipes.drseg.read_answer_released` / its `ReleasedAnswer`).
-__getattr__ = renamed_attributes(
-    __name__,
-    {
-        "ReleasedAnswer": ("rankreward.evaluation.EvalAnswer", lambda: EvalAnswer),
-        "read_released_answer": (
-            "rankreward.evaluation.read_eval_answer",
-            lambda: read_eval_answer,
-        ),
-    },
-)
+RENAMED = {
+    "ReleasedAnswer": ("rankreward.evaluation.EvalAnswer", lambda: EvalAnswer),
+    "read_released_answer": ("rankreward.evaluation.read_eval_answer", lambda: read_eval_answer),
+}
+__getattr__ = renamed_attributes(__name__, RENAMED)

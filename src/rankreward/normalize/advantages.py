@@ -13,6 +13,12 @@ advantage. The trainers ship two answers, restated here from their code (TRL 1.1
 - ``"gdpo"`` (TRL ``normalize_then_sum``, GDPO): each component standardised within its group,
   ``z_ki = (R_ki - mean_g R_k) / (std_g R_k + eps)``, then ``r_i = sum_k w_k z_ki`` and
   ``A_i = (r_i - mean r) / (std r + eps)`` over the batch.
+- ``convention="verl"`` restates verl 0.9.1's ``compute_grpo_outcome_advantage`` and
+  ``compute_gdpo_outcome_advantage`` instead: ``eps = 1e-6``; a group of one has mean 0 and
+  std 1 (its advantage is its reward); GDPO's final step is verl's token-level
+  ``masked_whiten`` (each sample weighted by its response length, ``lengths``; unbiased
+  variance, ``1e-8`` inside the square root); there is no ``"batch"`` scale and no n/a
+  value (NaN counts as 0, as a missing score would in verl's reward tensor).
 - The rank window (this library): each ranked component is its rank in a window of past
   values before either of the above, so every component is already on one 0..1 scale
   (pass the ranks as the component values: they are what the reward sums).
@@ -37,8 +43,10 @@ from .._arrays import is_torch
 
 __all__ = [
     "AGGREGATIONS",
+    "CONVENTIONS",
     "EPS",
     "SCALES",
+    "VERL_EPS",
     "advantage_contributions",
     "advantage_shares",
     "group_advantages",
@@ -49,14 +57,22 @@ __all__ = [
 AGGREGATIONS = ("grpo", "gdpo")
 #: How ``"grpo"`` divides the centred reward: by the group's std, the batch's, or not at all.
 SCALES = ("group", "batch", "none")
-#: The trainers' epsilon in ``(x - mean) / (std + EPS)``.
+#: The trainers' epsilon in ``(x - mean) / (std + EPS)`` (TRL's; verl's is `VERL_EPS`).
 EPS = 1e-4
+#: verl's epsilon in its GRPO and GDPO advantages.
+VERL_EPS = 1e-6
+#: Whose arithmetic `group_advantages` restates.
+CONVENTIONS = ("trl", "verl")
 
 
 def _host(values: Any) -> np.ndarray:
     if is_torch(values):
         return values.detach().cpu().double().numpy()
     return np.asarray(values, np.float64)
+
+
+def _host_or(values: Any) -> np.ndarray | None:
+    return None if values is None else _host(values)
 
 
 def _like(result: np.ndarray, template: Any) -> Any:
@@ -128,14 +144,62 @@ def _nan_std(values: np.ndarray) -> float:
     return float(np.std(kept, ddof=1)) if len(kept) > 1 else float("nan")
 
 
+def _verl_grpo(values: np.ndarray, group: np.ndarray, n_groups: int, scale: bool) -> tuple:
+    """verl's per-group centring of (N, C) values: ``(x - mean) / (std + eps)`` with the
+    sample std; a group of one has mean 0 and std 1. Returns (centred, divisor per sample)."""
+    sizes = np.bincount(group, minlength=n_groups)
+    mean, std, _ = _group_stats(values, group, n_groups)
+    mean = np.where(sizes[:, None] > 1, mean, 0.0)
+    std = np.where(sizes[:, None] > 1, std, 1.0)
+    divisor = std[group] + VERL_EPS if scale else np.ones_like(values)
+    return values - mean[group], divisor
+
+
+def _verl_contributions(matrix: np.ndarray, w: np.ndarray, group: np.ndarray, aggregation: str,
+                        scale: str, lengths: np.ndarray) -> np.ndarray:  # fmt: skip
+    if scale == "batch":
+        raise ValueError("verl has no batch scale: scale must be 'group' or 'none'")
+    values = np.nan_to_num(matrix, nan=0.0)
+    n_groups = int(group.max()) + 1
+    if aggregation == "grpo":  # verl sums the components into its one score first
+        total = (values * w).sum(axis=1, keepdims=True)
+        centred, divisor = _verl_grpo(total, group, n_groups, scale == "group")
+        share = (values * w) - _group_stats(values * w, group, n_groups)[0][group]
+        # a group of one is not centred in verl: its advantage is its reward
+        sizes = np.bincount(group, minlength=n_groups)[group]
+        share = np.where(sizes[:, None] > 1, share, values * w)
+        return share / divisor
+    centred, divisor = _verl_grpo(values, group, n_groups, scale == "group")
+    a = w * centred / divisor  # (N, K): each dimension's GRPO advantage, weighted
+    mass = float(lengths.sum())
+    if mass <= 1:
+        raise ValueError("verl's whitening needs more than one response token in the batch")
+    mean = (lengths[:, None] * a).sum(axis=0) / (mass + 1e-8)  # verl's masked_mean
+    total = a.sum(axis=1)
+    total_mean = mean.sum()
+    var = (lengths * (total - total_mean) ** 2).sum() / (mass + 1e-8) * mass / (mass - 1)
+    return (a - mean) / np.sqrt(var + 1e-8)
+
+
 def _contributions(
-    matrix: np.ndarray, w: np.ndarray, group: np.ndarray, aggregation: str, scale: str
-) -> np.ndarray:
+    matrix: np.ndarray, w: np.ndarray, group: np.ndarray, aggregation: str, scale: str,
+    convention: str = "trl", lengths: np.ndarray | None = None,
+) -> np.ndarray:  # fmt: skip
     """Per-sample, per-component contributions c (N, K) whose row sums are the advantages."""
     if aggregation not in AGGREGATIONS:
         raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+    if convention not in CONVENTIONS:
+        raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
+    if convention == "verl":
+        if len(matrix) == 0:
+            return np.zeros_like(matrix)
+        n = len(matrix)
+        lengths = np.ones(n) if lengths is None else np.asarray(lengths, np.float64)
+        if lengths.shape != (n,) or (lengths < 1).any() or not np.isfinite(lengths).all():
+            raise ValueError(f"lengths must be one response length >= 1 per sample ({n})")
+        return _verl_contributions(matrix, w, group, aggregation, scale, lengths)
     n, _ = matrix.shape
     if n == 0:
         return np.zeros_like(matrix)
@@ -176,6 +240,9 @@ def advantage_contributions(
     weights: Mapping[str, float] | None = None,
     aggregation: str = "grpo",
     scale: str = "group",
+    *,
+    convention: str = "trl",
+    lengths: Any = None,
 ) -> dict[str, Any]:
     """Each component's additive part of every sample's advantage under ``aggregation``:
     ``{component: c_k}`` with ``sum_k c_k[i]`` the advantage of sample ``i``
@@ -190,7 +257,7 @@ def advantage_contributions(
         ([-0.7069, 0.7069], [0.0, 0.0])
     """
     names, matrix, w, group, first = _inputs(rewards, groups, weights)
-    contrib = _contributions(matrix, w, group, aggregation, scale)
+    contrib = _contributions(matrix, w, group, aggregation, scale, convention, _host_or(lengths))
     return {name: _like(contrib[:, k], first) for k, name in enumerate(names)}
 
 
@@ -200,6 +267,9 @@ def group_advantages(
     weights: Mapping[str, float] | None = None,
     aggregation: str = "grpo",
     scale: str = "group",
+    *,
+    convention: str = "trl",
+    lengths: Any = None,
 ) -> Any:
     """The advantages a trainer computes from per-component rewards (see the module docs).
 
@@ -212,6 +282,9 @@ def group_advantages(
         aggregation: ``"grpo"`` (sum, then normalise) or ``"gdpo"`` (normalise each, then sum).
         scale: ``"grpo"``'s divisor: ``"group"`` (TRL's default), ``"batch"`` or ``"none"``;
             ``"gdpo"`` always re-standardises over the batch.
+        convention: ``"trl"`` (TRL 1.16) or ``"verl"`` (verl 0.9.1; see the module docs).
+        lengths: per-sample response lengths, for verl's token-level GDPO whitening
+            (default 1 each).
 
     Returns the (N,) advantages, numpy or torch like ``rewards``. O(N K).
 
@@ -222,7 +295,8 @@ def group_advantages(
         [-0.707, 0.707, -0.707, 0.707]
     """
     _, matrix, w, group, first = _inputs(rewards, groups, weights)
-    return _like(_contributions(matrix, w, group, aggregation, scale).sum(axis=1), first)
+    contrib = _contributions(matrix, w, group, aggregation, scale, convention, _host_or(lengths))
+    return _like(contrib.sum(axis=1), first)
 
 
 def advantage_shares(
@@ -231,6 +305,9 @@ def advantage_shares(
     weights: Mapping[str, float] | None = None,
     aggregation: str = "grpo",
     scale: str = "group",
+    *,
+    convention: str = "trl",
+    lengths: Any = None,
 ) -> dict[str, float]:
     """Each component's share of the advantage magnitude under ``aggregation``: with
     ``c_ki`` the component's part of sample ``i``'s advantage (`advantage_contributions`),
@@ -245,7 +322,8 @@ def advantage_shares(
         {'iou': 0.033, 'format': 0.967}
     """
     names, matrix, w, group, _ = _inputs(rewards, groups, weights)
-    magnitude = np.abs(_contributions(matrix, w, group, aggregation, scale)).sum(axis=0)
+    contrib = _contributions(matrix, w, group, aggregation, scale, convention, _host_or(lengths))
+    magnitude = np.abs(contrib).sum(axis=0)
     total = float(magnitude.sum())
     return {
         name: (float(m) / total if total > 0 else 0.0)
