@@ -71,10 +71,6 @@ def _host(values: Any) -> np.ndarray:
     return np.asarray(values, np.float64)
 
 
-def _host_or(values: Any) -> np.ndarray | None:
-    return None if values is None else _host(values)
-
-
 def _like(result: np.ndarray, template: Any) -> Any:
     """``result`` as ``template``'s kind: a torch tensor of its dtype and device, else numpy."""
     if is_torch(template):
@@ -162,12 +158,12 @@ def _verl_contributions(matrix: np.ndarray, w: np.ndarray, group: np.ndarray, ag
     values = np.nan_to_num(matrix, nan=0.0)
     n_groups = int(group.max()) + 1
     if aggregation == "grpo":  # verl sums the components into its one score first
-        total = (values * w).sum(axis=1, keepdims=True)
-        centred, divisor = _verl_grpo(total, group, n_groups, scale == "group")
-        share = (values * w) - _group_stats(values * w, group, n_groups)[0][group]
-        # a group of one is not centred in verl: its advantage is its reward
-        sizes = np.bincount(group, minlength=n_groups)[group]
-        share = np.where(sizes[:, None] > 1, share, values * w)
+        # each weighted component centred as verl centres the score (a group of one: not at
+        # all), over the divisor of the summed score
+        weighted = values * w
+        share, _ = _verl_grpo(weighted, group, n_groups, scale=False)
+        total = weighted.sum(axis=1, keepdims=True)
+        _, divisor = _verl_grpo(total, group, n_groups, scale == "group")
         return share / divisor
     centred, divisor = _verl_grpo(values, group, n_groups, scale == "group")
     a = w * centred / divisor  # (N, K): each dimension's GRPO advantage, weighted
@@ -234,6 +230,15 @@ def _contributions(
     return np.nan_to_num(contrib, nan=0.0)
 
 
+def _split(rewards: Mapping[str, Any], groups: Any, weights: Mapping[str, float] | None,
+           aggregation: str, scale: str, convention: str, lengths: Any) -> tuple:  # fmt: skip
+    """The public entry points' common path: checked inputs -> (names, contributions (N, K),
+    the first input, whose kind the outputs take)."""
+    names, matrix, w, group, first = _inputs(rewards, groups, weights)
+    lengths = None if lengths is None else _host(lengths)
+    return names, _contributions(matrix, w, group, aggregation, scale, convention, lengths), first
+
+
 def advantage_contributions(
     rewards: Mapping[str, Any],
     groups: Any,
@@ -256,8 +261,9 @@ def advantage_contributions(
         >>> [round(float(v), 4) for v in c["iou"]], [float(v) for v in c["format"]]
         ([-0.7069, 0.7069], [0.0, 0.0])
     """
-    names, matrix, w, group, first = _inputs(rewards, groups, weights)
-    contrib = _contributions(matrix, w, group, aggregation, scale, convention, _host_or(lengths))
+    names, contrib, first = _split(
+        rewards, groups, weights, aggregation, scale, convention, lengths
+    )
     return {name: _like(contrib[:, k], first) for k, name in enumerate(names)}
 
 
@@ -294,8 +300,7 @@ def group_advantages(
         >>> [round(float(a), 3) for a in adv]
         [-0.707, 0.707, -0.707, 0.707]
     """
-    _, matrix, w, group, first = _inputs(rewards, groups, weights)
-    contrib = _contributions(matrix, w, group, aggregation, scale, convention, _host_or(lengths))
+    _, contrib, first = _split(rewards, groups, weights, aggregation, scale, convention, lengths)
     return _like(contrib.sum(axis=1), first)
 
 
@@ -321,8 +326,7 @@ def advantage_shares(
         >>> {k: round(v, 3) for k, v in shares.items()}
         {'iou': 0.033, 'format': 0.967}
     """
-    names, matrix, w, group, _ = _inputs(rewards, groups, weights)
-    contrib = _contributions(matrix, w, group, aggregation, scale, convention, _host_or(lengths))
+    names, contrib, _ = _split(rewards, groups, weights, aggregation, scale, convention, lengths)
     magnitude = np.abs(contrib).sum(axis=0)
     total = float(magnitude.sum())
     return {
