@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
         ("rankreward.drseg", "rankreward.rewards.recipes.drseg",
          {"completion_text", "extract_answer", "structure_ok"}),  # to rankreward.text
         ("rankreward.service", "rankreward.serve", set()),
+        ("rankreward.evaluation.segmenters", "rankreward.segment", set()),
     ],
 )  # fmt: skip
 def test_importing_a_moved_module_warns_and_forwards(old_name, new_name, moved):
@@ -69,6 +70,7 @@ def test_renamed_names_warn_and_forward(module, old, new):
 DEPRECATED = re.compile(
     r"(from|import) rankreward\.(drseg|service)\b|rankreward\.(drseg|service)\.\w|\bDrSegRewardFunctions\b|\bPresetRewardFunctions\b"
     r"|\bread_released_answer\b|evaluation import[^\n]*\bReleasedAnswer\b|\bREC_COLUMNS\b"
+    r"|rankreward\.evaluation\.segmenters\b"
 )
 
 

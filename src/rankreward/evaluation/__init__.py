@@ -14,7 +14,7 @@ from .protocols import (
     get_protocol,
     read_eval_answer,
 )
-from .segmenters import BoxSegmenter, Sam2Segmenter, Segmenter, build_tiny_sam2
+from ..segment import BoxSegmenter, Sam2Segmenter, Segmenter, build_tiny_sam2
 from .tasks import (
     EvalOutput,
     answer_size,

@@ -33,7 +33,7 @@ from ..rewards.recipes.drseg.parser import ParsedCompletion, parse_completion
 from ..text import completion_text
 from .protocols import EvalAnswer, EvalProtocol, box_iou_exclusive, get_protocol
 from .protocols import read_eval_answer as _read_released
-from .segmenters import Segmenter
+from ..segment import Segmenter
 
 __all__ = [
     "EvalOutput",
