@@ -5,6 +5,7 @@ Torch and transformers load only when a generator or SAM2 is used.
 """
 
 from .._deprecation import renamed_attributes
+from ..segment import BoxSegmenter, Sam2Segmenter, Segmenter, build_tiny_sam2
 from .generate import generate_completions
 from .protocols import (
     PROTOCOLS,
@@ -14,7 +15,6 @@ from .protocols import (
     get_protocol,
     read_eval_answer,
 )
-from ..segment import BoxSegmenter, Sam2Segmenter, Segmenter, build_tiny_sam2
 from .tasks import (
     EvalOutput,
     answer_size,

@@ -30,10 +30,10 @@ from .._deprecation import warn_renamed
 from ..frames import answer_size
 from ..metrics import CountAccuracy, ReasonSegIoU, coco_evaluate
 from ..rewards.recipes.drseg.parser import ParsedCompletion, parse_completion
+from ..segment import Segmenter
 from ..text import completion_text
 from .protocols import EvalAnswer, EvalProtocol, box_iou_exclusive, get_protocol
 from .protocols import read_eval_answer as _read_released
-from ..segment import Segmenter
 
 __all__ = [
     "EvalOutput",
