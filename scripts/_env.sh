@@ -8,7 +8,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PYTHON="${PYTHON:-python3}"
 VENV="$ROOT/.venv"
-EXTRAS="${RANKREWARD_EXTRAS:-test,torch,coco,geometry,trl,ray,serve,bench,docs}"
+EXTRAS="${RANKREWARD_EXTRAS:-test,torch,coco,geometry,trl,ray,serve,segment,bench,docs}"
 # OpenRLHF pins flash-attn (no CPU build) and its own transformers: its reward path is tested
 # against the real package installed without dependencies into its own folder, .extras/openrlhf,
 # which tests/conftest.py puts on sys.path. Outside site-packages, pip never sees its unmet pins

@@ -109,8 +109,9 @@ def test_sam2_segmenter_on_a_tiny_model(tmp_path):
     masks = seg(image, [[5, 5, 30, 20], [0, 0, 59, 39]], [[10, 10], [30, 20]])
     assert masks.shape == (2, 40, 60) and masks.dtype == bool
     assert seg(image, np.zeros((0, 4)), np.zeros((0, 2))).shape == (0, 40, 60)
-    with pytest.raises(ValueError, match="one row per object"):
-        seg(image, [[0, 0, 1, 1]], np.zeros((0, 2)))
+    assert seg(image, [[0, 0, 1, 1]], np.zeros((0, 2))).shape == (1, 40, 60)  # box only
+    with pytest.raises(ValueError, match="one row per prompt"):
+        seg(image, [[0, 0, 1, 1]], [[0, 0], [1, 1]])
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
         seg(image[..., 0], [[0, 0, 1, 1]], [[0, 0]])
 

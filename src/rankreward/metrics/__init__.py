@@ -16,14 +16,17 @@ from .boxes import (
 )
 from .coco import COCOResult, DetectionAP, ap_per_image, coco_evaluate
 from .masks import (
+    dense_mask_iou,
     mask_intersection_union,
     mask_iou,
     mask_to_rle,
     polygon_iou,
     polygon_to_mask,
     polygon_to_rle,
+    read_mask,
     rle_area,
     rle_to_mask,
+    s_measure,
 )
 from .matching import MATCHERS, greedy_match, hungarian_match, hungarian_match_padded, match_boxes
 from .points import count_score, point_distance, point_score, points_in_boxes
@@ -42,6 +45,7 @@ __all__ = [
     "coco_evaluate",
     "complete_box_iou",
     "count_score",
+    "dense_mask_iou",
     "distance_box_iou",
     "generalized_box_iou",
     "greedy_match",
@@ -57,6 +61,8 @@ __all__ = [
     "polygon_iou",
     "polygon_to_mask",
     "polygon_to_rle",
+    "read_mask",
     "rle_area",
     "rle_to_mask",
+    "s_measure",
 ]

@@ -8,13 +8,14 @@ Perception-R1), registered by name in `preset`; also coordinate frames (`to_pixe
 from ..distributed.ray_actor import RayWindows
 from ..frames import FRAMES, Frame, from_pixels, to_pixels
 from ..normalize.windows import LocalWindows
-from .presets import PRESETS, preset
+from .presets import MASK_PRESETS, PRESETS, preset
 from .reader import Answer, AnswerReader, MatchedIoU
 from .recipes.drseg import DrSegReward, VisionReasonerReward
 from .spec import Component, ComponentReward, FunctionTerms, Recipe, Terms
 
 __all__ = [
     "FRAMES",
+    "MASK_PRESETS",
     "PRESETS",
     "Answer",
     "AnswerReader",

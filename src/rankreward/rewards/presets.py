@@ -14,7 +14,11 @@ options:
   (default), ``"od_ap"``, ``"od_ap50"`` or ``"weighted_sum"``) and format;
 - ``"visual-rft"``: Visual-RFT's detection IoU and confidence terms and format;
 - ``"perception-r1"``: Perception-R1's grounding IoU squared and format (``ranked=True`` ranks
-  the IoU).
+  the IoU);
+- ``"seg-r1"``: Seg-R1's mask reward (0.7 IoU + 0.3 S-measure of the segmenter's masks) and
+  format (``segmenter=`` required);
+- ``"think2seg-rs"``: Think2Seg-RS's mask IoU (x2) and its two format terms (``segmenter=``
+  required).
 
 ``ranked=None`` gives each recipe's own choice (Dr. Seg ranks, the others do not). Adding a
 recipe is one line here (docs/add-a-recipe.md).
@@ -28,12 +32,14 @@ from ..distributed.ray_actor import RayWindows
 from ..normalize.windows import LocalWindows
 from .recipes.drseg.reward import drseg_reward, visionreasoner_reward
 from .recipes.perception_r1 import perception_r1_reward
+from .recipes.segr1 import segr1_reward
 from .recipes.segzero import segzero_reward
+from .recipes.think2seg import think2seg_reward
 from .recipes.visualrft import visualrft_reward
 from .recipes.vlmr1 import vlmr1_ovd_reward, vlmr1_rec_reward
 from .spec import ComponentReward
 
-__all__ = ["PRESETS", "preset"]
+__all__ = ["MASK_PRESETS", "PRESETS", "preset"]
 
 PRESETS = {
     "drseg": drseg_reward,
@@ -43,7 +49,12 @@ PRESETS = {
     "vlm-r1-ovd": vlmr1_ovd_reward,
     "visual-rft": visualrft_reward,
     "perception-r1": perception_r1_reward,
+    "seg-r1": segr1_reward,
+    "think2seg-rs": think2seg_reward,
 }
+
+#: The presets that segment: they need ``segmenter=`` and the trainer's image column.
+MASK_PRESETS = ("seg-r1", "think2seg-rs")
 
 
 def preset(

@@ -3,6 +3,7 @@ tests and offline runs (`build_tiny_sam2`)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,28 +11,70 @@ import numpy as np
 
 from .base import check_prompts
 
-__all__ = ["Sam2Segmenter", "build_tiny_sam2"]
+__all__ = ["Sam2Embedding", "Sam2Segmenter", "build_tiny_sam2", "default_device"]
+
+
+def default_device() -> str:
+    """Where a segmenter runs by default: ``cuda:{LOCAL_RANK}`` when CUDA is there (each
+    ``torch.distributed`` rank on its own GPU, ``LOCAL_RANK`` 0 outside one), else ``cpu``.
+    O(1).
+
+    Examples:
+        >>> default_device() in ("cpu", "cuda:0") or default_device().startswith("cuda:")
+        True
+    """
+    import torch
+
+    if not torch.cuda.is_available():
+        return "cpu"
+    raw = os.environ.get("LOCAL_RANK", "0")
+    try:
+        rank = int(raw)
+    except ValueError:
+        raise ValueError(f"LOCAL_RANK must be an integer, got {raw!r}") from None
+    return f"cuda:{rank % torch.cuda.device_count()}"
+
+
+class Sam2Embedding:
+    """An image encoded by `Sam2Segmenter.encode`: the model's feature maps and the image's
+    size (H, W)."""
+
+    __slots__ = ("features", "size")
+
+    def __init__(self, features: list[Any], size: tuple[int, int]) -> None:
+        self.features, self.size = features, size
 
 
 class Sam2Segmenter:
-    """SAM2 through transformers' ``Sam2Model``: one box + one positive point per object.
+    """SAM2 through transformers' ``Sam2Model``, two-stage: `encode` runs the image encoder
+    once, `decode` prompts it with any number of boxes and labelled points.
 
     Args:
         model: a checkpoint directory (or hub id) for ``Sam2Model.from_pretrained``, or a
-            loaded ``Sam2Model``.
-        device: where to run (default: CUDA if available).
-        multimask: ask SAM2 for 3 candidates per prompt and keep the best-scored one.
+            loaded ``Sam2Model``. Built once here, reused by every call.
+        device: where to run (default `default_device`: ``cuda:{LOCAL_RANK}`` or CPU).
+        multimask: ask SAM2 for 3 candidates per prompt and keep the best-scored one (the
+            evaluation's ReasonSeg protocol); default the single-mask head
+            (``multimask_output=False``, as Seg-R1 and Think2Seg-RS train with).
 
     Pre- and post-processing follow ``Sam2Processor`` (resize to the model's square input,
     ImageNet normalisation, prompts scaled per axis; masks resized back and thresholded at 0)
-    but need no torchvision, which transformers' SAM2 image processor imports.
+    but need no torchvision, which transformers' SAM2 image processor imports. The image is
+    used as the RGB it is: no channel swap.
 
-    Complexity: one image-encoder pass per image, one decoder pass for all its objects.
+    Prompts of one image are decoded in as few calls as their shapes allow: the prompts with
+    a box and k real points (labels other than -1) go together, so padding never changes a
+    mask; each prompt's mask equals what a call with that prompt alone gives.
+
+    Complexity: one image-encoder pass per `encode`; one decoder pass per prompt shape.
 
     Examples:
         >>> import tempfile
         >>> seg = Sam2Segmenter(build_tiny_sam2(tempfile.mkdtemp()), device="cpu")
         >>> seg(np.zeros((32, 48, 3), np.uint8), [[0, 0, 10, 10]], [[5, 5]]).shape
+        (1, 32, 48)
+        >>> emb = seg.encode(np.zeros((32, 48, 3), np.uint8))
+        >>> seg.decode(emb, None, [[[5, 5], [9, 9]]], [[1, 0]]).shape
         (1, 32, 48)
     """
 
@@ -43,13 +86,14 @@ class Sam2Segmenter:
         from transformers import Sam2Model
 
         if device is None:
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+            device = default_device()
         if isinstance(model, (str, Path)):
             model = Sam2Model.from_pretrained(str(model))
         self.model = model.to(device).eval()
         self.device = torch.device(device)
         self.size = int(self.model.config.prompt_encoder_config.image_size)
         self.multimask = multimask
+        self.encodes = 0  # image-encoder passes so far (what the encode-once design saves)
 
     def _pixels(self, img: np.ndarray) -> Any:
         import torch
@@ -61,31 +105,74 @@ class Sam2Segmenter:
         std = torch.tensor(self.STD).view(1, 3, 1, 1)
         return ((x - mean) / std).to(self.device)
 
-    def __call__(self, image: Any, boxes: Any, points: Any) -> np.ndarray:
+    def encode(self, image: Any) -> Sam2Embedding:
+        """The image encoder's feature maps of ``image`` ((H, W, 3) uint8 RGB). One pass."""
+        import torch
+
+        img = np.asarray(image)
+        if img.ndim != 3 or img.shape[2] != 3:
+            raise ValueError(f"image must have shape (H, W, 3), got {img.shape}")
+        with torch.no_grad():
+            features = self.model.get_image_embeddings(self._pixels(img))
+        self.encodes += 1
+        return Sam2Embedding(list(features), (int(img.shape[0]), int(img.shape[1])))
+
+    def decode(
+        self, embedding: Sam2Embedding, boxes: Any, points: Any, labels: Any = None
+    ) -> np.ndarray:
+        """One mask per prompt against an encoded image (the contract's prompt shapes)."""
+        h, w = embedding.size
+        _, b, p, lab = check_prompts(np.zeros((1, 1, 3), np.uint8), boxes, points, labels)
+        masks = np.zeros((len(b), h, w), np.bool_)
+        has_box = np.isfinite(b).all(axis=1)
+        real = lab != -1
+        count = real.sum(axis=1)
+        groups: dict[tuple[bool, int], list[int]] = {}
+        for k in range(len(b)):
+            if has_box[k] or count[k]:
+                groups.setdefault((bool(has_box[k]), int(count[k])), []).append(k)
+        for (boxed, k_points), rows in groups.items():
+            pts = np.stack([p[r][real[r]] for r in rows]) if k_points else None
+            labs = np.stack([lab[r][real[r]] for r in rows]) if k_points else None
+            masks[rows] = self._decode(embedding, b[rows] if boxed else None, pts, labs)
+        return masks
+
+    def _decode(self, embedding: Sam2Embedding, boxes: Any, points: Any, labels: Any) -> np.ndarray:
         import torch
         import torch.nn.functional as F
 
-        img, b, p = check_prompts(image, boxes, points)
-        h, w = img.shape[:2]
-        if not len(b):
-            return np.zeros((0, h, w), np.bool_)
+        h, w = embedding.size
         scale = np.array([self.size / w, self.size / h])
-        boxes_t = torch.as_tensor(b * np.tile(scale, 2), dtype=torch.float32, device=self.device)
-        points_t = torch.as_tensor(p * scale, dtype=torch.float32, device=self.device)
+        kwargs: dict[str, Any] = {}
+        if boxes is not None:
+            kwargs["input_boxes"] = torch.as_tensor(
+                boxes * np.tile(scale, 2), dtype=torch.float32, device=self.device
+            )[None]
+        if points is not None:
+            kwargs["input_points"] = torch.as_tensor(
+                points * scale, dtype=torch.float32, device=self.device
+            )[None]
+            kwargs["input_labels"] = torch.as_tensor(labels, dtype=torch.long, device=self.device)[
+                None
+            ]
         with torch.no_grad():
             out = self.model(
-                pixel_values=self._pixels(img),
-                input_boxes=boxes_t[None],
-                input_points=points_t[None, :, None, :],
-                input_labels=torch.ones((1, len(b), 1), dtype=torch.long, device=self.device),
-                multimask_output=self.multimask,
+                image_embeddings=embedding.features, multimask_output=self.multimask, **kwargs
             )
         logits = out.pred_masks[0]  # (N, C, h', w')
+        n = logits.shape[0]
         if logits.shape[1] > 1:
             best = out.iou_scores[0].argmax(dim=-1)
-            logits = logits[torch.arange(len(b)), best][:, None]
+            logits = logits[torch.arange(n), best][:, None]
         logits = F.interpolate(logits.float(), size=(h, w), mode="bilinear", align_corners=False)
         return (logits[:, 0] > 0).cpu().numpy()
+
+    def __call__(self, image: Any, boxes: Any, points: Any, labels: Any = None) -> np.ndarray:
+        """`encode` then `decode`: the one-call form of the contract."""
+        img, b, p, lab = check_prompts(image, boxes, points, labels)
+        if not len(b):
+            return np.zeros((0, *img.shape[:2]), np.bool_)
+        return self.decode(self.encode(img), b, p, lab)
 
 
 def build_tiny_sam2(out_dir: str | Path, *, seed: int = 0, image_size: int = 128) -> Path:
