@@ -99,6 +99,7 @@ class Sam2Segmenter:
         import torch
         import torch.nn.functional as F
 
+        img = img if img.flags.writeable else img.copy()  # torch refuses read-only memory
         x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float() / 255.0
         x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
         mean = torch.tensor(self.MEAN).view(1, 3, 1, 1)
