@@ -8,7 +8,10 @@
    pycocotools' `maskUtils.iou` per pair on the same masks as RLE; pairwise 256 x 256 against
    pycocotools' `maskUtils.iou` on the lists. The same with RLE input (compressed strings, as
    result files hold them): rankreward's validated run-length kernels against `maskUtils.iou`.
-3. `generalized_box_iou` 2000 x 2000 against a straightforward numpy implementation.
+3. `dense_mask_iou`, a segmenter's dense masks scored in the loop, against pycocotools encoding
+   them and calling `maskUtils.iou` per mask: a GRPO shape (256 masks, 8 per RLE ground truth)
+   and 256 dense pairs.
+4. `generalized_box_iou` 2000 x 2000 against a straightforward numpy implementation.
 
 Writes the `bench_metrics` section of docs/performance.md. ``--quick`` shrinks every size.
 """
@@ -27,6 +30,7 @@ from _report import ROOT, fmt_time, replace_section, time_interleaved
 from rankreward.metrics import (
     box_iou,
     box_l1,
+    dense_mask_iou,
     generalized_box_iou,
     hungarian_match_padded,
     mask_iou,
@@ -112,7 +116,7 @@ def main(argv: list[str] | None = None) -> str:
     from tqdm import tqdm
 
     rows: list[tuple[str, str, float, float]] = []  # (case, baseline, ours, theirs)
-    bar = tqdm(total=5, desc="bench_metrics", unit="case")
+    bar = tqdm(total=6, desc="bench_metrics", unit="case")
 
     data = make_rollouts(rollouts, 8, rng)
     np.testing.assert_allclose(batched_step(*data), reference_step(*data), rtol=1e-12)
@@ -154,6 +158,38 @@ def main(argv: list[str] | None = None) -> str:
     case = f"mask_iou {masks} pairs {mask_size}x{mask_size} (paired)"
     rows.append((case, "plain numpy", t["ours"], t["numpy"]))
     rows.append((case, "pycocotools iou per pair (RLE)", t["ours"], t["coco"]))
+    bar.update()
+
+    # a segmenter's dense masks scored in the loop: pycocotools must encode them first (its
+    # encode is timed with it); the ground truths are RLE as datasets hold them (GRPO shape: 8
+    # completions per ground truth) or dense (paired)
+    def coco_encode_iou(masks_, truths, index):
+        enc = [mask_utils.encode(np.asfortranarray(m.astype(np.uint8))) for m in masks_]
+        return np.array(
+            [mask_utils.iou([enc[k]], [truths[j]], [0])[0, 0] for k, j in enumerate(index)]
+        )
+
+    group = 8
+    index = np.repeat(np.arange(masks // group), group)
+    truth_rle = [coco_rle(m) for m in g[: masks // group]]
+    truth_str = [mask_to_rle(m) for m in g[: masks // group]]
+    np.testing.assert_array_equal(
+        dense_mask_iou(p, truth_str, index), coco_encode_iou(p, truth_rle, index)
+    )
+    np.testing.assert_array_equal(dense_mask_iou(p, g), coco_encode_iou(p, rg, np.arange(masks)))
+    t = time_interleaved(
+        {
+            "grpo": lambda: dense_mask_iou(p, truth_str, index),
+            "coco_grpo": lambda: coco_encode_iou(p, truth_rle, index),
+            "paired": lambda: dense_mask_iou(p, g),
+            "coco_paired": lambda: coco_encode_iou(p, rg, np.arange(masks)),
+        },
+        budget,
+    )
+    case = f"dense_mask_iou {masks} masks vs {masks // group} RLE truths ({group} per truth) {mask_size}x{mask_size}"
+    rows.append((case, "pycocotools encode + iou", t["grpo"], t["coco_grpo"]))
+    case = f"dense_mask_iou {masks} dense pairs {mask_size}x{mask_size}"
+    rows.append((case, "pycocotools encode + iou", t["paired"], t["coco_paired"]))
     bar.update()
 
     np.testing.assert_allclose(mask_iou(p, g), mask_utils.iou(rp, rg, [0] * len(rg)), atol=1e-6)

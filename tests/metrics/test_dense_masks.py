@@ -108,7 +108,7 @@ def test_read_mask_errors_name_the_sample(tmp_path):
     with pytest.raises(ValueError, match="cannot read the mask file"):
         read_mask(str(tmp_path / "missing.png"), None, "sample 0")
     with pytest.raises(ValueError, match="an RLE dict, a polygon list or a PNG path"):
-        read_mask("nothing".encode(), None, "sample 0")
+        read_mask(b"nothing", None, "sample 0")
     with pytest.raises(ValueError, match="non-finite"):
         read_mask(np.full((2, 2), np.nan), None, "sample 0")
     with pytest.raises(ValueError, match="sample 1"):

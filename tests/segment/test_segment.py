@@ -104,7 +104,7 @@ def test_contract_errors_name_the_shape():
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
         BoxSegmenter()(np.zeros((4, 4)), [[0, 0, 1, 1]], None)
     # a padded point's coordinates are ignored; a points-only prompt has a NaN box row
-    _, b, p, lab = check_prompts(img, None, [[[0, 0], [np.nan, np.nan]]], [[1, -1]])
+    _, b, _p, lab = check_prompts(img, None, [[[0, 0], [np.nan, np.nan]]], [[1, -1]])
     assert np.isnan(b).all() and lab.tolist() == [[1, -1]]
 
 
