@@ -82,7 +82,9 @@ def test_cli_score(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["bench_metrics", "bench_reward", "bench_presets"])
+@pytest.mark.parametrize(
+    "name", ["bench_metrics", "bench_reward", "bench_presets", "bench_segment"]
+)
 def test_quick_benchmarks_write_their_section(tmp_path, name):
     pytest.importorskip("pycocotools")
     # a subprocess: bench_rank (loaded in-process above) pins NUMBA_NUM_THREADS for its process

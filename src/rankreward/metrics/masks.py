@@ -215,6 +215,13 @@ def mask_iou(pred: Any, gt: Any, *, pairwise: bool = True) -> Any:
         return _rle_iou(pred, gt, pairwise)
     if pairwise:
         return _pairwise_dense(pred, gt)
+    if (
+        isinstance(pred, np.ndarray)
+        and isinstance(gt, np.ndarray)
+        and pred.ndim == 3
+        and pred.shape == gt.shape
+    ):
+        return dense_mask_iou(pred, gt)  # stacks of pairs: the word-packed kernel
     inter, union = mask_intersection_union(pred, gt)
     return _safe_ratio(inter, union)
 
