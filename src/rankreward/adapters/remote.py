@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..segment.transport import mask_counts, pack_images
 from ..text import completion_text
 
 __all__ = ["RemoteCommitCallback", "RemoteReward"]
@@ -134,16 +135,26 @@ class RemoteReward:
         """The service's breakdown of a batch, in the keys a local `ComponentReward.score`
         returns: ``reward`` and each component as float64 arrays (NaN where it does not
         apply), ``problems``, plus the service's ``step``. ``columns``: per-sample columns
-        (image sizes, task keys). ``ValueError`` naming the URL when the answer is not a
+        (image sizes, task keys; an ``image`` column goes as one PNG per distinct image, or
+        as paths under the service's ``--image-root``). ``ValueError`` naming the URL when the answer is not a
         breakdown of this batch (a proxy's page, another service)."""
         texts = [c if type(c) is str else completion_text(c) for c in completions]
+        # a mask's ground truth travels as RLE, each distinct image once (the service segments)
+        truths = [mask_counts(g) if len(getattr(g, "shape", ())) == 2 else g for g in ground_truth]
         payload: dict[str, Any] = {
             "completions": texts,
-            "ground_truth": list(ground_truth),
+            "ground_truth": truths,
             "stage": self.stage if stage is None else stage,
             "request_id": uuid.uuid4().hex,
         }
         for key, values in (columns or {}).items():
+            if key in ("image", "images"):
+                pictures = [v[0] if key == "images" and isinstance(v, (list, tuple)) else v
+                            for v in values]  # fmt: skip
+                payload["image"], table = pack_images(pictures)
+                if table:
+                    payload["images_b64"] = table
+                continue
             payload[key] = [v.tolist() if hasattr(v, "tolist") else v for v in values]
         out = self._breakdown(self.request("POST", "/score", payload), len(texts))
         self.last_breakdown = out

@@ -222,6 +222,30 @@ def _port(text: str) -> int:
     return port
 
 
+def build_segmenter(spec: str, device: str | None = None) -> Any:
+    """``--segmenter``: ``"box"`` (`BoxSegmenter`), ``"tiny"`` (a random tiny SAM2, for
+    offline checks) or a SAM2 checkpoint (folder or hub id) loaded once on ``device``. O(load).
+
+    Examples:
+        >>> type(build_segmenter("box")).__name__
+        'BoxSegmenter'
+    """
+    from ..segment import BoxSegmenter, Sam2Segmenter, build_tiny_sam2
+
+    if spec == "box":
+        return BoxSegmenter()
+    if spec == "tiny":
+        import tempfile
+
+        return Sam2Segmenter(
+            build_tiny_sam2(tempfile.mkdtemp(prefix="rankreward-sam2-")), device=device or "cpu"
+        )
+    try:
+        return Sam2Segmenter(spec, device=device)
+    except OSError as err:
+        raise ValueError(f"--segmenter {spec!r}: not a SAM2 checkpoint ({err})") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``rankreward serve``: see the module docs and docs/training.md ("A reward service").
 
@@ -240,6 +264,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--option", type=parse_option, action="append", default=[], metavar="KEY=VALUE",
                    help="a preset option (JSON value or text), repeatable: --option method=od_ap")  # fmt: skip
     p.add_argument("--task-key", help="the column whose values get their own windows")
+    p.add_argument("--segmenter", metavar="SAM2|box|tiny",
+                   help="host the segmenter of a mask preset: a SAM2 checkpoint folder or hub id "
+                        "(loaded once), 'box' (each box filled), 'tiny' (a random tiny SAM2)")  # fmt: skip
+    p.add_argument(
+        "--segmenter-device", help="where the segmenter runs (default cuda:LOCAL_RANK or cpu)"
+    )
+    p.add_argument("--image-root", help="the folder image paths in requests are read from")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=_port, default=8000, help="1..65535")
     p.add_argument("--token-file", help=f"a file holding the token (else ${TOKEN_ENV})")
@@ -253,9 +284,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error("--commit-every must be >= 1")
     try:
         token = read_token(args.token_file, os.environ)
-        reward = preset(args.preset, args.ranked, task_key=args.task_key, **dict(args.option))
+        options = dict(args.option)
+        if args.segmenter is not None:
+            options["segmenter"] = build_segmenter(args.segmenter, args.segmenter_device)
+        reward = preset(args.preset, args.ranked, task_key=args.task_key, **options)
         service = RewardService(reward, name=args.preset, state_dir=args.state_dir,
-                                commit_every=args.commit_every, max_rows=args.max_rows)  # fmt: skip
+                                commit_every=args.commit_every, max_rows=args.max_rows,
+                                image_root=args.image_root)  # fmt: skip
         if service.resumed_from is not None:
             print(f"[rankreward serve] resumed step {service.step_now()} from {service.resumed_from}",
                   flush=True)  # fmt: skip

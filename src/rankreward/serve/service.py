@@ -18,6 +18,7 @@ import numpy as np
 from ..normalize.state import latest_state, step_path
 from ..normalize.windows import Windows
 from ..rewards.rows import score_rows
+from ..segment.transport import unpack_images
 from ..text import split_response
 
 __all__ = ["RequestError", "RewardService", "check_writable", "json_floats"]
@@ -69,6 +70,12 @@ class RewardService:
             that cannot be written fails here, not at the first commit.
         commit_every: commit every this many staged samples (else ``POST /commit``).
         max_rows: the most completions one request may carry.
+        image_root: the folder an ``image`` column's paths are read from (never outside it);
+            ``None``: requests send their images in ``images_b64`` (`rankreward.segment.transport`).
+
+    A mask preset (``seg-r1``, ``think2seg-rs``) built with its segmenter runs here, on the
+    service's device: reward workers without a GPU send completions, masks (RLE) and images
+    (each distinct image once per request, or a path) and get the breakdown back.
 
     Examples:
         >>> from rankreward.rewards import preset
@@ -88,12 +95,16 @@ class RewardService:
         commit_every: int | None = None,
         max_rows: int = 16384,
         remember: int = 4096,
+        image_root: str | os.PathLike[str] | None = None,
     ) -> None:
         if not isinstance(reward.windows, Windows):
             raise TypeError("the service needs a reward whose windows keep the Windows protocol")
         if max_rows < 1:
             raise ValueError(f"max_rows must be >= 1, got {max_rows}")
         self.reward, self.name, self.max_rows = reward, name, max_rows
+        self.image_root = None if image_root is None else Path(image_root)
+        if self.image_root is not None and not self.image_root.is_dir():
+            raise ValueError(f"image_root {str(self.image_root)!r} is not a folder")
         self.state_dir = None if state_dir is None else Path(state_dir)
         self.commit_every = commit_every
         resume, step = (None, 0)
@@ -143,11 +154,21 @@ class RewardService:
         stage = payload.get("stage", True)
         if not isinstance(stage, bool):
             raise RequestError(422, f"'stage' must be true or false, got {stage!r}")
-        skip = {"completions", "ground_truth", gt_key, "stage", "request_id"}
+        skip = {"completions", "ground_truth", gt_key, "stage", "request_id", "images_b64"}
         columns = {k: v for k, v in payload.items() if k not in skip}
         for key, column in columns.items():
             if not isinstance(column, list) or len(column) != n:
                 raise RequestError(422, f"column {key!r} must be a list of {n} values")
+        table = payload.get("images_b64")
+        if table is not None and not (
+            isinstance(table, list) and all(isinstance(t, str) for t in table)
+        ):
+            raise RequestError(422, "'images_b64' must be a list of base64 strings")
+        if "image" in columns and "image?" in getattr(self.reward.recipe, "context", ()):
+            try:
+                columns["image"] = unpack_images(columns["image"], table, self.image_root)
+            except ValueError as err:
+                raise RequestError(422, f"'image': {err}") from None
         with self._lock:  # the id check and the staging together: a retry never stages twice
             if request_id is not None and str(request_id) in self._answers:
                 return self._answers[str(request_id)]
