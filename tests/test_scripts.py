@@ -228,3 +228,18 @@ def test_cli_score_with_a_preset_and_columns(tmp_path):
         expected += want.score(texts[part], gts[part], tasks[part])["reward"].tolist()
         want.commit()
     assert [r["reward"] for r in rows] == expected
+
+
+def test_the_device_check_runs_on_a_cpu(tmp_path):
+    """scripts/gpu_check.sh's measurements, at CPU sizes: the script cannot rot between GPU loans."""
+    pytest.importorskip("transformers")
+    out = tmp_path / "gpu.json"
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--config", "tiny", "--window",
+         "65536", "--batch", "4096", "--group", "2", "--out", str(out)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    result = json.loads(out.read_text())
+    assert result["rank"]["speedup"] > 0
+    assert result["mask_reward"]["rankreward_encoder_calls"] == 4
+    assert result["mask_reward"]["released_encoder_calls"] == 8
