@@ -26,6 +26,8 @@ recipe is one line here (docs/add-a-recipe.md).
 
 from __future__ import annotations
 
+import difflib
+import inspect
 from typing import Any
 
 from ..distributed.ray_actor import RayWindows
@@ -78,10 +80,22 @@ def preset(
         True
     """
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
+        near = difflib.get_close_matches(str(name), PRESETS, n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise ValueError(f"unknown preset {name!r}{hint}; choose from {sorted(PRESETS)}")
     if ranked is not None:
         options["ranked"] = ranked
-    reward = PRESETS[name](**options)
+    builder = PRESETS[name]
+    params = inspect.signature(builder).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        valid = [k for k in params if k != "ranked"]
+        for key in options:
+            if key not in params:
+                near = difflib.get_close_matches(key, valid, n=1)
+                hint = f" (did you mean {near[0]!r}?)" if near else ""
+                raise TypeError(f"the {name} preset has no option {key!r}{hint}; its options: "
+                                f"{valid or 'none besides ranked'}")  # fmt: skip
+    reward = builder(**options)
     reward.task_key = task_key
     if windows is not None:
         reward.windows = windows

@@ -37,6 +37,7 @@ import numpy as np
 
 from .._deprecation import REMOVAL_RELEASE
 from .._pickling import LockFreePickle
+from ..frames import sizes_of_images
 from ..normalize.advantages import advantage_shares, zero_spread_fractions
 from ..normalize.windows import LocalWindows, Windows, WindowSpec
 from ..text import completion_text
@@ -476,8 +477,21 @@ class ComponentReward(LockFreePickle):
     ) -> Terms:
         """The recipe's `Terms` of a batch of plain texts, checked: every column the
         components read is there, one finite-or-NaN float per sample; a ``TypeError`` names a
-        missing context column. O(the recipe's cost)."""
+        missing context column. A recipe that reads ``image_size`` gets it from the trainer's
+        ``image`` / ``images`` column when no ``image_size`` column is passed. O(the recipe's
+        cost)."""
         context = context or {}
+        declared = getattr(self.recipe, "context", ())
+        if context.get("image_size") is None and (
+            "image_size?" in declared or "image_size" in declared
+        ):
+            images = (
+                context.get("image") if context.get("image") is not None else context.get("images")
+            )
+            if (
+                images is not None
+            ):  # the trainer's own image column (TRL passes it): no extra column
+                context = {**context, "image_size": sizes_of_images(images)}
         missing = [k for k in required_columns(self.recipe.context) if context.get(k) is None]
         if missing:
             raise TypeError(f"the reward needs the columns {missing}")

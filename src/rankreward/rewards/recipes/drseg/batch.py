@@ -15,12 +15,13 @@ VisionReasoner's accuracy, the answer and ground-truth counts) and each completi
 
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict
 from typing import Any
 
 import numpy as np
 
-from ....frames import FRAME_UNITS, FRAMES, check_size, scale_pairs
+from ....frames import FRAME_UNITS, FRAMES, check_size, frame_problems, scale_pairs
 from ...spec import Terms
 from . import scan as _scan
 from .accuracy import AccuracyConfig, accuracy_rows, check_compat, pack_rows
@@ -85,8 +86,10 @@ class DrSegRecipe:
         if frame not in FRAMES:
             raise ValueError(f"frame must be one of {FRAMES}, got {frame!r}")
         self.frame = frame
-        # a non-absolute frame reads each sample's image size (checked in terms, by name)
-        self.context: tuple[str, ...] = () if frame == "absolute" else ("image_size?",)
+        # a non-absolute frame reads each sample's image size (checked in terms, by name); the
+        # absolute frame reads it when given, to say when answers do not fit the image
+        self.context: tuple[str, ...] = ("image_size?", "seen_size?")
+        self._frame_warned = False
         if non_repeat not in NON_REPEAT_MODES:
             raise ValueError(f"non_repeat must be one of {NON_REPEAT_MODES}, got {non_repeat!r}")
         self.compat = compat
@@ -110,6 +113,7 @@ class DrSegRecipe:
         for k in np.flatnonzero(found.num_records).tolist():
             probs[k] = _scan.problems_of(found, k)
         pred_rows, prow, pcount, mcount, plain = self._read_answers(texts, found, probs)
+        self._check_frame(pred_rows, prow, pcount, context, probs)
         if self.frame != "absolute":
             pred_rows = self._to_pixels(pred_rows, prow, pcount, context)
         non_repeat = self._non_repeat(texts, found, probs)
@@ -133,6 +137,33 @@ class DrSegRecipe:
         }
         problems = [[str(x) for x in probs.get(k, ())] for k in range(len(texts))]
         return Terms(columns, problems)
+
+    def _check_frame(self, rows, prow, pcount, context, probs) -> None:
+        """A per-sample problem where an answer does not fit the frame it is read in but
+        another frame's extent holds it (`rankreward.frames.frame_problems`), and one warning
+        per reward when that is most of a batch. Needs the image sizes (an ``image_size``
+        column, or the trainer's image column). O(rows + B)."""
+        sizes = (context or {}).get("image_size")
+        if sizes is None or len(sizes) != len(prow) or not len(rows):
+            return
+        seen = (context or {}).get("seen_size")
+        try:
+            found = frame_problems(rows, prow, pcount, self.frame, sizes,
+                                   seen if seen is not None and len(seen) == len(prow) else None)  # fmt: skip
+        except ValueError:
+            return  # a bad size is named where the sizes are used (frame maps), not here
+        flagged = [k for k, why in enumerate(found) if why]
+        for k in flagged:
+            probs[k].append(Problem("frame", found[k]))
+        answered = int((np.asarray(pcount) > 0).sum())
+        if flagged and 2 * len(flagged) >= answered and not self._frame_warned:
+            self._frame_warned = True
+            warnings.warn(
+                f"{len(flagged)} of {answered} answers of a batch do not fit frame={self.frame!r}: "
+                f"{found[flagged[0]]} (sample {flagged[0]}); each such sample records a 'frame' problem",
+                RuntimeWarning,
+                stacklevel=4,
+            )
 
     def _to_pixels(self, rows: np.ndarray, prow: np.ndarray, pcount: np.ndarray,
                    context: Any) -> np.ndarray:  # fmt: skip

@@ -25,6 +25,7 @@ Dr. Seg's breakdown keys, before and after the one-object release:
 
 from __future__ import annotations
 
+import difflib
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -95,6 +96,13 @@ def _setup(
     if not look:
         w["look"] = 0.0
     base = config or AccuracyConfig()
+    unknown = [k for k in thresholds if k not in base.__dict__]
+    if unknown:
+        known = ["weights", "compat", "look", "accuracy", "non_repeat", "template", "config",
+                 "max_chars", "frame", *base.__dict__]  # fmt: skip
+        near = difflib.get_close_matches(unknown[0], [*known, "ranked"], n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise TypeError(f"no Dr. Seg option {unknown[0]!r}{hint}; the options: {known}")
     cfg = AccuracyConfig(**{**base.__dict__, **thresholds}) if thresholds else base
     recipe = DrSegRecipe(compat=compat, non_repeat=non_repeat, config=cfg, template=template,
                          max_chars=max_chars, frame=frame)  # fmt: skip
