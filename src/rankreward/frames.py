@@ -330,10 +330,17 @@ def frame_problems(
     check_frame(frame)
     n = len(counts)
     out: list[str | None] = [None] * n
-    rows = np.asarray(rows, np.float64)
-    has = np.asarray(counts) > 0
+    counts = np.maximum(np.asarray(counts, np.int64), 0)
+    has = counts > 0
     if not has.any() or not len(rows):
         return out
+    # only each sample's own rows (a buffer may hold unused rows between samples)
+    offsets = np.cumsum(counts) - counts
+    take = np.repeat(np.asarray(starts, np.int64), counts) + (
+        np.arange(counts.sum()) - np.repeat(offsets, counts)
+    )
+    rows = np.asarray(rows, np.float64)[take]
+    starts = offsets
     xs, ys = rows[:, 0::2], rows[:, 1::2]
     finite = np.isfinite(xs) & np.isfinite(ys)
     big = np.where(finite, 1, 0)

@@ -110,3 +110,14 @@ def test_seen_size_reads_the_processor(tmp_path):
     for w, h in [(640, 480), (57, 91), (1000, 30), (2000, 1500)]:
         grid = ip(images=[Image.new("RGB", (w, h))], return_tensors="np")["image_grid_thw"][0]
         assert seen_size((w, h), processor) == (int(grid[2]) * patch, int(grid[1]) * patch)
+
+
+def test_only_each_samples_own_rows_are_read():
+    """A row buffer may hold unused rows between samples: they never flag a sample."""
+    from rankreward.frames import frame_problems
+
+    rows = np.array([[10, 10, 20, 20], [900, 900, 950, 990], [5, 5, 9, 9], [700, 800, 900, 990]], float)
+    got = frame_problems(rows, np.array([0, 2]), np.array([1, 1]), "absolute", [(640, 480)] * 2)
+    assert got == [None, None]
+    got = frame_problems(rows, np.array([0, 2]), np.array([2, 2]), "absolute", [(640, 480)] * 2)
+    assert all("rel1000" in g for g in got)
