@@ -83,13 +83,12 @@ def test_the_readme_grpo_snippet_builds_its_reward():
     # everything but the GRPOTrainer call (a model is needed there) runs as written
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     block = next(b for b in re.findall(r"^```python\n(.*?)^```$", text, re.S | re.M)
-                 if "drseg_reward_funcs" in b)  # fmt: skip
+                 if "trl_rewards(" in b and "GRPOTrainer(model=model" in b)  # fmt: skip
     setup = block.split("trainer = GRPOTrainer(")[0]
     scope: dict = {}
     exec(compile(setup, "README.md", "exec"), scope)
-    from rankreward.adapters.trl import drseg_reward_funcs
-
-    assert len(drseg_reward_funcs(scope["reward"])) == 4
+    kwargs = scope["rewards"].trainer_kwargs()
+    assert len(kwargs["reward_funcs"]) == 4 and len(kwargs["callbacks"]) == 1
 
 
 @pytest.mark.parametrize("page", ["why-rank.md"])

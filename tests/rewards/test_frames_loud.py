@@ -116,7 +116,9 @@ def test_only_each_samples_own_rows_are_read():
     """A row buffer may hold unused rows between samples: they never flag a sample."""
     from rankreward.frames import frame_problems
 
-    rows = np.array([[10, 10, 20, 20], [900, 900, 950, 990], [5, 5, 9, 9], [700, 800, 900, 990]], float)
+    rows = np.array(
+        [[10, 10, 20, 20], [900, 900, 950, 990], [5, 5, 9, 9], [700, 800, 900, 990]], float
+    )
     got = frame_problems(rows, np.array([0, 2]), np.array([1, 1]), "absolute", [(640, 480)] * 2)
     assert got == [None, None]
     got = frame_problems(rows, np.array([0, 2]), np.array([2, 2]), "absolute", [(640, 480)] * 2)

@@ -40,12 +40,14 @@ __all__ = [
     "STATE_FILE",
     "RankNormalizerCallback",
     "RewardFunctions",
+    "TRLRewards",
     "async_drseg_reward",
     "check_trl_version",
     "drseg_reward_funcs",
     "preset_reward_funcs",
     "prompt_groups",
     "trl_reward",
+    "trl_rewards",
 ]
 
 #: File name of the normalizer state inside each checkpoint directory.
@@ -378,12 +380,18 @@ class RankNormalizerCallback(_callback_base()):  # type: ignore[misc]
     #: what the error for a checkpoint without a state file says should have written one
     writer = "RankNormalizerCallback"
 
-    def __init__(self, reward: Any, resume_from: str | Path | None = None) -> None:
+    def __init__(
+        self, reward: Any, resume_from: str | Path | None = None, *, check_column: str | None = None
+    ) -> None:
         self.reward = reward
         self.resume_from = Path(resume_from) if resume_from else None
+        self.check_column = check_column
         self.commits = 0
 
     def on_train_begin(self, args, state, control, **kwargs):
+        if self.check_column is not None:
+            dataset = getattr(kwargs.get("train_dataloader"), "dataset", None)
+            check_dataset(self.reward, dataset, self.check_column)
         if self.resume_from is not None:
             path = self.resume_from / STATE_FILE
             if not path.exists():
@@ -404,3 +412,131 @@ class RankNormalizerCallback(_callback_base()):  # type: ignore[misc]
         if getattr(state, "is_world_process_zero", True):
             self.reward.save(folder / STATE_FILE)
         return control
+
+
+def _readers_of(truth: Any, skip: str) -> list[str]:
+    """The presets (besides ``skip`` and the mask presets) whose ground-truth reader takes
+    ``truth``: what to suggest when the chosen one cannot. O(presets)."""
+    from ..rewards import MASK_PRESETS, PRESETS
+    from ..rewards import preset as build
+
+    found = []
+    for name in sorted(PRESETS):
+        if name in (skip, *MASK_PRESETS) or name == "visual-rft":
+            continue
+        try:
+            build(name).score([""], [truth], stage=False)
+        except (ValueError, TypeError):
+            continue
+        found.append(name)
+    return found
+
+
+def check_dataset(reward: ComponentReward, dataset: Any, column: str) -> None:
+    """At trainer start, before any generation: the training set has the ground-truth
+    ``column`` and the reward reads its first row; a ``ValueError`` names the column, the
+    reward and the presets that can read that ground truth. A dataset without rows or
+    column names (streamed) is not checked. O(presets) once.
+
+    Examples:
+        >>> from rankreward.rewards import preset
+        >>> rows = [{"solution": "<box>(1,2),(3,4)</box><points>(1,2),(2,3)</points>"}]
+        >>> check_dataset(preset("drseg"), rows, "solution")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: the drseg reward cannot read row 0 of the 'solution' column (...); presets that can: ['seg-zero', 'vlm-r1-ovd']
+    """
+    try:
+        row = dataset[0]
+    except (TypeError, IndexError, KeyError):
+        return
+    if not isinstance(row, dict):
+        return
+    if column not in row:
+        raise ValueError(f"the training set has no {column!r} column (the {reward.name} reward's "
+                         f"ground truth); its columns: {sorted(row)}")  # fmt: skip
+    from ..rewards import MASK_PRESETS
+
+    if reward.name in MASK_PRESETS:
+        return  # scoring a probe would run the segmenter; the column is there
+    context = {k: [v] for k, v in row.items() if k not in ("prompt", "completion", column)}
+    try:
+        reward.score([""], [row[column]], reward.tasks_from(context), context=context, stage=False)
+    except ValueError as err:
+        others = _readers_of(row[column], reward.name)
+        hint = f"; presets that can: {others}" if others else ""
+        raise ValueError(f"the {reward.name} reward cannot read row 0 of the {column!r} column "
+                         f"({err}){hint}") from None  # fmt: skip
+
+
+class TRLRewards:
+    """What `trl_rewards` returns: the reward, its TRL reward functions (one per part) and the
+    callbacks that commit, checkpoint and check them, for one ``GRPOTrainer``.
+
+    ``GRPOTrainer(..., **rewards.trainer_kwargs())`` passes ``reward_funcs`` and ``callbacks``
+    together, so the callback cannot be forgotten. O(1).
+
+    Examples:
+        >>> rewards = trl_rewards("perception-r1")
+        >>> rewards
+        TRLRewards(reward='perception-r1', reward_funcs=['perception_r1_grounding', 'perception_r1_format'], callbacks=1)
+    """
+
+    def __init__(self, reward: ComponentReward, funcs: list, callbacks: list) -> None:
+        self.reward, self.reward_funcs, self.callbacks = reward, funcs, callbacks
+
+    def trainer_kwargs(self, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
+        """``{"reward_funcs": ..., "callbacks": [...]}`` for ``GRPOTrainer`` (your own
+        ``callbacks`` appended). O(1)."""
+        return {"reward_funcs": list(self.reward_funcs), "callbacks": [*self.callbacks, *callbacks]}
+
+    def __repr__(self) -> str:
+        names = [f.__name__ for f in self.reward_funcs]
+        return f"TRLRewards(reward={self.reward.name!r}, reward_funcs={names}, callbacks={len(self.callbacks)})"
+
+
+def trl_rewards(
+    reward: str | ComponentReward = "drseg",
+    ranked: bool | None = None,
+    *,
+    distributed: bool = True,
+    ground_truth_key: str | None = None,
+    resume_from: str | Path | None = None,
+    check: bool = True,
+    **options: Any,
+) -> TRLRewards:
+    """The one TRL entry point, for every reward: a preset's name (``"drseg"`` default, any of
+    `rankreward.rewards.PRESETS`, with its ``options``) or a reward you built
+    (`DrSegReward`, ``preset(...)``, your own `ComponentReward`). Returns `TRLRewards`:
+    the functions (one per part, scoring each batch once) and the callbacks (commit at every
+    optimizer step, checkpoint, restore from ``resume_from``; with ``check``, the ground-truth
+    column checked against the reward at trainer start, before any generation).
+
+    ``ground_truth_key``: the dataset column of the ground truth (default: the reward's,
+    ``solution`` for the box recipes). ``distributed`` shares a built preset's windows across
+    data-parallel ranks (a reward you built keeps its windows). O(1).
+
+    Examples:
+        >>> rewards = trl_rewards("seg-zero", ranked=True)
+        >>> [f.__name__ for f in rewards.reward_funcs][:2], sorted(rewards.trainer_kwargs())
+        (['seg_zero_iou', 'seg_zero_thinking_format'], ['callbacks', 'reward_funcs'])
+    """
+    check_trl_version()
+    if isinstance(reward, str):
+        built = trl_reward(reward, ranked, distributed=distributed, **options)
+    else:
+        if ranked is not None or options:
+            raise TypeError(
+                "ranked and options build a preset: pass them to preset(...) for a built reward"
+            )
+        if not isinstance(reward, ComponentReward):
+            raise TypeError(
+                f"reward must be a preset name or a ComponentReward, got {type(reward).__name__}"
+            )
+        built = reward
+    key = ground_truth_key or built.ground_truth_key
+    funcs = RewardFunctions(built, ground_truth_key=key).all()
+    callback = RankNormalizerCallback(
+        built, resume_from=resume_from, check_column=key if check else None
+    )
+    return TRLRewards(built, funcs, [callback])
