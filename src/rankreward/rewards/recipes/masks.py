@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ...metrics.masks import dense_mask_iou, read_mask
-from ...segment import Prompts, as_rgb, segment_batch
+from ...segment import Prompts, TwoStageSegmenter, as_rgb, segment_batch
 
 __all__ = ["MaskBatch", "batch_images", "check_segmenter"]
 
@@ -28,10 +28,7 @@ def check_segmenter(segmenter: Any, recipe: str) -> Any:
             "masks, e.g. rankreward.segment.Sam2Segmenter('facebook/sam2.1-hiera-large') (or "
             "BoxSegmenter() for a model-free check)"
         )
-    two_stage = callable(getattr(segmenter, "encode", None)) and callable(
-        getattr(segmenter, "decode", None)
-    )
-    if not (callable(segmenter) or two_stage):
+    if not (callable(segmenter) or isinstance(segmenter, TwoStageSegmenter)):
         raise TypeError(f"segmenter must be callable or have encode/decode, got {segmenter!r}")
     return segmenter
 
@@ -82,15 +79,20 @@ class MaskBatch:
         self, images: Sequence[np.ndarray], ground_truths: Sequence[Any], column: str
     ) -> None:
         self.images = list(images)
-        seen: dict[int, np.ndarray] = {}  # G completions of a prompt often share one object
-        self.truths = []
+        # G completions of a prompt often share one ground-truth object: read it once, and
+        # score every completion against that one copy (dense_mask_iou's index)
+        slot: dict[int, int] = {}
+        self.unique: list[np.ndarray] = []
+        self.index = np.empty(len(self.images), np.int64)
         for k, (img, gt) in enumerate(zip(self.images, ground_truths, strict=True)):
-            key = id(gt)
-            if key not in seen:
-                seen[key] = read_mask(gt, img.shape[:2], f"sample {k}: the {column!r} column")
-            elif seen[key].shape != img.shape[:2]:
-                read_mask(gt, img.shape[:2], f"sample {k}: the {column!r} column")  # raises
-            self.truths.append(seen[key])
+            j = slot.get(id(gt))
+            if j is None or self.unique[j].shape != img.shape[:2]:
+                slot[id(gt)] = j = len(self.unique)
+                self.unique.append(
+                    read_mask(gt, img.shape[:2], f"sample {k}: the {column!r} column")
+                )
+            self.index[k] = j
+        self.truths = [self.unique[j] for j in self.index]
 
     def masks(
         self, segmenter: Any, prompts: Sequence[Prompts], swap_rb: bool = False
@@ -110,7 +112,11 @@ class MaskBatch:
         for k, m in enumerate(masks):
             by_size.setdefault(m.shape, []).append(k)
         for rows in by_size.values():
+            shared = sorted({int(self.index[k]) for k in rows})
+            local = {j: i for i, j in enumerate(shared)}
             out[rows] = dense_mask_iou(
-                np.stack([masks[k] for k in rows]), np.stack([self.truths[k] for k in rows])
+                np.stack([masks[k] for k in rows]),
+                np.stack([self.unique[j] for j in shared]),
+                [local[int(self.index[k])] for k in rows],
             )
         return out

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ...metrics.masks import s_measure
 from ...segment import Prompts
 from ..spec import Component, ComponentReward, Terms
 from .masks import MaskBatch, batch_images, check_segmenter
@@ -196,15 +197,12 @@ class SegR1Recipe:
     context: tuple[str, ...] = ("image?", "images?")
 
     def __init__(self, segmenter: Any, compat: str = "released", swap_rb: bool = False) -> None:
-        from ...metrics.masks import s_measure
-
         if compat not in ("released", "corrected"):
             raise ValueError(f"compat must be 'released' or 'corrected', got {compat!r}")
         if not isinstance(swap_rb, bool):
             raise TypeError(f"swap_rb must be True or False, got {swap_rb!r}")
         self.segmenter = check_segmenter(segmenter, "seg-r1")
         self.compat, self.swap_rb = compat, swap_rb
-        self._s_measure = s_measure
 
     def terms(self, texts: list[str], ground_truths: list[Any], context: Any) -> Terms:
         n = len(texts)
@@ -230,7 +228,7 @@ class SegR1Recipe:
                 if self.compat == "released":
                     sm[k] = float(1 - pred.mean())  # its ground truth is all background
                 else:
-                    sm[k] = self._s_measure(pred, batch.truths[k])
+                    sm[k] = s_measure(pred, batch.truths[k])
         complete = np.array([a.complete for a in answers], bool)
         iou = np.where(complete, iou, np.nan)
         clipped = np.clip(sm, 0.0, 1.0)
